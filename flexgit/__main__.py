@@ -1,0 +1,5 @@
+"""`python -m flexgit` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,141 @@
+"""The Python API: one function per verb, mirroring the CLI."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import socket
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from . import __version__
+from .errors import InputError
+from .gitrepo import GitRepo
+from .query import Table, build_table
+from .record import Run, utc_now
+from .refs import BranchRef, is_valid_branch_name
+from .sources import merge_sources
+from .store import Store
+
+if TYPE_CHECKING:
+    import pandas
+
+PathLike = str | os.PathLike
+
+
+def open_store(repo: PathLike | GitRepo | None = None) -> Store:
+    """The store of the repository at `repo` (discovered from the current directory when None)."""
+    return Store(repo if isinstance(repo, GitRepo) else GitRepo.open(repo))
+
+
+def branch_ref(branch: str | None) -> BranchRef:
+    """The experiments branch named `branch` (default: experiments), checked."""
+    ref = BranchRef.parse(branch)
+    if not is_valid_branch_name(ref.name):
+        raise InputError(f"'{ref.name}' cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
+    return ref
+
+
+def init(branch: str | None = None, repo: PathLike | None = None) -> str:
+    """Create the experiments branch if it does not exist; returns its tip commit id."""
+    return open_store(repo).init(branch_ref(branch))
+
+
+def record(name: str | None = None, message: str | None = None, params: Mapping[str, Any] | None = None,
+           metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] = (),
+           results_files: Iterable[PathLike] = (), branch: str | None = None,
+           repo: PathLike | None = None) -> Run:
+    """Record a run: a snapshot of the working tree, its params and its metrics.
+
+    Files are read first and explicit `params` / `metrics` override their keys. Nothing in
+    the working tree, the index, HEAD or the user's branches changes.
+    """
+    store = open_store(repo)
+    git = store.repo
+    git.workdir  # refuse a bare repository before anything else
+    target = branch_ref(branch)
+    if name:
+        store.check_name_free(name)
+    store.branch_tip(target)  # refuse a foreign branch before snapshotting
+    params = merge_sources(config_files, params, "config")
+    metrics = merge_sources(results_files, metrics, "results")
+    tree = git.snapshot_tree()
+    now = utc_now()
+    run = Run(name=name or "", message=message or "", params=params, metrics=metrics,
+              meta=collect_meta(git, tree), date=now[:19] + "Z", time=now)
+    return store.write([run], [tree], target)[0]
+
+
+def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
+    """What is known about the circumstances of a run, without asking the user."""
+    name, email = git.identity()
+    source = git.head_commit()
+    source_tree = git.commit(source)[0] if source else git.update_tree(None, {})
+    meta = {"user": name, "email": email, "host": socket.gethostname(), "platform": platform.platform(),
+            "python": platform.python_version(), "flexgit": __version__,
+            "command": command_line(),
+            "source": source, "source_branch": git.head_branch(), "dirty": snapshot_tree != source_tree}
+    return {key: value for key, value in meta.items() if value is not None}
+
+
+def command_line() -> str:
+    """The command that is recording, with the program named by its file name only."""
+    if not sys.argv or not sys.argv[0]:
+        return ""
+    program = [os.path.basename(sys.argv[0])]
+    if program == ["__main__.py"]:
+        program = ["python", "-m", os.path.basename(os.path.dirname(sys.argv[0]))]
+    return shlex.join(program + sys.argv[1:])
+
+
+def runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
+    """Every run recorded on `branch` (default: experiments), oldest first."""
+    store = open_store(repo)
+    target = branch_ref(branch)
+    store.branch_tip(target)
+    return store.runs(target)
+
+
+def table_rows(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
+               desc: bool = False, columns: Sequence[str] | str | None = None, where: str | None = None,
+               only_changed: bool = False, limit: int | None = None) -> Table:
+    """The merged table of runs as plain rows (no pandas): what `flexgit table` prints."""
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    return build_table(runs(branch, repo), sort_by=sort_by, desc=desc, columns=columns, where=where,
+                       only_changed=only_changed, limit=limit)
+
+
+def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
+          desc: bool = False, columns: Sequence[str] | str | None = None, where: str | None = None,
+          only_changed: bool = False, limit: int | None = None) -> "pandas.DataFrame":
+    """Every recorded run as one DataFrame: name, id, date, message, params.*, metrics.*.
+
+    Columns are the union of all runs' keys; a run without a key has NaN there.
+    """
+    import pandas as pd
+
+    rows = table_rows(repo, branch, sort_by, desc, columns, where, only_changed, limit)
+    return pd.DataFrame(rows.rows, columns=list(rows.columns))
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """A run with what its snapshot changed relative to its source commit."""
+
+    run: Run
+    changes: list[tuple[str, str]]
+    source_known: bool
+
+
+def show(name: str, repo: PathLike | None = None) -> RunDetails:
+    """Everything about one run: its row, and the files that differ from its source commit."""
+    store = open_store(repo)
+    run = store.find(name)
+    source = run.source
+    source_known = bool(source) and store.repo.has_object(source)
+    source_tree = store.repo.commit(source)[0] if source_known else None
+    changes = [] if run.meta.get("imported") else store.repo.diff_trees(source_tree, store.code_tree(run))
+    return RunDetails(run=run, changes=changes, source_known=source_known)

@@ -1,0 +1,224 @@
+"""The flexgit command line: parse, call one API function, print. The only place that exits."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, api
+from .errors import FlexgitError, InputError
+from .importcsv import import_csv
+from .render import FORMATS, render
+from .restore import checkout
+from .values import format_value, parse_assignment
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _assignments(option: str):
+    """A click callback turning repeated KEY=VALUE options into a dict (usage error if malformed)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+        pairs = {}
+        for text in values:
+            try:
+                key, value = parse_assignment(text, option)
+            except InputError as exc:
+                raise click.BadParameter(str(exc)) from None
+            pairs[key] = value
+        return pairs
+
+    return convert
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="flexgit")
+@click.option("-C", "repo", metavar="PATH", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if flexgit was started in PATH (like git -C).")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path | None) -> None:
+    """flexgit: git-native experiment tracking.
+
+    Each run is a commit on the orphan branch 'experiments' (code snapshot, config,
+    results), its metric row a git note, its name a tag exp/NAME.
+
+    \b
+    Example:
+      python train.py                     # writes metrics.json
+      flexgit record -c params.toml -r metrics.json -m note=baseline
+      flexgit table --sort-by metrics.acc --desc
+      flexgit checkout run-1a2b3c --worktree ../baseline
+    """
+    ctx.obj = repo
+
+
+
+def _repo(ctx: click.Context) -> Path | None:
+    return ctx.find_root().obj
+
+
+@cli.command()
+@click.option("--branch", "-b", metavar="B", help="Experiments branch (default: experiments).")
+@click.pass_context
+def init(ctx: click.Context, branch: str | None) -> None:
+    """Create the experiments branch (an orphan root commit); safe to run again.
+
+    \b
+    Example:
+      flexgit init --branch experiments
+    """
+    tip = api.init(branch=branch, repo=_repo(ctx))
+    click.echo(f"experiments branch '{api.branch_ref(branch).name}' ready at {tip[:10]}")
+
+
+@cli.command()
+@click.option("--name", "-n", metavar="NAME", help="Run name (default: generated, e.g. run-1a2b3c).")
+@click.option("--message", metavar="TEXT", help="What this run tried.")
+@click.option("--branch", "-b", metavar="B", help="Experiments branch (default: experiments).")
+@click.option("-c", "--config", "config_files", multiple=True, metavar="FILE",
+              help="Config file (.toml/.json/.yaml) whose values are the run's params. Repeatable.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", callback=_assignments("--param"),
+              help="A param, read as a TOML scalar (0.1, 3, true, text). Repeatable; wins over files.")
+@click.option("-r", "--results", "results_files", multiple=True, metavar="FILE",
+              help="Results file (.toml/.json/.yaml) whose values are the run's metrics. Repeatable.")
+@click.option("-m", "--metric", "metrics", multiple=True, metavar="KEY=VALUE", callback=_assignments("--metric"),
+              help="A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.")
+@click.pass_context
+def record(ctx: click.Context, name, message, branch, config_files, params, results_files, metrics) -> None:
+    """Record a run: snapshot the code (uncommitted and untracked files too), params, metrics.
+
+    Your working tree, index, HEAD and branches are not touched.
+
+    \b
+    Example:
+      flexgit record --name lr-0.1 -c params.toml -r metrics.json -p seed=3 -m acc=0.93
+    """
+    run = api.record(name=name, message=message, params=params, metrics=metrics, config_files=config_files,
+                     results_files=results_files, branch=branch, repo=_repo(ctx))
+    click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
+
+
+@cli.command()
+@click.option("--branch", "-b", metavar="B", help="Experiments branch (default: experiments).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--sort-by", metavar="COL", help="Sort by a column (params.lr, metrics.acc, or just acc).")
+@click.option("--desc", is_flag=True, help="Sort descending.")
+@click.option("--columns", metavar="A,B", help="Show only these columns, in this order (meta.* allowed).")
+@click.option("--where", metavar="EXPR", help='Keep rows matching, e.g. \'metrics.acc > 0.9 and params.model = "mlp"\'.')
+@click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
+@click.pass_context
+def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit) -> None:
+    """Every recorded run as one table: name, id, date, message, params.*, metrics.*.
+
+    \b
+    Example:
+      flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
+      flexgit table --format csv > runs.csv
+    """
+    rows = api.table_rows(repo=_repo(ctx), branch=branch, sort_by=sort_by, desc=desc, columns=columns,
+                          where=where, only_changed=only_changed, limit=limit)
+    if not rows.rows and fmt == "table":
+        click.echo(f"no runs on branch '{api.branch_ref(branch).name}'; record one with 'flexgit record'", err=True)
+        return
+    click.echo(render(rows, fmt, width=shutil.get_terminal_size((80, 24)).columns), nl=False)
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_context
+def show(ctx: click.Context, name: str) -> None:
+    """Everything about one run: meta, params, metrics, source commit, changed files.
+
+    \b
+    Example:
+      flexgit show lr-0.1
+    """
+    details = api.show(name, repo=_repo(ctx))
+    run = details.run
+    lines = [f"run      {run.name}", f"id       {run.id}", f"date     {run.date}", f"branch   {run.branch}"]
+    if run.message:
+        lines.append(f"message  {run.message}")
+    source = run.source
+    if source:
+        where = run.meta.get("source_branch") or "detached HEAD"
+        dirty = ", with uncommitted changes" if run.meta.get("dirty") else ""
+        lines.append(f"source   {source} ({where}{dirty})" + ("" if details.source_known else " [not in this clone]"))
+    for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", run.meta)):
+        lines.append(f"{title}:")
+        lines += [f"  {key} = {format_value(value, precise=True)}" for key, value in values.items()] or ["  (none)"]
+    if not run.meta.get("imported"):
+        against = "source commit" if source else "an empty tree (no commit yet)"
+        lines.append(f"files changed from the {against}: {len(details.changes)}")
+        lines += [f"  {status} {path}" for status, path in details.changes]
+    click.echo("\n".join(lines))
+
+
+@cli.command(name="checkout")
+@click.argument("name")
+@click.option("--branch", "-b", "new_branch", metavar="NEW", help="Make a new branch whose tip is the run's code.")
+@click.option("--worktree", "-w", metavar="DIR", type=click.Path(path_type=Path),
+              help="Put the run's code in a new git worktree at DIR.")
+@click.option("--force", is_flag=True, help="On a dirty working tree, stash your changes first (git stash -u).")
+@click.pass_context
+def checkout_cmd(ctx: click.Context, name: str, new_branch: str | None, worktree: Path | None, force: bool) -> None:
+    """Get back exactly the code that produced a run.
+
+    Without options the working tree is made to match the run (only when it is clean;
+    HEAD and the index stay). --branch and --worktree never touch your working tree.
+
+    \b
+    Example:
+      flexgit checkout lr-0.1 --worktree ../lr-0.1
+      flexgit checkout lr-0.1 --branch try-lr-0.1
+    """
+    result = checkout(name, branch=new_branch, worktree=worktree, force=force, repo=_repo(ctx))
+    run = result.run
+    if result.stash:
+        click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); 'git stash pop' brings it back")
+    if result.worktree:
+        click.echo(f"run {run.name} checked out in {result.worktree}")
+    if result.branch:
+        click.echo(f"branch '{result.branch}' holds the code of run {run.name}; switch with: git switch {result.branch}")
+    if not result.worktree and not result.branch:
+        click.echo(f"working tree now holds the code of run {run.name} ({run.short_id}); HEAD and the index are unchanged")
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--metrics", metavar="A,B", help="Columns that are metrics (default: names like acc, loss, f1, val_*).")
+@click.option("--branch", "-b", metavar="B", help="Experiments branch (default: experiments).")
+@click.pass_context
+def import_cmd(ctx: click.Context, file: Path, metrics: str | None, branch: str | None) -> None:
+    """Turn a CSV of past results (one row per run, any columns) into runs without code.
+
+    \b
+    Example:
+      flexgit import results_old.csv --metrics val_acc,F1
+    """
+    chosen = [c.strip() for c in metrics.split(",") if c.strip()] if metrics is not None else None
+    runs = import_csv(file, metrics=chosen, branch=branch, repo=_repo(ctx))
+    click.echo(f"imported {len(runs)} runs from {file}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning flexgit errors into one line and exit code 1."""
+    try:
+        cli.main(args=argv, prog_name="flexgit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except FlexgitError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`flexgit table | head`); nothing to report
+        sys.exit(0)

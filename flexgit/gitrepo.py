@@ -1,0 +1,345 @@
+"""The one place that talks to git (through pygit2): trees, commits, refs, the working tree.
+
+Everything above this module speaks in hex object ids and ref names; libgit2 errors
+become flexgit errors here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import pygit2
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
+
+from .errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: CAS on refs still keeps writers safe
+    fcntl = None
+
+TREE = "tree"
+BLOB = "blob"
+
+# A ref lock file older than this, found while we hold flexgit's own writer lock,
+# was left by a killed process: git itself holds ref locks for milliseconds.
+STALE_LOCK_SECONDS = 2.0
+
+
+class RefMoved(Exception):
+    """A compare-and-swap on a ref failed: someone else moved (or created) it first."""
+
+
+class GitRepo:
+    """A git repository, seen through the small vocabulary flexgit needs."""
+
+    def __init__(self, repo: pygit2.Repository):
+        self._repo = repo
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None) -> "GitRepo":
+        """Open the repository containing `path` (default: the current directory)."""
+        start = os.fspath(path) if path is not None else os.getcwd()
+        if not os.path.exists(start):
+            raise NotARepositoryError(f"'{start}' does not exist; run flexgit inside a git repository")
+        found = pygit2.discover_repository(start)
+        if found is None:
+            raise NotARepositoryError(
+                f"'{start}' is not inside a git repository; run 'git init' first or cd into one"
+            )
+        try:
+            return cls(pygit2.Repository(found))
+        except pygit2.GitError as exc:
+            raise NotARepositoryError(f"cannot open the git repository at '{found}': {exc}") from None
+
+    # -- where things are ---------------------------------------------------------------
+
+    @property
+    def is_bare(self) -> bool:
+        return self._repo.is_bare
+
+    @property
+    def workdir(self) -> Path:
+        """The working tree's top directory; refused in a bare repository."""
+        if self._repo.is_bare or not self._repo.workdir:
+            raise BareRepositoryError(
+                "this is a bare repository, with no working tree to snapshot; run this in a clone"
+            )
+        return Path(self._repo.workdir)
+
+    @property
+    def common_dir(self) -> Path:
+        """The git directory shared by all worktrees (where refs and objects live)."""
+        git_dir = Path(self._repo.path)
+        pointer = git_dir / "commondir"
+        if pointer.is_file():
+            return (git_dir / pointer.read_text().strip()).resolve()
+        return git_dir
+
+    def flexgit_dir(self) -> Path:
+        """flexgit's own directory inside the git directory (locks, caches)."""
+        path = self.common_dir / "flexgit"
+        path.mkdir(exist_ok=True)
+        return path
+
+    # -- HEAD and identity --------------------------------------------------------------
+
+    def head_commit(self) -> str | None:
+        """The commit HEAD points at, or None in a repository with no commit yet."""
+        if self._repo.head_is_unborn:
+            return None
+        try:
+            return str(self._repo.head.target)
+        except pygit2.GitError:
+            return None
+
+    def head_branch(self) -> str | None:
+        """The short name of the checked-out branch, or None when HEAD is detached."""
+        if self._repo.head_is_detached:
+            return None
+        try:
+            target = self._repo.references["HEAD"].target
+        except (KeyError, pygit2.GitError):
+            return None
+        return target[len("refs/heads/"):] if isinstance(target, str) and target.startswith("refs/heads/") else None
+
+    def identity(self) -> tuple[str, str]:
+        """Name and email for commits: git's environment variables, then config, then the OS user."""
+        name = os.environ.get("GIT_AUTHOR_NAME") or self._config_value("user.name")
+        email = os.environ.get("GIT_AUTHOR_EMAIL") or self._config_value("user.email")
+        user = _os_user()
+        return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
+
+    def _config_value(self, key: str) -> str | None:
+        try:
+            return self._repo.config[key]
+        except (KeyError, pygit2.GitError):
+            return None
+
+    # -- objects ------------------------------------------------------------------------
+
+    def snapshot_tree(self) -> str:
+        """Write a tree of the working tree as `git add -A` would see it; the index is untouched.
+
+        Uses the repository's own index object, changed in memory only and re-read from disk
+        afterwards: git's stat cache makes unchanged files free, and nothing is written back.
+        """
+        self.workdir  # refuses a bare repository
+        index = self._repo.index
+        try:
+            index.read(True)
+            index.add_all()
+            return str(index.write_tree())
+        except pygit2.GitError as exc:
+            raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
+        finally:
+            with contextlib.suppress(pygit2.GitError):
+                index.read(True)
+
+    def write_blob(self, data: bytes) -> str:
+        return str(self._repo.create_blob(data))
+
+    def read_blob(self, oid: str) -> bytes:
+        return self._repo[oid].data
+
+    def update_tree(self, base: str | None, changes: Mapping[str, str | None]) -> str:
+        """A tree like `base` with `changes` applied: path -> blob/tree id, or None to remove.
+
+        Paths may be nested (`ab/cdef`); only the trees along changed paths are rewritten,
+        so the cost is independent of the number of other entries below the root.
+        """
+        builder = self._repo.TreeBuilder(self._repo[base]) if base else self._repo.TreeBuilder()
+        nested: dict[str, dict[str, str | None]] = {}
+        for path, oid in changes.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = oid
+            elif oid is None:
+                if builder.get(head) is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, oid, self._mode_of(oid))
+        for head, sub_changes in nested.items():
+            existing = builder.get(head)
+            sub_base = str(existing.id) if existing is not None and existing.type == ObjectType.TREE else None
+            sub_tree = self.update_tree(sub_base, sub_changes)
+            if len(self._repo[sub_tree]) == 0:
+                if existing is not None:
+                    builder.remove(head)
+            else:
+                builder.insert(head, sub_tree, FileMode.TREE)
+        return str(builder.write())
+
+    def _mode_of(self, oid: str) -> int:
+        return FileMode.TREE if self._repo[oid].type == ObjectType.TREE else FileMode.BLOB
+
+    def tree_entry(self, tree: str, path: str) -> str | None:
+        """The id of the object at `path` inside `tree`, or None."""
+        try:
+            return str(self._repo[tree][path].id)
+        except KeyError:
+            return None
+
+    def walk_blobs(self, tree: str) -> Iterator[tuple[str, str]]:
+        """Every blob below `tree` as (path with '/' separators, blob id)."""
+        stack = [("", self._repo[tree])]
+        while stack:
+            prefix, current = stack.pop()
+            for entry in current:
+                if entry.type == ObjectType.TREE:
+                    stack.append((prefix + entry.name + "/", self._repo[entry.id]))
+                elif entry.type == ObjectType.BLOB:
+                    yield prefix + entry.name, str(entry.id)
+
+    def create_commit(self, tree: str, parents: list[str], message: str) -> str:
+        """Write a commit object (no ref moves) authored by `identity()`, dated now."""
+        name, email = self.identity()
+        signature = pygit2.Signature(name, email)
+        return str(self._repo.create_commit(None, signature, signature, message, tree, parents))
+
+    def commit(self, oid: str) -> tuple[str, list[str], str]:
+        """(tree id, parent ids, message) of a commit; raises KeyError when it is not one."""
+        obj = self._repo.get(oid)
+        if obj is None or obj.type != ObjectType.COMMIT:
+            raise KeyError(oid)
+        return str(obj.tree_id), [str(p) for p in obj.parent_ids], obj.message
+
+    def has_object(self, oid: str) -> bool:
+        return oid in self._repo
+
+    def expand_commit_prefix(self, prefix: str) -> str | None:
+        """The full id of the one commit whose id starts with `prefix`, else None."""
+        try:
+            obj = self._repo.revparse_single(prefix)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        return str(obj.id) if obj.type == ObjectType.COMMIT else None
+
+    def diff_trees(self, old: str | None, new: str) -> list[tuple[str, str]]:
+        """Files that differ between two trees, as (status letter, path)."""
+        old_tree = self._repo[old] if old else self._repo[self.update_tree(None, {})]
+        diff = self._repo.diff(old_tree, self._repo[new])
+        return [(d.status_char(), d.new_file.path if d.status_char() != "D" else d.old_file.path) for d in diff.deltas]
+
+    # -- refs ---------------------------------------------------------------------------
+
+    def ref_target(self, name: str) -> str | None:
+        """The object a direct ref points at, or None when it does not exist."""
+        ref = self._repo.references.get(name)
+        return str(ref.target) if ref is not None else None
+
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """All refs whose names start with `prefix`, mapped to their targets."""
+        found = {}
+        for name in self._repo.references:
+            if name.startswith(prefix):
+                target = self.ref_target(name)
+                if target:
+                    found[name] = target
+        return found
+
+    def set_ref(self, name: str, new: str, old: str | None, log_message: str) -> None:
+        """Point `name` at `new` if it now points at `old` (None: if it does not exist).
+
+        Raises RefMoved when the ref is not at `old`; a stale lock left by a killed
+        process is removed, a live one is waited for.
+        """
+        for attempt in range(200):
+            try:
+                if old is None:
+                    self._repo.create_reference_direct(name, pygit2.Oid(hex=new), False, message=log_message)
+                    return
+                ref = self._repo.references.get(name)
+                if ref is None or str(ref.target) != old:
+                    raise RefMoved(name)
+                ref.set_target(new, log_message)
+                return
+            except pygit2.AlreadyExistsError:
+                raise RefMoved(name) from None
+            except pygit2.GitError as exc:
+                if "does not match" in str(exc):
+                    raise RefMoved(name) from None
+                raise FlexgitError(f"cannot update {name}: {exc}") from None
+            except OSError as exc:
+                if "lock" not in str(exc):
+                    raise FlexgitError(f"cannot update {name}: {exc}") from None
+                self._clear_stale_lock(name)
+                time.sleep(min(0.001 * (attempt + 1), 0.05))
+        raise ConcurrencyError(f"{name} stayed locked by another git process; try again when it has finished")
+
+    def _clear_stale_lock(self, name: str) -> None:
+        lock = self.common_dir / (name + ".lock")
+        with contextlib.suppress(OSError):
+            if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+                lock.unlink()
+
+    def delete_ref(self, name: str) -> None:
+        with contextlib.suppress(KeyError):
+            self._repo.references.delete(name)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Serialise flexgit writers of this repository (an advisory lock the OS releases on death)."""
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        with open(self.flexgit_dir() / "lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- the working tree ---------------------------------------------------------------
+
+    def dirty_paths(self) -> list[str]:
+        """Tracked files with changes and untracked files that are not ignored."""
+        status = self._repo.status(untracked_files="normal", ignored=False)
+        return sorted(p for p, flags in status.items() if not flags & FileStatus.IGNORED)
+
+    def restore_tree(self, tree: str) -> None:
+        """Make the working tree match `tree`; HEAD and the index stay as they are."""
+        strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DONT_UPDATE_INDEX
+        try:
+            self._repo.checkout_tree(self._repo[tree], strategy=strategy)
+        except pygit2.GitError as exc:
+            raise FlexgitError(f"cannot write the run into the working tree: {exc}") from None
+
+    def stash_all(self, message: str) -> str:
+        """Stash tracked changes and untracked files (as `git stash -u`); returns the stash id."""
+        name, email = self.identity()
+        try:
+            return str(self._repo.stash(pygit2.Signature(name, email), message, include_untracked=True))
+        except (KeyError, pygit2.GitError) as exc:
+            raise FlexgitError(f"cannot stash the uncommitted work: {exc}") from None
+
+    def add_worktree(self, directory: Path, commit: str, branch: str | None) -> None:
+        """Check `commit` out in a new linked worktree (on `branch`, else detached)."""
+        where = ["-C", str(self.common_dir.parent if not self.is_bare else self.common_dir)]
+        spec = [str(directory), branch] if branch else ["--detach", str(directory), commit]
+        self.run_git(where + ["worktree", "add", "--quiet"] + spec)
+
+    def run_git(self, args: list[str]) -> str:
+        """Run the git command (for what libgit2 lacks); its error becomes a FlexgitError."""
+        try:
+            done = subprocess.run(["git"] + args, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise FlexgitError("the 'git' command is not installed; install git and try again") from None
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            raise FlexgitError(f"git {args[2] if args[:1] == ['-C'] else args[0]}: {detail}")
+        return done.stdout
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "flexgit"

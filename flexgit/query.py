@@ -1,0 +1,172 @@
+"""Runs -> one merged table: union of columns, filtering, sorting. Pure functions, no I/O.
+
+Kept free of pandas so that `flexgit table` does not pay pandas' import; the DataFrame
+API builds its frame from these rows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+from .errors import InputError
+from .record import Run
+from .values import is_number, parse_scalar
+
+BASE_COLUMNS = ("name", "id", "date", "message")
+ALWAYS_SHOWN = ("name", "id")
+TABLES = ("params", "metrics", "meta")
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows (dicts; a missing key means the run lacks that value) under ordered columns."""
+
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    """One run as a flat row: base columns, then params.*, metrics.*, meta.*."""
+    row: dict[str, Any] = {"name": run.name, "id": run.short_id, "date": run.date,
+                           "message": run.message.strip().split("\n", 1)[0]}
+    for table in TABLES:
+        for key, value in getattr(run, table).items():
+            row[f"{table}.{key}"] = value
+    return row
+
+
+def union_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Base columns, then params.* and metrics.* in order of first appearance (meta.* excluded)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(BASE_COLUMNS) + [c for table in TABLES[:2] for c in seen if c.startswith(table + ".")]
+
+
+def build_table(runs: Sequence[Run], sort_by: str | None = None, desc: bool = False,
+                columns: Sequence[str] | None = None, where: str | None = None,
+                only_changed: bool = False, limit: int | None = None) -> Table:
+    """The table `flexgit table` shows, from runs already read."""
+    rows = [run_row(run) for run in runs]
+    known = _all_columns(rows)
+    if where:
+        test = parse_where(where, known)
+        rows = [row for row in rows if test(row)]
+    if sort_by:
+        rows = sort_rows(rows, resolve_column(sort_by, known), desc)
+    if limit is not None:
+        if limit < 0:
+            raise InputError("--limit must be 0 or more")
+        rows = rows[:limit]
+    shown = [resolve_column(c, known) for c in columns] if columns else union_columns(rows)
+    if only_changed:
+        shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
+    return Table(tuple(shown), rows)
+
+
+def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
+    for row in rows:
+        for key in row:
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def resolve_column(name: str, known: Sequence[str]) -> str:
+    """A column by its full name, or by a key that names one params/metrics/meta column."""
+    name = name.strip()
+    if name in known:
+        return name
+    matches = [c for c in known if c.partition(".")[0] in TABLES and c.partition(".")[2] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise InputError(f"column '{name}' is ambiguous: say {' or '.join(matches)}")
+    hint = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    raise InputError(f"no column '{name}'; the columns are: {hint}")
+
+
+def _varies(rows: Sequence[dict[str, Any]], column: str) -> bool:
+    values = {_hashable(row.get(column, _MISSING)) for row in rows}
+    return len(values) > 1
+
+
+_MISSING = object()
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return tuple(value) if isinstance(value, list) else value
+
+
+# -- sorting -----------------------------------------------------------------------------
+
+
+def sort_rows(rows: Sequence[dict[str, Any]], column: str, desc: bool = False) -> list[dict[str, Any]]:
+    """Sort by `column`: numbers by value, then text; missing values and NaN always last."""
+    present = [r for r in rows if _sortable(r.get(column))]
+    absent = [r for r in rows if not _sortable(r.get(column))]
+    present.sort(key=lambda r: _sort_key(r[column]), reverse=desc)
+    return present + absent
+
+
+def _sortable(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _sort_key(value: Any) -> tuple:
+    if is_number(value):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
+# -- filtering ---------------------------------------------------------------------------
+
+_CLAUSE = re.compile(r"^\s*(?P<col>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>.+?)\s*$")
+_AND = re.compile(r"\s+and\s+(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", re.IGNORECASE)
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
+
+
+def parse_where(text: str, known: Sequence[str]) -> Callable[[dict[str, Any]], bool]:
+    """A row test from `col OP value [and ...]`; OP is one of = == != < <= > >=.
+
+    Values are read as TOML scalars (`0.9`, `3`, `true`, `"mlp"`; bare words are text).
+    A run that lacks the column never matches.
+    """
+    tests = []
+    for clause in _AND.split(text.strip()):
+        match = _CLAUSE.match(clause)
+        if not match:
+            raise InputError(
+                f"cannot read the condition '{clause.strip()}'; write COLUMN OP VALUE, e.g. "
+                "metrics.acc > 0.9 and params.model = \"mlp\""
+            )
+        column = resolve_column(match["col"], known)
+        tests.append((column, _OPS[match["op"]], match["op"], parse_scalar(match["value"])))
+
+    def test(row: dict[str, Any]) -> bool:
+        return all(_compare(row.get(col, _MISSING), op, name, value) for col, op, name, value in tests)
+
+    return test
+
+
+def _compare(cell: Any, op: Callable[[Any, Any], bool], name: str, value: Any) -> bool:
+    if cell is _MISSING:
+        return False
+    if is_number(cell) and is_number(value):
+        return op(cell, value)
+    if type(cell) is type(value):
+        return op(cell, value)
+    if name in ("=", "=="):
+        return str(cell) == str(value) if isinstance(cell, str) or isinstance(value, str) else False
+    if name == "!=":
+        return str(cell) != str(value)
+    return False

@@ -1,0 +1,152 @@
+"""A run as a record, and its pure conversions to and from stored bytes.
+
+Note format (version 1): one JSON object per line. Every line has `"v"` (format version)
+and `"t"` (UTC time it was written, microseconds). The line that carries `"name"` holds
+the whole row; other lines add or change keys later. Reading applies lines in `t` order,
+so the newest value of a key wins whatever order the lines were merged in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from .errors import FormatError
+from .refs import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    META_FILE,
+    RESULTS_FILE,
+    TRAILER_FORMAT,
+    TRAILER_KIND,
+    TRAILER_NAME,
+    TRAILER_SOURCE,
+)
+from .tomlio import dumps_toml
+from .values import Value, unflatten
+
+ROW_KEYS = ("name", "message", "date", "branch")
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 with microseconds (`t` of a note line)."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run: its row (name, params, metrics, meta) and, once written, its commit id."""
+
+    name: str
+    params: Mapping[str, Value] = field(default_factory=dict)
+    metrics: Mapping[str, Value] = field(default_factory=dict)
+    meta: Mapping[str, Value] = field(default_factory=dict)
+    message: str = ""
+    date: str = ""
+    branch: str = ""
+    time: str = ""
+    id: str = ""
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:10]
+
+    @property
+    def source(self) -> str | None:
+        source = self.meta.get("source")
+        return str(source) if source else None
+
+    def with_id(self, commit_id: str) -> "Run":
+        return replace(self, id=commit_id)
+
+    # -- the note ---------------------------------------------------------------------
+
+    def to_note_line(self) -> bytes:
+        """The note's first line: the whole row."""
+        row = {"v": FORMAT_VERSION, "t": self.time, "name": self.name, "message": self.message,
+               "date": self.date, "branch": self.branch, "meta": dict(self.meta),
+               "params": dict(self.params), "metrics": dict(self.metrics)}
+        return _json_line(row)
+
+    @classmethod
+    def from_note(cls, commit_id: str, data: bytes) -> "Run | None":
+        """The run a note describes, or None when the note holds no flexgit row."""
+        lines = [line for line in (_parse_line(raw) for raw in data.splitlines()) if line is not None]
+        # The full row first among equal times, so an update at the same instant still applies.
+        lines.sort(key=lambda line: (str(line.get("t", "")), "name" not in line))
+        base = next((line for line in lines if "name" in line), None)
+        if base is None:
+            return None
+        row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}}
+        for line in lines:
+            for key in ROW_KEYS:
+                if key in line:
+                    row[key] = line[key]
+            for table in ("params", "metrics", "meta"):
+                if isinstance(line.get(table), dict):
+                    row[table].update(line[table])
+        return cls(name=str(row["name"]), params=row["params"], metrics=row["metrics"], meta=row["meta"],
+                   message=str(row.get("message", "")), date=str(row.get("date", "")),
+                   branch=str(row.get("branch", "")), time=str(base.get("t", "")), id=commit_id)
+
+    # -- the commit -------------------------------------------------------------------
+
+    def commit_message(self) -> str:
+        """Subject names the run; trailers carry what plain git users may want to grep."""
+        subject, _, body = self.message.strip().partition("\n")
+        lines = [f"run {self.name}" + (f": {subject}" if subject else "")]
+        if body.strip():
+            lines += ["", body.strip()]
+        trailer_lines = [f"{TRAILER_KIND}: run", f"{TRAILER_NAME}: {self.name}"]
+        if self.source:
+            trailer_lines.append(f"{TRAILER_SOURCE}: {self.source}")
+        trailer_lines.append(f"{TRAILER_FORMAT}: {FORMAT_VERSION}")
+        return "\n".join(lines + [""] + trailer_lines) + "\n"
+
+    def flexgit_files(self) -> dict[str, bytes]:
+        """The files of the run's `.flexgit/` directory."""
+        meta = {"format": FORMAT_VERSION, "name": self.name, "message": self.message, "date": self.date,
+                "branch": self.branch, **self.meta}
+        return {
+            META_FILE: _toml_bytes(meta),
+            CONFIG_FILE: _toml_bytes(unflatten(self.params)),
+            RESULTS_FILE: _toml_bytes(unflatten(self.metrics)),
+        }
+
+
+def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,
+                time: str | None = None) -> bytes:
+    """A later note line that adds or changes metrics or params of a run."""
+    line: dict[str, Any] = {"v": FORMAT_VERSION, "t": time or utc_now()}
+    if metrics:
+        line["metrics"] = dict(metrics)
+    if params:
+        line["params"] = dict(params)
+    return _json_line(line)
+
+
+def _json_line(obj: Mapping[str, Any]) -> bytes:
+    # NaN and infinity are written as JSON's common extension (NaN, Infinity), which Python,
+    # JavaScript's JSON5 and jq read; they are real results, not errors.
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def _parse_line(raw: bytes) -> dict | None:
+    raw = raw.strip()
+    if not raw.startswith(b"{"):
+        return None
+    try:
+        line = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(line, dict) or not isinstance(line.get("v"), int):
+        return None
+    if line["v"] > FORMAT_VERSION:
+        raise FormatError(f"a note was written by a newer flexgit (format {line['v']}); upgrade flexgit")
+    return line
+
+
+def _toml_bytes(data: Mapping[str, Any]) -> bytes:
+    return dumps_toml({k: v for k, v in data.items() if v is not None}).encode()

@@ -1,0 +1,75 @@
+"""Ref names, trailers and format versions: the storage format's constants in one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FORMAT_VERSION = 1
+
+DEFAULT_BRANCH = "experiments"
+NOTES_REF = "refs/notes/flexgit"
+TAG_PREFIX = "refs/tags/exp/"
+FLEXGIT_DIR = ".flexgit"  # inside a run's tree: config.toml, meta.toml, results.toml
+
+CONFIG_FILE = "config.toml"
+META_FILE = "meta.toml"
+RESULTS_FILE = "results.toml"
+
+TRAILER_FORMAT = "Flexgit-Format"
+TRAILER_KIND = "Flexgit-Kind"  # root | run | snapshot
+TRAILER_NAME = "Flexgit-Name"
+TRAILER_SOURCE = "Flexgit-Source"
+TRAILER_BRANCH = "Flexgit-Branch"
+TRAILER_TIP = "Flexgit-Tip"
+TRAILER_RUNS = "Flexgit-Runs"
+
+# A run name is one ref component; we are stricter than git (no leading '-' or '.',
+# printable ASCII only) so that names are safe on every command line and file system.
+_NAME = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]{0,99}\Z")
+_BRANCH_PART = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]*\Z")
+
+
+def is_valid_run_name(name: str) -> bool:
+    """True when `name` can be a run name (a single, conservative ref component)."""
+    return bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
+
+
+def is_valid_branch_name(branch: str) -> bool:
+    """True when `branch` is a usable branch name (components like a run name, joined by '/')."""
+    parts = branch.split("/")
+    return all(_BRANCH_PART.match(p) and ".." not in p and not p.endswith((".", ".lock")) for p in parts)
+
+
+@dataclass(frozen=True)
+class BranchRef:
+    """The experiments branch: short name and full ref."""
+
+    name: str
+
+    @property
+    def ref(self) -> str:
+        return "refs/heads/" + self.name
+
+    @classmethod
+    def parse(cls, text: str | None) -> "BranchRef":
+        text = text or DEFAULT_BRANCH
+        if text.startswith("refs/heads/"):
+            text = text[len("refs/heads/"):]
+        return cls(text)
+
+
+def tag_ref(name: str) -> str:
+    """The tag that names run `name`."""
+    return TAG_PREFIX + name
+
+
+def trailers(message: str) -> dict[str, str]:
+    """The `Key: value` trailers of the last paragraph of a commit message."""
+    last = message.strip().split("\n\n")[-1]
+    found = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Flexgit-"):
+            found[key] = value.strip()
+    return found

@@ -1,0 +1,101 @@
+"""A table as text: terminal view, CSV, JSON, Markdown. Pure functions, no pandas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from .query import ALWAYS_SHOWN, Table
+from .values import format_value, is_number
+
+FORMATS = ("table", "csv", "json", "markdown")
+MAX_CELL = 24  # a wider cell is cut with an ellipsis in the terminal view
+GAP = "  "
+
+
+def render(table: Table, fmt: str, width: int = 80) -> str:
+    """The table in format `fmt` (one of FORMATS); `width` bounds the terminal view."""
+    if fmt == "csv":
+        return to_csv(table)
+    if fmt == "json":
+        return to_json(table)
+    if fmt == "markdown":
+        return to_markdown(table)
+    return to_text(table, width)
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([format_value(row.get(c), precise=True) for c in table.columns])
+    return out.getvalue()
+
+
+def to_json(table: Table) -> str:
+    """A JSON array of objects; a missing value is null, NaN and infinity are NaN / Infinity."""
+    records = [{c: row.get(c) for c in table.columns} for row in table.rows]
+    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(table: Table) -> str:
+    def cell(value: Any) -> str:
+        return format_value(value, precise=True).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in table.columns) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_text(table: Table, width: int = 80) -> str:
+    """Aligned columns, cut to MAX_CELL; too wide a table is split into blocks that fit `width`.
+
+    Every block repeats the name column so each line still says which run it is.
+    """
+    cells = {c: [_short(_cell_text(row.get(c))) for row in table.rows] for c in table.columns}
+    widths = {c: max([len(c)] + [len(v) for v in cells[c]]) for c in table.columns}
+    numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in table.columns}
+    blocks = _blocks(list(table.columns), widths, width)
+    parts = []
+    for block in blocks:
+        lines = [GAP.join(_align(c, widths[c], numeric[c]) for c in block).rstrip()]
+        for i in range(len(table.rows)):
+            lines.append(GAP.join(_align(cells[c][i], widths[c], numeric[c]) for c in block).rstrip())
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _blocks(columns: list[str], widths: dict[str, int], width: int) -> list[list[str]]:
+    keys = [c for c in ALWAYS_SHOWN[:1] if c in columns]
+    rest = [c for c in columns if c not in keys]
+    blocks: list[list[str]] = []
+    current = list(keys)
+    used = sum(widths[c] + len(GAP) for c in current)
+    for column in rest:
+        need = widths[column] + len(GAP)
+        if used + need > width + len(GAP) and len(current) > len(keys):
+            blocks.append(current)
+            current, used = list(keys), sum(widths[c] + len(GAP) for c in keys)
+        current.append(column)
+        used += need
+    blocks.append(current)
+    return blocks
+
+
+def _cell_text(value: Any) -> str:
+    return format_value(value).replace("\n", " ")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _is_numeric_cell(value: Any) -> bool:
+    return value is None or is_number(value)
+
+
+def _align(text: str, width: int, right: bool) -> str:
+    return text.rjust(width) if right else text.ljust(width)

@@ -1,0 +1,85 @@
+"""Getting back what produced a run: into the working tree, a new branch or a new worktree."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .api import branch_ref, open_store
+from .errors import DirtyTreeError, InputError
+from .gitrepo import RefMoved
+from .record import Run
+from .refs import FORMAT_VERSION, TRAILER_FORMAT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE
+from .store import Store
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    """What `checkout` did: where the run's code now is, and where uncommitted work went."""
+
+    run: Run
+    branch: str | None = None
+    worktree: Path | None = None
+    commit: str | None = None
+    stash: str | None = None
+
+
+def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
+             force: bool = False, repo: str | os.PathLike | None = None) -> CheckoutResult:
+    """Give back the code snapshot of run `name`.
+
+    With `branch`, a new branch whose tip is the snapshot (its parent: the run's source
+    commit); with `worktree`, a new linked worktree holding it. Without either, the working
+    tree is made to match the snapshot, only when it is clean (or, with `force`, after its
+    uncommitted work was stashed); HEAD and the index are left alone.
+    """
+    store = open_store(repo)
+    run = store.find(name)
+    if branch is None and worktree is None:
+        return _restore_here(store, run, force)
+    target = branch_ref(branch) if branch is not None else None
+    if target is not None and store.repo.ref_target(target.ref) is not None:
+        raise InputError(f"branch '{target.name}' already exists; pick another name for --branch")
+    directory = Path(worktree).absolute() if worktree is not None else None
+    if directory is not None and directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise InputError(f"'{directory}' exists and is not an empty directory; pick another --worktree path")
+    commit = snapshot_commit(store, run)
+    if target is not None:
+        try:
+            store.repo.set_ref(target.ref, commit, None, f"flexgit: checkout run {run.name}")
+        except RefMoved:
+            raise InputError(f"branch '{target.name}' already exists; pick another name for --branch") from None
+    if directory is not None:
+        store.repo.add_worktree(directory, commit, target.name if target else None)
+    return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit)
+
+
+def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
+    git = store.repo
+    git.workdir  # refuses a bare repository
+    dirty = git.dirty_paths()
+    stash = None
+    if dirty:
+        if not force:
+            raise DirtyTreeError(
+                f"the working tree has uncommitted changes ({len(dirty)} paths, e.g. {dirty[0]}); "
+                "commit or stash them, or use --branch NEW or --worktree DIR to get the run elsewhere"
+            )
+        stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}")
+    git.restore_tree(store.code_tree(run))
+    return CheckoutResult(run=run, stash=stash)
+
+
+def snapshot_commit(store: Store, run: Run) -> str:
+    """A commit of the run's code snapshot whose parent is the run's source commit, when known."""
+    source = run.source
+    parents = [source] if source and store.repo.has_object(source) else []
+    lines = [f"snapshot of run {run.name}"]
+    if run.message.strip():
+        lines += ["", run.message.strip()]
+    lines += ["", f"{TRAILER_KIND}: snapshot", f"{TRAILER_NAME}: {run.name}"]
+    if source:
+        lines.append(f"{TRAILER_SOURCE}: {source}")
+    lines.append(f"{TRAILER_FORMAT}: {FORMAT_VERSION}")
+    return store.repo.create_commit(store.code_tree(run), parents, "\n".join(lines) + "\n")

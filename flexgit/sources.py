@@ -1,0 +1,63 @@
+"""Reading config and results files (.toml, .json, .yaml) into flat key/value mappings."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import InputError
+from .tomlio import loads_toml
+from .values import Flat, Scalar, flatten
+
+SUFFIXES = (".toml", ".json", ".yaml", ".yml")
+
+
+def load_flat(path: str | Path, role: str) -> Flat:
+    """Read one file as a flat mapping; `role` ("config", "results") names it in errors."""
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in SUFFIXES:
+        raise InputError(f"{role} file '{path}' has an unknown type; use a .toml, .json or .yaml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{role} file '{path}' does not exist; check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{role} file '{path}' is a directory; name a .toml, .json or .yaml file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {role} file '{path}': {exc}") from None
+    data = _parse(text, kind, path, role)
+    if not isinstance(data, Mapping):
+        raise InputError(f"{role} file '{path}' must hold a table of keys and values at its top level")
+    return flatten(data, f"{role} file '{path}'")
+
+
+def _parse(text: str, kind: str, path: Path, role: str) -> Any:
+    try:
+        if kind == ".toml":
+            return loads_toml(text)
+        if kind == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text) or {}
+    except Exception as exc:  # each parser has its own error type; all mean "malformed"
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{role} file '{path}' is not valid {kind[1:].upper()}: {detail}; fix the file") from None
+
+
+def merge_sources(files: Iterable[str | Path], pairs: Mapping[str, Scalar] | None, role: str) -> Flat:
+    """Merge files in order, then explicit pairs; later sources win."""
+    merged: Flat = {}
+    for path in files:
+        merged.update(load_flat(path, role))
+    if pairs:
+        merged.update(flatten(dict(pairs), f"the {role} given"))
+    return merged
+
+
+def has_non_finite(values: Mapping[str, Any]) -> bool:
+    """True when some value is NaN or infinite (stored as such, reported by the caller)."""
+    return any(isinstance(v, float) and not math.isfinite(v) for v in values.values())

@@ -1,0 +1,259 @@
+"""Runs on the git store: write them (commit + note + tag), read them back, find one.
+
+Write protocol. Under flexgit's writer lock, for one batch of runs:
+  1. finish any write a killed process left half done (see `_complete_last_write`);
+  2. write the run commits (parent: the branch tip) and a notes commit adding their rows;
+  3. move `refs/notes/flexgit` by compare-and-swap: this is the commit point;
+  4. move the branch and create the tags (step 1 of the next write redoes them if we die here).
+The notes commit names the newest run commit, its branch and the batch size in trailers,
+which is all step 1 needs, in O(1) when nothing was interrupted.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Iterable, Iterator, Sequence
+
+from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
+from .gitrepo import GitRepo, RefMoved
+from .record import Run
+from .refs import (
+    FLEXGIT_DIR,
+    FORMAT_VERSION,
+    NOTES_REF,
+    TRAILER_BRANCH,
+    TRAILER_FORMAT,
+    TRAILER_KIND,
+    TRAILER_NAME,
+    TRAILER_RUNS,
+    TRAILER_TIP,
+    BranchRef,
+    is_valid_run_name,
+    tag_ref,
+    trailers,
+)
+
+FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
+MAX_ATTEMPTS = 50
+
+
+class Store:
+    """The runs of one repository."""
+
+    def __init__(self, repo: GitRepo):
+        self.repo = repo
+
+    # -- the branch -------------------------------------------------------------------
+
+    def branch_tip(self, branch: BranchRef) -> str | None:
+        """The tip of the experiments branch, None if absent; refuses a branch that is not flexgit's."""
+        tip = self.repo.ref_target(branch.ref)
+        if tip is None:
+            return None
+        try:
+            message = self.repo.commit(tip)[2]
+        except KeyError:
+            message = ""
+        if TRAILER_FORMAT not in trailers(message):
+            raise BranchError(
+                f"branch '{branch.name}' exists and is not a flexgit experiments branch; "
+                "pick another with --branch"
+            )
+        return tip
+
+    def init(self, branch: BranchRef) -> str:
+        """Create the experiments branch (an orphan root commit of flexgit's own) unless it exists."""
+        with self.repo.writer_lock():
+            self._complete_last_write()
+            return self._ensure_branch(branch)
+
+    def _ensure_branch(self, branch: BranchRef) -> str:
+        tip = self.branch_tip(branch)
+        if tip is not None:
+            return tip
+        message = (f"flexgit experiments branch '{branch.name}'\n\n"
+                   f"{TRAILER_KIND}: root\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+        root = self.repo.create_commit(self.repo.update_tree(None, {}), [], message)
+        try:
+            self.repo.set_ref(branch.ref, root, None, "flexgit: create experiments branch")
+        except RefMoved:
+            return self.branch_tip(branch) or root
+        return root
+
+    # -- writing ----------------------------------------------------------------------
+
+    def write(self, runs: Sequence[Run], code_trees: Sequence[str | None], branch: BranchRef) -> list[Run]:
+        """Record `runs` (each with its code snapshot tree, or None) on `branch`: all land or none.
+
+        A run whose name is empty gets a generated one.
+        """
+        named = [run.name for run in runs if run.name]
+        for name in named:
+            if not is_valid_run_name(name):
+                raise InputError(bad_name_message(name))
+        if len(set(named)) != len(named):
+            raise InputError("two runs in one batch have the same name; give each run its own name")
+        with self.repo.writer_lock():
+            for _ in range(MAX_ATTEMPTS):
+                self._complete_last_write()
+                final = self._assign_names(runs, branch)
+                tip = self._ensure_branch(branch)
+                notes_tip = self.repo.ref_target(NOTES_REF)
+                written = self._write_commits(final, code_trees, tip)
+                notes_commit = self._write_notes(notes_tip, written, branch)
+                try:
+                    self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: record")
+                except RefMoved:
+                    continue  # another writer (plain git) moved the notes; rebuild on the new tip
+                self._complete_last_write()
+                return written
+        raise ConcurrencyError("the experiments refs kept moving while recording; nothing was written, try again")
+
+    def _assign_names(self, runs: Sequence[Run], branch: BranchRef) -> list[Run]:
+        taken = {run.name for run in runs if run.name}
+        final = []
+        for run in runs:
+            name = run.name
+            if name:
+                self.check_name_free(name)
+            else:
+                name = self._new_name(taken)
+                taken.add(name)
+            final.append(Run(name=name, params=run.params, metrics=run.metrics, meta=run.meta,
+                             message=run.message, date=run.date, branch=branch.name, time=run.time))
+        return final
+
+    def check_name_free(self, name: str) -> None:
+        """Refuse a name that is invalid or already taken by a run."""
+        if not is_valid_run_name(name):
+            raise InputError(bad_name_message(name))
+        if self.repo.ref_target(tag_ref(name)) is not None:
+            raise RunExistsError(f"a run named '{name}' already exists; pick another name with --name")
+
+    def _new_name(self, taken: set[str]) -> str:
+        while True:
+            name = "run-" + secrets.token_hex(3)
+            if name not in taken and self.repo.ref_target(tag_ref(name)) is None:
+                return name
+
+    def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str) -> list[Run]:
+        written = []
+        for run, code_tree in zip(runs, code_trees):
+            files = {path: self.repo.write_blob(data) for path, data in run.flexgit_files().items()}
+            flexgit_tree = self.repo.update_tree(None, files)
+            tree = self.repo.update_tree(code_tree, {FLEXGIT_DIR: flexgit_tree})
+            parent = self.repo.create_commit(tree, [parent], run.commit_message())
+            written.append(run.with_id(parent))
+        return written
+
+    def _write_notes(self, notes_tip: str | None, runs: Sequence[Run], branch: BranchRef) -> str:
+        notes_tree = self.repo.commit(notes_tip)[0] if notes_tip else None
+        changes = {note_path(run.id): self.repo.write_blob(run.to_note_line()) for run in runs}
+        tree = self.repo.update_tree(notes_tree, changes)
+        subject = f"run {runs[0].name}" if len(runs) == 1 else f"{len(runs)} runs"
+        message = (f"flexgit: record {subject}\n\n{TRAILER_TIP}: {runs[-1].id}\n{TRAILER_BRANCH}: {branch.ref}\n"
+                   f"{TRAILER_RUNS}: {len(runs)}\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+        return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
+
+    def _complete_last_write(self) -> None:
+        """Move the branch and create the tags of the newest notes commit, where still missing."""
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        if notes_tip is None:
+            return
+        found = trailers(self.repo.commit(notes_tip)[2])
+        tip, branch_ref = found.get(TRAILER_TIP), found.get(TRAILER_BRANCH)
+        if not tip or not branch_ref or not self.repo.has_object(tip):
+            return  # not a record (a merge, an update, a note added by plain git)
+        if self.repo.ref_target(branch_ref) == tip and self._tag_of(tip)[1]:
+            return  # the common case: nothing was interrupted
+        chain = self._chain(tip, int(found.get(TRAILER_RUNS, "1")))
+        base = self.repo.commit(chain[-1][0])[1][0] if chain else None
+        if self.repo.ref_target(branch_ref) == base:
+            try:
+                self.repo.set_ref(branch_ref, tip, base, "flexgit: record")
+            except RefMoved:
+                pass  # moved by someone else in between; the note keeps the run
+        for commit, name in reversed(chain):  # oldest first, so the newest tag proves all exist
+            if name and self.repo.ref_target(tag_ref(name)) is None:
+                try:
+                    self.repo.set_ref(tag_ref(name), commit, None, "flexgit: record")
+                except RefMoved:
+                    pass
+
+    def _tag_of(self, commit: str) -> tuple[str, bool]:
+        name = trailers(self.repo.commit(commit)[2]).get(TRAILER_NAME, "")
+        return name, bool(name) and self.repo.ref_target(tag_ref(name)) is not None
+
+    def _chain(self, tip: str, count: int) -> list[tuple[str, str]]:
+        """The newest `count` run commits ending at `tip`, newest first, with their names."""
+        chain, commit = [], tip
+        for _ in range(count):
+            _, parents, message = self.repo.commit(commit)
+            chain.append((commit, trailers(message).get(TRAILER_NAME, "")))
+            if not parents:
+                break
+            commit = parents[0]
+        return chain
+
+    # -- reading ----------------------------------------------------------------------
+
+    def runs(self, branch: BranchRef | None = None) -> list[Run]:
+        """Every recorded run (of `branch`, if given), oldest first."""
+        runs = [run for run in self._all_runs() if branch is None or run.branch == branch.name]
+        runs.sort(key=lambda run: (run.time, run.name))
+        return runs
+
+    def _all_runs(self) -> Iterator[Run]:
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        if notes_tip is None:
+            return
+        for path, blob in self.repo.walk_blobs(self.repo.commit(notes_tip)[0]):
+            run = Run.from_note(path.replace("/", ""), self.repo.read_blob(blob))
+            if run is not None:
+                yield run
+
+    def find(self, name_or_id: str) -> Run:
+        """The run with this name (or commit id prefix)."""
+        commit = None
+        if is_valid_run_name(name_or_id):
+            commit = self.repo.ref_target(tag_ref(name_or_id))
+        if commit is None and len(name_or_id) >= 4 and all(c in "0123456789abcdef" for c in name_or_id.lower()):
+            commit = self.repo.expand_commit_prefix(name_or_id.lower())
+        note = self.note_of(commit) if commit else None
+        run = Run.from_note(commit, note) if note else None
+        if run is None:
+            raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
+        return run
+
+    def note_of(self, commit: str) -> bytes | None:
+        """The raw note on `commit`, at whatever fan-out git or flexgit stored it."""
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        if notes_tip is None:
+            return None
+        tree = self.repo.commit(notes_tip)[0]
+        for path in note_paths(commit):
+            blob = self.repo.tree_entry(tree, path)
+            if blob is not None:
+                return self.repo.read_blob(blob)
+        return None
+
+    def code_tree(self, run: Run) -> str:
+        """The tree of the code snapshot of `run` (its commit's tree without `.flexgit/`)."""
+        return self.repo.update_tree(self.repo.commit(run.id)[0], {FLEXGIT_DIR: None})
+
+
+def note_path(commit: str) -> str:
+    """Where flexgit writes the note on `commit`."""
+    return commit[:FANOUT] + "/" + commit[FANOUT:]
+
+
+def note_paths(commit: str) -> Iterable[str]:
+    """Every place a note on `commit` may be stored (git changes the fan-out as notes grow)."""
+    yield note_path(commit)
+    yield commit
+    yield commit[:2] + "/" + commit[2:4] + "/" + commit[4:]
+
+
+def bad_name_message(name: str) -> str:
+    return (f"'{name}' cannot be a run name: use letters, digits and . _ - + = , % @ "
+            "(no spaces, no '..', not starting with '-' or '.')")

@@ -1,0 +1,127 @@
+"""Parameter and metric values: parsing `KEY=VALUE`, flattening nested tables, checking types.
+
+A value is a scalar (str, int, float, bool) or a list of scalars. Nested tables flatten to
+dotted keys (`optimizer.lr`). Anything else is refused with an error naming the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Mapping, Union
+
+from .errors import InputError
+from .tomlio import loads_toml
+
+Scalar = Union[str, int, float, bool]
+Value = Union[Scalar, list]
+Flat = dict[str, Value]
+
+
+def parse_scalar(text: str) -> Scalar:
+    """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself."""
+    try:
+        value = loads_toml("v = " + text)["v"]
+    except ValueError:
+        return text
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return text
+
+
+def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
+    """Split `KEY=VALUE` into a checked key and a scalar value."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep:
+        raise InputError(f"{option} {text!r} has no value; write {option} KEY=VALUE")
+    check_key(key, option)
+    return key, parse_scalar(raw.strip())
+
+
+def check_key(key: str, where: str) -> None:
+    """Refuse keys that cannot be a column name."""
+    if not key or key != key.strip() or any(ord(c) < 32 for c in key):
+        raise InputError(f"bad key {key!r} in {where}: keys are non-empty text without control characters")
+
+
+def flatten(data: Mapping[str, Any], where: str, prefix: str = "") -> Flat:
+    """Flatten nested mappings into dotted keys, checking every value."""
+    flat: Flat = {}
+    for key, value in data.items():
+        key = str(key)
+        check_key(key, where)
+        full = prefix + key
+        if isinstance(value, Mapping):
+            if not value:
+                continue
+            flat.update(flatten(value, where, full + "."))
+        else:
+            flat[full] = check_value(value, full, where)
+    return flat
+
+
+def check_value(value: Any, key: str, where: str) -> Value:
+    """Return `value` as a storable value, or refuse it with a message naming `key`."""
+    if isinstance(value, bool) or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if value is None:
+        raise InputError(f"key {key!r} in {where} has no value (null); give it a value or leave the key out")
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple)) or item is None:
+                raise InputError(
+                    f"key {key!r} in {where} holds a nested list or table; flexgit stores scalars and "
+                    "lists of scalars, so flatten it or keep it in a file of the snapshot"
+                )
+            items.append(check_value(item, key, where))
+        return items
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return check_value(value.item(), key, where)
+    raise InputError(f"key {key!r} in {where} has a value of type {type(value).__name__}; use a number, text or bool")
+
+
+def unflatten(flat: Mapping[str, Value]) -> dict[str, Any]:
+    """Nest dotted keys back into tables, for readable TOML; keys that clash stay flat."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        if not all(parts) or not _insert(nested, parts, value):
+            return dict(flat)
+    return nested
+
+
+def _insert(table: dict, parts: list[str], value: Value) -> bool:
+    for part in parts[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            return False
+    if parts[-1] in table:
+        return False
+    table[parts[-1]] = value
+    return True
+
+
+def is_number(value: Any) -> bool:
+    """True for int and float values, bools excluded."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def format_value(value: Any, precise: bool = False) -> str:
+    """Text for one cell: floats short (6 significant digits) unless `precise`, NaN as `nan`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value) if precise else format(value, ".6g")
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v, precise) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,90 @@
+"""Real git repositories in temporary directories, isolated from the developer's git config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pygit2
+import pytest
+from pygit2.enums import ConfigLevel
+
+FIXED_DATE = "2026-01-02T03:04:05+00:00"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_git_config(tmp_path_factory):
+    """Blank global and system git config for git, libgit2 and every subprocess."""
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    os.environ.update({
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"), "GIT_TERMINAL_PROMPT": "0", "COLUMNS": "80",
+    })
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_DIR",
+                "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        os.environ.pop(var, None)
+    for level in (ConfigLevel.GLOBAL, ConfigLevel.XDG, ConfigLevel.SYSTEM):
+        pygit2.settings.search_path[level] = str(home)
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def git(cwd: Path, *args: str, check: bool = True, env: dict | None = None) -> str:
+    """Run the git command in `cwd`, with fixed dates so hashes are stable; return stdout."""
+    full_env = {**os.environ, "GIT_AUTHOR_DATE": FIXED_DATE, "GIT_COMMITTER_DATE": FIXED_DATE, **(env or {})}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=full_env)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
+
+
+def make_repo(path: Path, commit: bool = True) -> Path:
+    """A repository with a fixed identity and, by default, one commit of train.py and .gitignore."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test User")
+    git(path, "config", "user.email", "test@example.com")
+    if commit:
+        (path / "train.py").write_text("print('training')\n")
+        (path / ".gitignore").write_text("*.log\ndata/\n")
+        git(path, "add", ".")
+        git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    return make_repo(tmp_path / "project")
+
+
+class Result:
+    def __init__(self, done: subprocess.CompletedProcess):
+        self.code, self.out, self.err = done.returncode, done.stdout, done.stderr
+
+    def __repr__(self):
+        return f"<exit {self.code}\nstdout: {self.out}\nstderr: {self.err}>"
+
+
+def flexgit(cwd: Path, *args: str, env: dict | None = None, stdin: str | None = None) -> Result:
+    """Run the flexgit CLI as a real subprocess."""
+    done = subprocess.run([sys.executable, "-m", "flexgit", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, input=stdin)
+    return Result(done)
+
+
+def repo_state(path: Path) -> dict:
+    """What must not change when flexgit refuses or only reads: refs, HEAD, index, status, objects."""
+    git_dir = Path(git(path, "rev-parse", "--absolute-git-dir").strip())
+    bare = git(path, "rev-parse", "--is-bare-repository").strip() == "true"
+    index = git_dir / "index"
+    return {
+        "refs": git(path, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "head": (git_dir / "HEAD").read_text(),
+        "index": index.read_bytes() if index.exists() else None,
+        "status": "" if bare else git(path, "status", "--porcelain=v1", "--untracked-files=all", "--ignored"),
+        "objects": git(path, "count-objects", "-v"),
+    }

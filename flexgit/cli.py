@@ -36,7 +36,7 @@ def _assignments(option: str):
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="flexgit")
-@click.option("-C", "repo", metavar="PATH", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-C", "repo", metavar="PATH", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Run as if flexgit was started in PATH (like git -C).")
 @click.pass_context
 def cli(ctx: click.Context, repo: Path | None) -> None:

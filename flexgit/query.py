@@ -127,7 +127,7 @@ def _sort_key(value: Any) -> tuple:
 
 # -- filtering ---------------------------------------------------------------------------
 
-_CLAUSE = re.compile(r"^\s*(?P<col>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>.+?)\s*$")
+_CLAUSE = re.compile(r"^\s*(?P<col>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>[^=<>!\s].*?)\s*$")
 _AND = re.compile(r"\s+and\s+(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", re.IGNORECASE)
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,

@@ -1,0 +1,108 @@
+"""Bad input: one `Error:` line that says what to do, exit 1 (usage errors 2), no traceback, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import flexgit as cli, git, make_repo, repo_state
+
+
+def assert_refused(result, code, starts_with):
+    assert result.code == code, result
+    assert result.out == ""
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert lines[-1].startswith(starts_with), result.err
+    if code == 1:
+        assert len(lines) == 1
+
+
+def test_not_a_repository(tmp_path):
+    result = cli(tmp_path, "record", "-m", "acc=1")
+    assert_refused(result, 1, "Error: ")
+    assert "is not inside a git repository; run 'git init' first" in result.err
+    assert not any(tmp_path.iterdir())
+    assert_refused(cli(tmp_path, "table"), 1, "Error: ")
+
+
+def test_missing_directory_given_with_dash_c(tmp_path):
+    assert_refused(cli(tmp_path, "-C", str(tmp_path / "nope"), "table"), 2, "Error: Invalid value for '-C'")
+
+
+def test_bare_repository_refuses_record_but_reads(tmp_path):
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    before = repo_state(bare)
+    assert_refused(cli(bare, "record", "-m", "acc=1"), 1, "Error: this is a bare repository")
+    assert cli(bare, "table", "--format", "csv").out == "name,id,date,message\n"
+    assert repo_state(bare) == before
+
+
+CASES = [
+    # (files to write, args, exit code, start of the last stderr line)
+    ({}, ["record", "-m", "acc"], 2, "Error: Invalid value for '-m' / '--metric': --metric 'acc' has no value"),
+    ({}, ["record", "-p", "=3"], 2, "Error: Invalid value for '-p' / '--param': bad key ''"),
+    ({}, ["record", "--name", "a..b"], 1, "Error: 'a..b' cannot be a run name"),
+    ({}, ["record", "--name", "has space"], 1, "Error: 'has space' cannot be a run name"),
+    ({}, ["record", "-c", "missing.toml"], 1, "Error: config file 'missing.toml' does not exist"),
+    ({"bad.toml": "lr = = 1\n"}, ["record", "-c", "bad.toml"], 1, "Error: config file 'bad.toml' is not valid TOML"),
+    ({"bad.json": "{\"acc\": }"}, ["record", "-r", "bad.json"], 1, "Error: results file 'bad.json' is not valid JSON"),
+    ({"bad.yaml": "a: [1, 2\n"}, ["record", "-c", "bad.yaml"], 1, "Error: config file 'bad.yaml' is not valid YAML"),
+    ({"list.json": "[1, 2]"}, ["record", "-r", "list.json"], 1, "Error: results file 'list.json' must hold a table"),
+    ({"null.json": "{\"acc\": null}"}, ["record", "-r", "null.json"], 1, "Error: key 'acc' in results file"),
+    ({"deep.json": "{\"a\": [[1]]}"}, ["record", "-r", "deep.json"], 1, "Error: key 'a' in results file 'deep.json' "
+                                                                          "holds a nested list"),
+    ({"conf.ini": "[a]\n"}, ["record", "-c", "conf.ini"], 1, "Error: config file 'conf.ini' has an unknown type"),
+    ({}, ["record", "--branch", "bad..branch"], 1, "Error: 'bad..branch' cannot be a branch name"),
+    ({}, ["show", "nope"], 1, "Error: no run named 'nope'"),
+    ({}, ["table", "--where", "acc >"], 1, "Error: cannot read the condition"),
+    ({}, ["table", "--sort-by", "nothing"], 1, "Error: no column 'nothing'"),
+    ({}, ["table", "--format", "xml"], 2, "Error: Invalid value for '--format'"),
+    ({}, ["table", "--limit", "-1"], 2, "Error: Invalid value for '--limit'"),
+    ({}, ["import", "missing.csv"], 1, "Error: 'missing.csv' does not exist"),
+    ({"h.csv": ""}, ["import", "h.csv"], 1, "Error: 'h.csv' has no header row"),
+    ({"d.csv": "name,acc\nx,1\nx,2\n"}, ["import", "d.csv"], 1, "Error: 'd.csv' names the same run twice: x"),
+    ({"w.csv": "name,acc\nx,1,2\n"}, ["import", "w.csv"], 1, "Error: line 2 of 'w.csv' has more cells"),
+    ({"n.csv": "name,acc\na b,1\n"}, ["import", "n.csv"], 1, "Error: line 2 of 'n.csv': 'a b' cannot be a run name"),
+    ({}, ["nosuchcommand"], 2, "Error: No such command 'nosuchcommand'"),
+]
+
+
+@pytest.mark.parametrize("files, args, code, message", CASES, ids=[" ".join(c[1]) for c in CASES])
+def test_bad_input_is_refused_and_writes_nothing(repo, files, args, code, message):
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    before = repo_state(repo)
+    assert_refused(cli(repo, *args), code, message)
+    assert repo_state(repo) == before
+
+
+def test_duplicate_run_name_from_the_cli(repo):
+    assert cli(repo, "record", "--name", "dup").code == 0
+    before = repo_state(repo)
+    assert_refused(cli(repo, "record", "--name", "dup"), 1, "Error: a run named 'dup' already exists; pick another name with --name")
+    assert repo_state(repo) == before
+
+
+def test_import_of_existing_names_writes_nothing(repo):
+    assert cli(repo, "record", "--name", "taken").code == 0
+    (repo / "old.csv").write_text("name,acc\nfree,1\ntaken,2\n")
+    before = repo_state(repo)
+    assert_refused(cli(repo, "import", "old.csv"), 1, "Error: a run named 'taken' already exists")
+    assert repo_state(repo) == before
+
+
+def test_foreign_experiments_branch(repo):
+    git(repo, "branch", "experiments")
+    before = repo_state(repo)
+    assert_refused(cli(repo, "record"), 1, "Error: branch 'experiments' exists and is not a flexgit experiments branch")
+    assert_refused(cli(repo, "table"), 1, "Error: branch 'experiments' exists")
+    assert repo_state(repo) == before
+
+
+def test_nan_and_infinity_are_recorded_and_shown(tmp_path):
+    repo = make_repo(tmp_path / "p")
+    assert cli(repo, "record", "--name", "n", "-m", "loss=nan", "-m", "gain=inf", "-m", "low=-inf").code == 0
+    result = cli(repo, "table", "--format", "csv", "--columns", "loss,gain,low")
+    assert result.out == "metrics.loss,metrics.gain,metrics.low\nnan,inf,-inf\n"
+    assert "loss = nan" in cli(repo, "show", "n").out

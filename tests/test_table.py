@@ -1,0 +1,147 @@
+"""`table`: the merged table, as a pure function of runs and through the CLI and API."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import flexgit
+from flexgit.errors import InputError
+from flexgit.query import build_table
+from flexgit.record import Run
+from flexgit.render import render
+from conftest import flexgit as cli, git, repo_state
+
+
+def run(name, t, params=None, metrics=None, message=""):
+    return Run(name=name, params=params or {}, metrics=metrics or {}, message=message,
+               date=f"2026-01-01T00:00:0{t}Z", time=f"2026-01-01T00:00:0{t}.000000Z", id=f"{t}" * 40)
+
+
+RUNS = [
+    run("a", 1, {"model": "mlp", "lr": 0.1}, {"acc": 0.8}),
+    run("b", 2, {"model": "cnn", "lr": 0.01}, {"acc": 0.95, "loss": float("nan")}, message="deeper\nmore"),
+    run("c", 3, {"model": "mlp", "lr": 0.01, "depth": 3}, {"acc": 0.9}),
+]
+
+
+def test_columns_are_the_union_in_order_of_first_appearance():
+    table = build_table(RUNS)
+    assert table.columns == ("name", "id", "date", "message", "params.model", "params.lr", "params.depth",
+                             "metrics.acc", "metrics.loss")
+    assert "params.depth" not in table.rows[0]
+
+
+def test_csv_is_exact_with_empty_cells_for_missing_values_and_nan_as_such():
+    assert render(build_table(RUNS), "csv") == (
+        "name,id,date,message,params.model,params.lr,params.depth,metrics.acc,metrics.loss\n"
+        f"a,{'1' * 10},2026-01-01T00:00:01Z,,mlp,0.1,,0.8,\n"
+        f"b,{'2' * 10},2026-01-01T00:00:02Z,deeper,cnn,0.01,,0.95,nan\n"
+        f"c,{'3' * 10},2026-01-01T00:00:03Z,,mlp,0.01,3,0.9,\n")
+
+
+def test_where_sort_and_limit():
+    table = build_table(RUNS, where='metrics.acc > 0.85 and params.model = "mlp"')
+    assert [r["name"] for r in table.rows] == ["c"]
+    table = build_table(RUNS, where="lr <= 0.01", sort_by="acc", desc=True)
+    assert [r["name"] for r in table.rows] == ["b", "c"]
+    table = build_table(RUNS, sort_by="metrics.loss")
+    assert [r["name"] for r in table.rows] == ["a", "b", "c"]  # NaN and missing sort last, stably
+    assert [r["name"] for r in build_table(RUNS, sort_by="acc", limit=2).rows] == ["a", "c"]
+    assert build_table(RUNS, where="params.depth != 3").rows == []  # runs lacking a column never match
+    assert [r["name"] for r in build_table(RUNS, where="model=cnn").rows] == ["b"]
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("acc >> 3", "cannot read the condition"),
+    ("nothing > 3", "no column 'nothing'"),
+    ("metrics.acc", "cannot read the condition"),
+])
+def test_bad_where_is_an_input_error(expr, message):
+    with pytest.raises(InputError, match=message):
+        build_table(RUNS, where=expr)
+
+
+def test_ambiguous_short_column_names_are_refused():
+    runs = [run("x", 1, {"acc": 1}, {"acc": 2})]
+    with pytest.raises(InputError, match="ambiguous: say params.acc or metrics.acc"):
+        build_table(runs, sort_by="acc")
+
+
+def test_only_changed_hides_constant_columns_and_columns_selects():
+    table = build_table(RUNS, only_changed=True)
+    assert "params.model" in table.columns and "date" in table.columns
+    table = build_table(RUNS[:1] + RUNS[2:], only_changed=True)
+    assert "params.model" not in table.columns and "name" in table.columns
+    assert build_table(RUNS, columns=["name", "acc"]).columns == ("name", "metrics.acc")
+
+
+def test_terminal_view_fits_80_columns_and_keeps_the_name_in_every_block():
+    wide = [run(f"run{i}", i, {f"param_number_{k}": k * 1.5 for k in range(8)}, {"accuracy": 0.5}) for i in range(3)]
+    text = render(build_table(wide), "table", width=80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    blocks = text.split("\n\n")
+    assert len(blocks) > 1
+    assert all(block.startswith("name") for block in blocks)
+
+
+def test_long_cells_are_cut_in_the_terminal_view_only():
+    long = [run("x", 1, {"note": "y" * 50})]
+    assert "y" * 23 + "…" in render(build_table(long), "table")
+    assert "y" * 50 in render(build_table(long), "csv")
+
+
+def test_json_and_markdown():
+    records = json.loads(render(build_table(RUNS), "json").replace("NaN", "null"))
+    assert records[0]["params.depth"] is None and records[2]["params.depth"] == 3
+    assert "NaN" in render(build_table(RUNS), "json")
+    markdown = render(build_table(RUNS, columns=["name", "acc"]), "markdown")
+    assert markdown == "| name | metrics.acc |\n|---|---|\n| a | 0.8 |\n| b | 0.95 |\n| c | 0.9 |\n"
+
+
+def test_dataframe_api_has_nan_for_missing_keys(repo):
+    flexgit.record(name="a", params={"lr": 0.1}, metrics={"acc": 0.8}, repo=repo)
+    flexgit.record(name="b", params={"lr": 0.2, "depth": 4}, metrics={"acc": 0.9, "loss": float("inf")}, repo=repo)
+    frame = flexgit.table(repo=repo)
+    assert list(frame.columns) == ["name", "id", "date", "message", "params.lr", "params.depth", "metrics.acc",
+                                   "metrics.loss"]
+    assert list(frame["name"]) == ["a", "b"]
+    assert math.isnan(frame.loc[0, "params.depth"]) and frame.loc[1, "params.depth"] == 4
+    assert frame.loc[1, "metrics.loss"] == float("inf")
+    assert list(flexgit.table(repo=repo, sort_by="acc", desc=True, limit=1)["name"]) == ["b"]
+
+
+def test_cli_table_reads_without_writing(repo):
+    flexgit.record(name="a", params={"lr": 0.1}, metrics={"acc": 0.8}, repo=repo)
+    flexgit.record(name="b", params={"lr": 0.2}, metrics={"acc": 0.9}, repo=repo)
+    before = repo_state(repo)
+    result = cli(repo, "table", "--format", "csv", "--columns", "name,lr,acc", "--sort-by", "acc", "--desc")
+    assert result.code == 0, result
+    assert result.out == "name,params.lr,metrics.acc\nb,0.2,0.9\na,0.1,0.8\n"
+    assert repo_state(repo) == before
+
+
+def test_cli_table_terminal_view(repo):
+    flexgit.record(name="a", params={"lr": 0.1}, metrics={"acc": 0.8}, repo=repo)
+    result = cli(repo, "table", "--columns", "name,lr,acc")
+    assert result.out == "name  params.lr  metrics.acc\na           0.1          0.8\n"
+
+
+def test_cli_table_on_no_runs(repo):
+    result = cli(repo, "table")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "no runs on branch 'experiments'; record one with 'flexgit record'\n"
+    assert cli(repo, "table", "--format", "json").out == "[]\n"
+
+
+def test_table_works_in_a_bare_clone(repo, tmp_path):
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(bare, "fetch", "-q", str(repo), "refs/notes/flexgit:refs/notes/flexgit", "refs/heads/experiments:refs/heads/experiments")
+    result = cli(bare, "table", "--format", "csv", "--columns", "name,acc")
+    assert result.out == "name,metrics.acc\na,0.8\n"
+    assert cli(bare, "show", "a").code == 0

@@ -85,7 +85,7 @@ class GitRepo:
 
     def flexgit_dir(self) -> Path:
         """flexgit's own directory inside the git directory (locks, caches)."""
-        path = self.common_dir / "flexgit"
+        path = self.common_dir / "flexgit.d"  # not "flexgit": `python -m flexgit` in a bare repo would import it
         path.mkdir(exist_ok=True)
         return path
 

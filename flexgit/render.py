@@ -55,7 +55,7 @@ def to_text(table: Table, width: int = 80) -> str:
 
     Every block repeats the name column so each line still says which run it is.
     """
-    cells = {c: [_short(_cell_text(row.get(c))) for row in table.rows] for c in table.columns}
+    cells = {c: [_short(_cell_text(row.get(c), c)) for row in table.rows] for c in table.columns}
     widths = {c: max([len(c)] + [len(v) for v in cells[c]]) for c in table.columns}
     numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in table.columns}
     blocks = _blocks(list(table.columns), widths, width)
@@ -85,7 +85,9 @@ def _blocks(columns: list[str], widths: dict[str, int], width: int) -> list[list
     return blocks
 
 
-def _cell_text(value: Any) -> str:
+def _cell_text(value: Any, column: str) -> str:
+    if column == "date" and isinstance(value, str) and len(value) == 20 and value[10] == "T":
+        return value[:10] + " " + value[11:16]  # to the minute: the full date is in csv/json/show
     return format_value(value).replace("\n", " ")
 
 

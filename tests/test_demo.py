@@ -1,0 +1,22 @@
+"""`make demo` runs its real training three times and reproduces the best run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo" / "demo.py"
+
+
+def test_demo_records_three_runs_and_reproduces_the_metric(tmp_path):
+    pytest.importorskip("sklearn")
+    done = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("\nrecorded ") == 3
+    assert "logreg-C1" in done.stdout and "forest-d4" in done.stdout
+    assert ": the same" in done.stdout

@@ -1,0 +1,51 @@
+"""Docs that cannot drift: every command is in the README and has an example in its help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flexgit.cli import cli
+from conftest import flexgit as run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_is_documented_in_the_readme(command):
+    assert f"`flexgit {command}" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_has_an_example(command, tmp_path):
+    result = run_cli(tmp_path, command, "--help")
+    assert result.code == 0
+    assert "Example:" in result.out and f"flexgit {command}" in result.out
+
+
+def test_top_level_help_and_version(tmp_path):
+    result = run_cli(tmp_path, "--help")
+    assert result.code == 0 and "Example:" in result.out
+    assert all(command in result.out for command in COMMANDS)
+    assert run_cli(tmp_path, "--version").out.startswith("flexgit, version ")
+
+
+def test_readme_gives_the_two_set_up_commands_first():
+    text = (ROOT / "README.md").read_text()
+    assert text.index("make demo") < text.index("make test") < text.index("## Quick start")
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_cli_does_not_import_pandas_on_its_hot_paths(repo):
+    """`record`, `table` in plain formats and `--help` must not pay pandas' import."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from flexgit.cli import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print('pandas' in sys.modules, file=sys.stderr)")
+    for args in (["record", "-m", "acc=1"], ["table"], ["table", "--format", "csv"], ["--help"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=repo, capture_output=True, text=True)
+        assert done.stderr.strip().splitlines()[-1] == "False", (args, done.stderr)

@@ -1,0 +1,37 @@
+"""`show`: everything about one run."""
+
+from __future__ import annotations
+
+import flexgit
+from conftest import flexgit as cli, git
+
+
+def test_show_lists_meta_params_metrics_source_and_changed_files(repo):
+    head = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "train.py").write_text("print('changed')\n")
+    (repo / "extra.py").write_text("x = 1\n")
+    run = flexgit.record(name="s1", message="a try", params={"lr": 0.1}, metrics={"acc": 0.25}, repo=repo)
+    result = cli(repo, "show", "s1")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    assert lines[:6] == ["run      s1", f"id       {run.id}", f"date     {run.date}", "branch   experiments",
+                         "message  a try", f"source   {head} (main, with uncommitted changes)"]
+    assert "params:\n  lr = 0.1\nmetrics:\n  acc = 0.25\nmeta:\n" in result.out
+    assert result.out.endswith("files changed from the source commit: 2\n  A extra.py\n  M train.py\n")
+
+
+def test_show_by_commit_id_prefix(repo):
+    run = flexgit.record(name="byid", repo=repo)
+    assert cli(repo, "show", run.id[:8]).out.startswith("run      byid\n")
+
+
+def test_show_api_returns_the_changes(repo):
+    (repo / "train.py").unlink()
+    details = flexgit.show(flexgit.record(name="del", repo=repo).name, repo=repo)
+    assert details.changes == [("D", "train.py")] and details.source_known
+
+
+def test_show_a_commit_that_is_not_a_run(repo):
+    head = git(repo, "rev-parse", "HEAD").strip()
+    result = cli(repo, "show", head[:10])
+    assert result.code == 1 and result.err.startswith(f"Error: no run named '{head[:10]}'")

@@ -17,6 +17,6 @@ def test_demo_records_three_runs_and_reproduces_the_metric(tmp_path):
     done = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("\nrecorded ") == 3
+    assert done.stdout.count(") on experiments\n") == 3
     assert "logreg-C1" in done.stdout and "forest-d4" in done.stdout
     assert ": the same" in done.stdout

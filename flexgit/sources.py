@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -57,7 +56,3 @@ def merge_sources(files: Iterable[str | Path], pairs: Mapping[str, Scalar] | Non
         merged.update(flatten(dict(pairs), f"the {role} given"))
     return merged
 
-
-def has_non_finite(values: Mapping[str, Any]) -> bool:
-    """True when some value is NaN or infinite (stored as such, reported by the caller)."""
-    return any(isinstance(v, float) and not math.isfinite(v) for v in values.values())

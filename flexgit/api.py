@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import __version__
 from .errors import InputError
 from .gitrepo import GitRepo
-from .query import Table, build_table
+from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
 from .refs import BranchRef, is_valid_branch_name
 from .sources import merge_sources
@@ -104,7 +104,11 @@ def table_rows(repo: PathLike | None = None, branch: str | None = None, sort_by:
     """The merged table of runs as plain rows (no pandas): what `flexgit table` prints."""
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
-    return build_table(runs(branch, repo), sort_by=sort_by, desc=desc, columns=columns, where=where,
+    store = open_store(repo)
+    target = branch_ref(branch)
+    store.branch_tip(target)
+    rows = store.rows(target, with_meta=mentions_meta(columns, sort_by, where))
+    return build_table(rows, sort_by=sort_by, desc=desc, columns=columns, where=where,
                        only_changed=only_changed, limit=limit)
 
 

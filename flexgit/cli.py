@@ -10,9 +10,7 @@ import click
 
 from . import __version__, api
 from .errors import FlexgitError, InputError
-from .importcsv import import_csv
 from .render import FORMATS, render
-from .restore import checkout
 from .values import format_value, parse_assignment
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -175,6 +173,8 @@ def checkout_cmd(ctx: click.Context, name: str, new_branch: str | None, worktree
       flexgit checkout lr-0.1 --worktree ../lr-0.1
       flexgit checkout lr-0.1 --branch try-lr-0.1
     """
+    from .restore import checkout  # imported per command: start-up time is paid by every command
+
     result = checkout(name, branch=new_branch, worktree=worktree, force=force, repo=_repo(ctx))
     run = result.run
     if result.stash:
@@ -199,6 +199,8 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, branch: str 
     Example:
       flexgit import results_old.csv --metrics val_acc,F1
     """
+    from .importcsv import import_csv
+
     chosen = [c.strip() for c in metrics.split(",") if c.strip()] if metrics is not None else None
     runs = import_csv(file, metrics=chosen, branch=branch, repo=_repo(ctx))
     click.echo(f"imported {len(runs)} runs from {file}")

@@ -83,10 +83,11 @@ class GitRepo:
             return (git_dir / pointer.read_text().strip()).resolve()
         return git_dir
 
-    def flexgit_dir(self) -> Path:
+    def flexgit_dir(self, create: bool = True) -> Path:
         """flexgit's own directory inside the git directory (locks, caches)."""
         path = self.common_dir / "flexgit.d"  # not "flexgit": `python -m flexgit` in a bare repo would import it
-        path.mkdir(exist_ok=True)
+        if create:
+            path.mkdir(exist_ok=True)
         return path
 
     # -- HEAD and identity --------------------------------------------------------------
@@ -149,6 +150,11 @@ class GitRepo:
     def read_blob(self, oid: str) -> bytes:
         return self._repo[oid].data
 
+    def read_blobs(self, oids: list[str]) -> list[bytes]:
+        """The contents of many blobs (straight from the object database, no object wrappers)."""
+        read = self._repo.odb.read
+        return [read(oid)[1] for oid in oids]
+
     def update_tree(self, base: str | None, changes: Mapping[str, str | None]) -> str:
         """A tree like `base` with `changes` applied: path -> blob/tree id, or None to remove.
 
@@ -197,6 +203,20 @@ class GitRepo:
                     stack.append((prefix + entry.name + "/", self._repo[entry.id]))
                 elif entry.type == ObjectType.BLOB:
                     yield prefix + entry.name, str(entry.id)
+
+    def changed_blobs(self, old_tree: str, new_tree: str) -> tuple[list[tuple[str, str]], list[str]]:
+        """Blobs added or changed from `old_tree` to `new_tree` as (path, id), and removed paths.
+
+        Identical subtrees are skipped by id, so the cost follows the change, not the trees' size.
+        """
+        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
+        changed, removed = [], []
+        for delta in diff.deltas:
+            if delta.status_char() == "D":
+                removed.append(delta.old_file.path)
+            else:
+                changed.append((delta.new_file.path, str(delta.new_file.id)))
+        return changed, removed
 
     def create_commit(self, tree: str, parents: list[str], message: str) -> str:
         """Write a commit object (no ref moves) authored by `identity()`, dated now."""

@@ -1,4 +1,4 @@
-"""Runs -> one merged table: union of columns, filtering, sorting. Pure functions, no I/O.
+"""Table rows -> one merged table: union of columns, filtering, sorting. Pure functions, no I/O.
 
 Kept free of pandas so that `flexgit table` does not pay pandas' import; the DataFrame
 API builds its frame from these rows.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 from .errors import InputError
-from .record import Run
 from .values import is_number, parse_scalar
 
 BASE_COLUMNS = ("name", "id", "date", "message")
@@ -28,30 +28,16 @@ class Table:
     rows: list[dict[str, Any]]
 
 
-def run_row(run: Run) -> dict[str, Any]:
-    """One run as a flat row: base columns, then params.*, metrics.*, meta.*."""
-    row: dict[str, Any] = {"name": run.name, "id": run.short_id, "date": run.date,
-                           "message": run.message.strip().split("\n", 1)[0]}
-    for table in TABLES:
-        for key, value in getattr(run, table).items():
-            row[f"{table}.{key}"] = value
-    return row
-
-
 def union_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """Base columns, then params.* and metrics.* in order of first appearance (meta.* excluded)."""
-    seen: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            seen.setdefault(key, None)
+    """Base columns, then params.* and metrics.* in order of first appearance (meta.* on request only)."""
+    seen = dict.fromkeys(chain.from_iterable(rows))
     return list(BASE_COLUMNS) + [c for table in TABLES[:2] for c in seen if c.startswith(table + ".")]
 
 
-def build_table(runs: Sequence[Run], sort_by: str | None = None, desc: bool = False,
+def build_table(rows: Sequence[dict[str, Any]], sort_by: str | None = None, desc: bool = False,
                 columns: Sequence[str] | None = None, where: str | None = None,
                 only_changed: bool = False, limit: int | None = None) -> Table:
-    """The table `flexgit table` shows, from runs already read."""
-    rows = [run_row(run) for run in runs]
+    """The table `flexgit table` shows, from rows already read (see `Run.table_row`)."""
     known = _all_columns(rows)
     if where:
         test = parse_where(where, known)
@@ -69,11 +55,7 @@ def build_table(runs: Sequence[Run], sort_by: str | None = None, desc: bool = Fa
 
 
 def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
-    seen: dict[str, None] = dict.fromkeys(BASE_COLUMNS)
-    for row in rows:
-        for key in row:
-            seen.setdefault(key, None)
-    return list(seen)
+    return list(dict.fromkeys(chain(BASE_COLUMNS, chain.from_iterable(rows))))
 
 
 def resolve_column(name: str, known: Sequence[str]) -> str:
@@ -169,4 +151,13 @@ def _compare(cell: Any, op: Callable[[Any, Any], bool], name: str, value: Any) -
         return str(cell) == str(value) if isinstance(cell, str) or isinstance(value, str) else False
     if name == "!=":
         return str(cell) != str(value)
+    return False
+
+
+def mentions_meta(*texts: str | Sequence[str] | None) -> bool:
+    """True when a column list, sort key or condition refers to a meta.* column."""
+    for text in texts:
+        parts = [text] if isinstance(text, str) else list(text or [])
+        if any("meta." in part for part in parts):
+            return True
     return False

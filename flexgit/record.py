@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .errors import FormatError
 from .refs import (
@@ -79,7 +79,7 @@ class Run:
         base = next((line for line in lines if "name" in line), None)
         if base is None:
             return None
-        row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}}
+        row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base.get("t", "")}
         for line in lines:
             for key in ROW_KEYS:
                 if key in line:
@@ -87,9 +87,34 @@ class Run:
             for table in ("params", "metrics", "meta"):
                 if isinstance(line.get(table), dict):
                     row[table].update(line[table])
-        return cls(name=str(row["name"]), params=row["params"], metrics=row["metrics"], meta=row["meta"],
-                   message=str(row.get("message", "")), date=str(row.get("date", "")),
-                   branch=str(row.get("branch", "")), time=str(base.get("t", "")), id=commit_id)
+        return cls.from_row(commit_id, row)
+
+    @classmethod
+    def from_row(cls, commit_id: str, row: Mapping[str, Any]) -> "Run":
+        """The run of one whole note line (or of lines merged into one)."""
+        return cls(name=str(row["name"]), params=row.get("params") or {}, metrics=row.get("metrics") or {},
+                   meta=row.get("meta") or {}, message=str(row.get("message", "")), date=str(row.get("date", "")),
+                   branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id)
+
+    # -- the table row -------------------------------------------------------------
+
+    def table_row(self) -> dict[str, Any]:
+        """The run's row in the table: name, id (short), date, message, params.*, metrics.*."""
+        row: dict[str, Any] = {"name": self.name, "id": self.short_id, "date": self.date, "message": self.message}
+        for key, value in self.params.items():
+            row["params." + key] = value
+        for key, value in self.metrics.items():
+            row["metrics." + key] = value
+        return row
+
+    @classmethod
+    def from_table_row(cls, commit_id: str, row: Mapping[str, Any], time: str, branch: str,
+                       meta: Mapping[str, Value]) -> "Run":
+        """The inverse of `table_row`, given what the row does not hold."""
+        params = {k[7:]: v for k, v in row.items() if k.startswith("params.")}
+        metrics = {k[8:]: v for k, v in row.items() if k.startswith("metrics.")}
+        return cls(name=row["name"], params=params, metrics=metrics, meta=dict(meta), message=row["message"],
+                   date=row["date"], branch=branch, time=time, id=commit_id)
 
     # -- the commit -------------------------------------------------------------------
 
@@ -114,6 +139,29 @@ class Run:
             CONFIG_FILE: _toml_bytes(unflatten(self.params)),
             RESULTS_FILE: _toml_bytes(unflatten(self.metrics)),
         }
+
+
+def runs_from_notes(notes: Iterable[tuple[str, bytes]]) -> list[Run]:
+    """Runs from many (commit id, note) pairs; notes of one line, the common case, parse in one go."""
+    single: list[tuple[str, bytes]] = []
+    runs: list[Run] = []
+    for commit_id, data in notes:
+        data = data.strip()
+        if b"\n" in data or not data.startswith(b"{"):
+            run = Run.from_note(commit_id, data)
+            if run is not None:
+                runs.append(run)
+        else:
+            single.append((commit_id, data))
+    try:
+        rows = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
+    except ValueError:  # some note is not JSON: read them one by one, skipping the bad ones
+        rows = [_parse_line(data) for _, data in single]
+    for (commit_id, _), row in zip(single, rows):
+        if isinstance(row, dict) and "name" in row and isinstance(row.get("v"), int):
+            _check_version(row["v"])
+            runs.append(Run.from_row(commit_id, row))
+    return runs
 
 
 def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,
@@ -143,9 +191,13 @@ def _parse_line(raw: bytes) -> dict | None:
         return None
     if not isinstance(line, dict) or not isinstance(line.get("v"), int):
         return None
-    if line["v"] > FORMAT_VERSION:
-        raise FormatError(f"a note was written by a newer flexgit (format {line['v']}); upgrade flexgit")
+    _check_version(line["v"])
     return line
+
+
+def _check_version(version: int) -> None:
+    if version > FORMAT_VERSION:
+        raise FormatError(f"a note was written by a newer flexgit (format {version}); upgrade flexgit")
 
 
 def _toml_bytes(data: Mapping[str, Any]) -> bytes:

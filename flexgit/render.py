@@ -30,8 +30,16 @@ def to_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([format_value(row.get(c), precise=True) for c in table.columns])
+    # The csv module already writes str, int and float (repr, nan, inf) as we want and None as
+    # an empty cell; only columns holding bools or lists need our formatting. This is the hot
+    # loop of `flexgit table --format csv`.
+    columns = table.columns
+    special = {c for c in columns if any(type(row.get(c)) in (bool, list) for row in table.rows)}
+    if special:
+        writer.writerows([[format_value(row.get(c), precise=True) if c in special else row.get(c) for c in columns]
+                          for row in table.rows])
+    else:
+        writer.writerows([[row.get(c) for c in columns] for row in table.rows])
     return out.getvalue()
 
 
@@ -88,6 +96,8 @@ def _blocks(columns: list[str], widths: dict[str, int], width: int) -> list[list
 def _cell_text(value: Any, column: str) -> str:
     if column == "date" and isinstance(value, str) and len(value) == 20 and value[10] == "T":
         return value[:10] + " " + value[11:16]  # to the minute: the full date is in csv/json/show
+    if column == "message" and isinstance(value, str):
+        return value.strip().split("\n", 1)[0]
     return format_value(value).replace("\n", " ")
 
 

@@ -12,11 +12,12 @@ which is all step 1 needs, in O(1) when nothing was interrupted.
 from __future__ import annotations
 
 import secrets
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from .gitrepo import GitRepo, RefMoved
-from .record import Run
+from . import runcache
+from .record import Run, runs_from_notes
 from .refs import (
     FLEXGIT_DIR,
     FORMAT_VERSION,
@@ -35,6 +36,7 @@ from .refs import (
 
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
+RUN_CACHE = "runs-v1.json"
 
 
 class Store:
@@ -199,18 +201,42 @@ class Store:
 
     def runs(self, branch: BranchRef | None = None) -> list[Run]:
         """Every recorded run (of `branch`, if given), oldest first."""
-        runs = [run for run in self._all_runs() if branch is None or run.branch == branch.name]
-        runs.sort(key=lambda run: (run.time, run.name))
-        return runs
+        return [runcache.run_of(entry) for entry in self._entries(branch)]
 
-    def _all_runs(self) -> Iterator[Run]:
+    def rows(self, branch: BranchRef | None = None, with_meta: bool = False) -> list[dict[str, Any]]:
+        """Table rows of every run (of `branch`), oldest first; `meta.*` columns only when asked."""
+        entries = self._entries(branch)
+        if not with_meta:
+            return [entry[3] for entry in entries]
+        return [{**entry[3], **{"meta." + k: v for k, v in runcache.meta_of(entry).items()}} for entry in entries]
+
+    def _entries(self, branch: BranchRef | None) -> list[runcache.Entry]:
+        entries = self._all_entries()
+        if branch is None or all(entry[2] == branch.name for entry in entries):
+            return entries
+        return [entry for entry in entries if entry[2] == branch.name]
+
+    def _all_entries(self) -> list[runcache.Entry]:
+        """All runs in the notes; only notes changed since the cached tree are read and parsed."""
         notes_tip = self.repo.ref_target(NOTES_REF)
         if notes_tip is None:
-            return
-        for path, blob in self.repo.walk_blobs(self.repo.commit(notes_tip)[0]):
-            run = Run.from_note(path.replace("/", ""), self.repo.read_blob(blob))
-            if run is not None:
-                yield run
+            return []
+        tree = self.repo.commit(notes_tip)[0]
+        cache_path = self.repo.flexgit_dir(create=False) / RUN_CACHE
+        cached = runcache.load(cache_path)
+        if cached is not None and cached[0] == tree:
+            return cached[1]
+        if cached is not None and self.repo.has_object(cached[0]):
+            changed, removed = self.repo.changed_blobs(cached[0], tree)
+            dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
+            entries = [entry for entry in cached[1] if entry[0] not in dropped]
+        else:
+            changed, entries = list(self.repo.walk_blobs(tree)), []
+        notes = zip([path.replace("/", "") for path, _ in changed], self.repo.read_blobs([b for _, b in changed]))
+        entries += [runcache.entry_of(run) for run in runs_from_notes(notes)]
+        runcache.sort_entries(entries)
+        runcache.save(cache_path, tree, entries)
+        return entries
 
     def find(self, name_or_id: str) -> Run:
         """The run with this name (or commit id prefix)."""

@@ -16,8 +16,9 @@ from conftest import flexgit as cli, git, repo_state
 
 
 def run(name, t, params=None, metrics=None, message=""):
+    """A hand-built table row, as `Run.table_row` makes it."""
     return Run(name=name, params=params or {}, metrics=metrics or {}, message=message,
-               date=f"2026-01-01T00:00:0{t}Z", time=f"2026-01-01T00:00:0{t}.000000Z", id=f"{t}" * 40)
+               date=f"2026-01-01T00:00:0{t}Z", time=f"2026-01-01T00:00:0{t}.000000Z", id=f"{t}" * 40).table_row()
 
 
 RUNS = [
@@ -38,7 +39,7 @@ def test_csv_is_exact_with_empty_cells_for_missing_values_and_nan_as_such():
     assert render(build_table(RUNS), "csv") == (
         "name,id,date,message,params.model,params.lr,params.depth,metrics.acc,metrics.loss\n"
         f"a,{'1' * 10},2026-01-01T00:00:01Z,,mlp,0.1,,0.8,\n"
-        f"b,{'2' * 10},2026-01-01T00:00:02Z,deeper,cnn,0.01,,0.95,nan\n"
+        f"b,{'2' * 10},2026-01-01T00:00:02Z,\"deeper\nmore\",cnn,0.01,,0.95,nan\n"
         f"c,{'3' * 10},2026-01-01T00:00:03Z,,mlp,0.01,3,0.9,\n")
 
 

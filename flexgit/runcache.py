@@ -1,0 +1,63 @@
+"""A derived cache of the runs read from the notes, keyed by the notes tree it was read from.
+
+Never the source of truth and never the only copy of anything: a missing, unreadable or
+foreign file is simply rebuilt from git. It lets `table` read only the notes that changed
+since the last call (a tree diff) instead of every note, and hands over table rows ready
+to use. Each entry is `[commit id, time, branch, table row, meta as JSON text]`: meta stays
+unparsed text until someone asks for it, which keeps loading fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .record import Run
+
+CACHE_FORMAT = 1
+Entry = list  # [commit id, time, branch, row, meta JSON]
+
+
+def entry_of(run: Run) -> Entry:
+    return [run.id, run.time, run.branch, run.table_row(), json.dumps(run.meta, ensure_ascii=False)]
+
+
+def run_of(entry: Entry) -> Run:
+    commit_id, time, branch, row, meta = entry
+    return Run.from_table_row(commit_id, row, time, branch, json.loads(meta))
+
+
+def meta_of(entry: Entry) -> dict[str, Any]:
+    return json.loads(entry[4])
+
+
+def sort_entries(entries: list[Entry]) -> None:
+    """Oldest run first (by the time its row was written, then by name)."""
+    entries.sort(key=lambda entry: (entry[1], entry[3]["name"]))
+
+
+def load(path: Path) -> tuple[str, list[Entry]] | None:
+    """(notes tree id, entries) as last saved, or None."""
+    try:
+        data = json.loads(path.read_bytes())
+        if data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), list):
+            return None
+        return str(data["tree"]), data["entries"]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def save(path: Path, tree: str, entries: list[Entry]) -> None:
+    """Replace the cache atomically (readers see the old file or the new one); failures are ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+        with os.fdopen(handle, "wb") as out:
+            out.write(json.dumps({"format": CACHE_FORMAT, "tree": tree, "entries": entries},
+                                 ensure_ascii=False, separators=(",", ":")).encode())
+        os.replace(temp, path)
+    except OSError:
+        pass  # a read-only repository still gets its table, just without the cache

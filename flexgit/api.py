@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import __version__
 from .errors import InputError
 from .gitrepo import GitRepo
+from . import textcache
 from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
-from .refs import BranchRef, is_valid_branch_name
+from .refs import NOTES_REF, BranchRef, is_valid_branch_name
+from .render import render
 from .sources import merge_sources
 from .store import Store
 
@@ -110,6 +112,23 @@ def table_rows(repo: PathLike | None = None, branch: str | None = None, sort_by:
     rows = store.rows(target, with_meta=mentions_meta(columns, sort_by, where))
     return build_table(rows, sort_by=sort_by, desc=desc, columns=columns, where=where,
                        only_changed=only_changed, limit=limit)
+
+
+def table_text(fmt: str, width: int = 80, repo: PathLike | None = None, branch: str | None = None,
+               sort_by: str | None = None, desc: bool = False, columns: str | None = None, where: str | None = None,
+               only_changed: bool = False, limit: int | None = None) -> str:
+    """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache."""
+    store = open_store(repo)
+    target = branch_ref(branch)
+    tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)}"
+    query = [__version__, fmt, width, target.ref, sort_by, desc, columns, where, only_changed, limit]
+    cache_dir = store.repo.flexgit_dir(create=False)
+    text = textcache.get(cache_dir, query, tips)
+    if text is None:
+        rows = table_rows(store.repo, branch, sort_by, desc, columns, where, only_changed, limit)
+        text = render(rows, fmt, width) if rows.rows or fmt != "table" else ""
+        textcache.put(cache_dir, query, tips, text)
+    return text
 
 
 def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,

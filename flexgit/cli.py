@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import click
 
 from . import __version__, api
 from .errors import FlexgitError, InputError
-from .render import FORMATS, render
+from .render import FORMATS
 from .values import format_value, parse_assignment
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -117,12 +118,12 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
       flexgit table --format csv > runs.csv
     """
-    rows = api.table_rows(repo=_repo(ctx), branch=branch, sort_by=sort_by, desc=desc, columns=columns,
-                          where=where, only_changed=only_changed, limit=limit)
-    if not rows.rows and fmt == "table":
+    text = api.table_text(fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=_repo(ctx), branch=branch,
+                          sort_by=sort_by, desc=desc, columns=columns, where=where, only_changed=only_changed,
+                          limit=limit)
+    if not text:
         click.echo(f"no runs on branch '{api.branch_ref(branch).name}'; record one with 'flexgit record'", err=True)
-        return
-    click.echo(render(rows, fmt, width=shutil.get_terminal_size((80, 24)).columns), nl=False)
+    click.echo(text, nl=False)
 
 
 @cli.command()
@@ -224,3 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (`flexgit table | head`); nothing to report
         sys.exit(0)
+    except Exception as exc:  # a bug: still one line, unless FLEXGIT_DEBUG asks for the traceback
+        if os.environ.get("FLEXGIT_DEBUG"):
+            raise
+        click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); please report it, "
+                   "with the traceback that FLEXGIT_DEBUG=1 shows", err=True)
+        sys.exit(1)

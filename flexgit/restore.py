@@ -47,7 +47,7 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     commit = snapshot_commit(store, run)
     if target is not None:
         try:
-            store.repo.set_ref(target.ref, commit, None, f"flexgit: checkout run {run.name}")
+            store.repo.create_branch_ref(target.ref, commit, f"flexgit: checkout run {run.name}")
         except RefMoved:
             raise InputError(f"branch '{target.name}' already exists; pick another name for --branch") from None
     if directory is not None:

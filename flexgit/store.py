@@ -77,7 +77,7 @@ class Store:
                    f"{TRAILER_KIND}: root\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
         root = self.repo.create_commit(self.repo.update_tree(None, {}), [], message)
         try:
-            self.repo.set_ref(branch.ref, root, None, "flexgit: create experiments branch")
+            self.repo.create_branch_ref(branch.ref, root, "flexgit: create experiments branch")
         except RefMoved:
             return self.branch_tip(branch) or root
         return root

@@ -1,0 +1,189 @@
+"""`make bench`: flexgit's record and table on histories of 100 to 100,000 runs.
+
+Prints one table: record latency (in process and as a CLI call), table latency (cold, warm,
+after one new run) against the floor `python -c "import pygit2, click"` measured in the same
+run, bytes of objects one record writes, and peak memory of `table`. DVC and MLflow are
+measured beside it when installed (`pip install -e '.[bench]'`). Medians of interleaved
+repetitions: these machines are shared and noisy, so compare ratios, not seconds.
+
+    python benchmarks/bench.py [--sizes 100,1000,10000] [--large] [--repeat 7] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import peers  # noqa: E402
+
+PYTHON = sys.executable
+FLEXGIT = [PYTHON, "-m", "flexgit"]
+FLOOR = [PYTHON, "-c", "import pygit2, click"]
+CHUNK = 10_000  # runs per import batch while building a history
+IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+
+# One process records into every history in turn, so that all sizes see the same machine.
+RECORD_IN_PROCESS = """
+import json, statistics, sys, time, flexgit
+repeat, repos = int(sys.argv[1]), sys.argv[2:]
+for repo in repos:
+    flexgit.record(params={"lr": 0.1}, metrics={"acc": 0.5}, repo=repo)  # warm-up: imports, caches
+times = {repo: [] for repo in repos}
+for i in range(repeat):
+    for repo in repos:
+        start = time.perf_counter()
+        flexgit.record(params={"lr": 0.1, "i": i}, metrics={"acc": 0.5}, repo=repo)
+        times[repo].append(time.perf_counter() - start)
+print(json.dumps([statistics.median(times[repo]) for repo in repos]))
+"""
+
+
+def run(cmd: list[str], cwd: Path, quiet: bool = True) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (KiB) of one command, which must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed: {proc.stderr.read().decode()}")
+    proc.stderr.close()
+    return elapsed, usage.ru_maxrss
+
+
+def make_project(path: Path) -> Path:
+    path.mkdir(parents=True)
+    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "bench"],
+                 ["config", "user.email", "bench@example.com"], ["config", "gc.auto", "0"]):
+        subprocess.run(["git", *args], cwd=path, check=True)
+    for i in range(20):
+        (path / f"module_{i}.py").write_text(f"VALUE = {i}\n" * 50)
+    (path / "train.py").write_text("print('train')\n")
+    subprocess.run(["git", "add", "."], cwd=path, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "project"], cwd=path, check=True)
+    (path / "params.toml").write_text('lr = 0.1\nmodel = "mlp"\n')
+    return path
+
+
+def build_history(path: Path, size: int) -> Path:
+    """A project with `size` runs, packed as `git gc` would leave a long-lived repository."""
+    repo = make_project(path)
+    rng = random.Random(size)
+    done = 0
+    while done < size:
+        count = min(CHUNK, size - done)
+        csv = path.parent / f"chunk-{size}.csv"
+        rows = "".join(f"h{done + i},{rng.random():.6f},{i % 7},m{i % 3},{rng.random():.6f},{rng.random():.6f}\n"
+                       for i in range(count))
+        csv.write_text("name,lr,depth,model,acc,loss\n" + rows)
+        run(FLEXGIT + ["import", str(csv)], repo)
+        done += count
+    if size:
+        subprocess.run(["git", "repack", "-adq"], cwd=repo, check=True)
+        subprocess.run(["git", "pack-refs", "--all"], cwd=repo, check=True)
+    return repo
+
+
+def loose_bytes(repo: Path) -> dict[str, int]:
+    objects = repo / ".git" / "objects"
+    return {str(p): p.stat().st_size for d in objects.iterdir() if len(d.name) == 2 for p in d.iterdir()}
+
+
+def drop_caches(repo: Path) -> None:
+    shutil.rmtree(repo / ".git" / "flexgit.d", ignore_errors=True)
+
+
+def median_ratio(target: list[float], floor: list[float]) -> float:
+    return statistics.median(target) / statistics.median(floor)
+
+
+def measure(repo: Path, repeat: int) -> dict[str, float]:
+    """All figures for one history; each timed command is interleaved with a floor run."""
+    floor, record_cli, cold, warm, after_one = [], [], [], [], []
+    rss = 0
+    for _ in range(repeat):
+        floor.append(run(FLOOR, repo)[0])
+        record_cli.append(run(FLEXGIT + ["record", "-p", "lr=0.1", "-m", "acc=0.5"], repo)[0])
+        drop_caches(repo)
+        elapsed, peak = run(FLEXGIT + ["table", "--format", "csv"], repo)
+        cold.append(elapsed)
+        rss = max(rss, peak)
+        warm.append(run(FLEXGIT + ["table", "--format", "csv"], repo)[0])
+        run(FLEXGIT + ["record", "-m", "acc=0.7"], repo)
+        after_one.append(run(FLEXGIT + ["table", "--format", "csv"], repo)[0])
+    before = loose_bytes(repo)
+    run(FLEXGIT + ["record", "-m", "acc=0.9"], repo)
+    written = sum(size for path, size in loose_bytes(repo).items() if path not in before)
+    return {
+        "floor_s": statistics.median(floor),
+        "record_cli_s": statistics.median(record_cli),
+        "table_cold_s": statistics.median(cold), "table_cold_x": median_ratio(cold, floor),
+        "table_warm_s": statistics.median(warm), "table_warm_x": median_ratio(warm, floor),
+        "table_after_one_s": statistics.median(after_one), "table_after_one_x": median_ratio(after_one, floor),
+        "record_kib": written / 1024, "table_rss_mb": rss / 1024,
+    }
+
+
+def report(results: dict[int, dict[str, float]]) -> str:
+    fresh = results[0]
+    header = ("| runs | record (API) | vs fresh | record (CLI) | table cold | table warm | table after 1 new "
+              "| objects / record | table peak RSS |")
+    lines = [header, "|" + "---|" * 9]
+    for size, r in results.items():
+        ratio = r["record_api_ms"] / fresh["record_api_ms"]
+        lines.append(
+            f"| {size:,} | {r['record_api_ms']:.1f} ms | {ratio:.2f}x | {r['record_cli_s'] * 1000:.0f} ms "
+            f"| {r['table_cold_s'] * 1000:.0f} ms ({r['table_cold_x']:.2f}x) "
+            f"| {r['table_warm_s'] * 1000:.0f} ms ({r['table_warm_x']:.2f}x) "
+            f"| {r['table_after_one_s'] * 1000:.0f} ms ({r['table_after_one_x']:.2f}x) "
+            f"| {r['record_kib']:.1f} KiB | {r['table_rss_mb']:.0f} MB |")
+    floor = statistics.median(r["floor_s"] for r in results.values())
+    lines.append(f"\nfloor `python -c \"import pygit2, click\"`: {floor * 1000:.0f} ms (median); "
+                 "table ratios are against the floor measured beside each call.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="history sizes, comma-separated")
+    parser.add_argument("--large", action="store_true", help="also 100,000 runs (several minutes)")
+    parser.add_argument("--repeat", type=int, default=7, help="repetitions per figure (median)")
+    parser.add_argument("--no-peers", action="store_true", help="skip DVC and MLflow even when installed")
+    args = parser.parse_args()
+    sizes = [0] + [int(s) for s in args.sizes.split(",") if s] + ([100_000] if args.large else [])
+    os.environ.update(IDENTITY)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.platform()}")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="flexgit-bench-") as root:
+        repos = {}
+        for size in sizes:
+            started = time.perf_counter()
+            repos[size] = build_history(Path(root) / f"h{size}" / "project", size)
+            print(f"  {size:>7,} runs: history built in {time.perf_counter() - started:.0f} s", flush=True)
+        for size, repo in repos.items():
+            results[size] = measure(repo, args.repeat)
+        in_process = subprocess.run([PYTHON, "-c", RECORD_IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
+                                    check=True, capture_output=True, text=True).stdout
+        for size, seconds in zip(repos, json.loads(in_process)):
+            results[size]["record_api_ms"] = seconds * 1000
+        print()
+        print(report(results))
+        if not args.no_peers:
+            print()
+            print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat))
+
+
+if __name__ == "__main__":
+    main()

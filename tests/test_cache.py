@@ -1,0 +1,77 @@
+"""The derived caches of `table`: never stale, never needed, rebuilt from git at will."""
+
+from __future__ import annotations
+
+import shutil
+
+import flexgit
+from conftest import flexgit as cli, git
+
+CSV = ["table", "--format", "csv", "--columns", "name,acc"]
+
+
+def record(repo, name, acc):
+    return flexgit.record(name=name, metrics={"acc": acc}, repo=repo)
+
+
+def test_second_call_is_served_the_same_and_a_new_run_shows_up(repo):
+    record(repo, "a", 1)
+    first = cli(repo, *CSV)
+    assert first.out == cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+    assert (repo / ".git" / "flexgit.d" / "runs-v1.json").exists()
+    record(repo, "b", 2)
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,1\nb,2\n"
+
+
+def test_a_tip_moved_by_plain_git_is_seen(repo):
+    record(repo, "a", 1)
+    old_notes = git(repo, "rev-parse", "refs/notes/flexgit").strip()
+    record(repo, "b", 2)
+    assert cli(repo, *CSV).out.endswith("b,2\n")
+    git(repo, "update-ref", "refs/notes/flexgit", old_notes)  # as a fetch or another tool might
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+
+
+def test_notes_changed_by_git_notes_are_read_again(repo):
+    run = record(repo, "a", 1)
+    cli(repo, *CSV)
+    later = '{"v":1,"t":"2999-01-01T00:00:00.000000Z","metrics":{"acc":5}}'
+    git(repo, "notes", "--ref=flexgit", "append", "-m", later, run.id)
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,5\n"
+    git(repo, "notes", "--ref=flexgit", "add", "-m", "a note that is not a run", "HEAD")
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,5\n"
+    record(repo, "b", 2)  # flexgit writes again on top of the tree git rewrote
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,5\nb,2\n"
+    assert flexgit.show("a", repo=repo).run.metrics == {"acc": 5}
+
+
+def test_corrupt_or_missing_caches_are_rebuilt(repo):
+    record(repo, "a", 1)
+    cli(repo, *CSV)
+    cache = repo / ".git" / "flexgit.d"
+    (cache / "runs-v1.json").write_text("{not json")
+    for text in (cache / "tables").iterdir():
+        text.write_text("garbage\n")
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+    shutil.rmtree(cache)
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+
+
+def test_cache_from_a_tree_that_no_longer_exists_is_not_trusted(repo):
+    record(repo, "a", 1)
+    cli(repo, *CSV)
+    cache = repo / ".git" / "flexgit.d" / "runs-v1.json"
+    cache.write_text(cache.read_text().replace('"tree":"', '"tree":"0000'))
+    shutil.rmtree(repo / ".git" / "flexgit.d" / "tables")
+    assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+
+
+def test_read_only_cache_directory_still_gives_the_table(repo):
+    record(repo, "a", 1)
+    cache = repo / ".git" / "flexgit.d"
+    cache.mkdir(exist_ok=True)
+    cache.chmod(0o500)
+    try:
+        assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
+    finally:
+        cache.chmod(0o700)

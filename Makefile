@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,demo]'
+	$(PY) -m compileall -q flexgit
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,7 +21,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Bytecode is compiled first, as an installed package has it (an editable install does not).
 bench: $(STAMP)
+	$(PY) -m compileall -q flexgit
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

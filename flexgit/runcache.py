@@ -10,11 +10,10 @@ unparsed text until someone asks for it, which keeps loading fast.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .record import Run
 
 CACHE_FORMAT = 1
@@ -52,12 +51,8 @@ def load(path: Path) -> tuple[str, list[Entry]] | None:
 
 def save(path: Path, tree: str, entries: list[Entry]) -> None:
     """Replace the cache atomically (readers see the old file or the new one); failures are ignored."""
+    payload = {"format": CACHE_FORMAT, "tree": tree, "entries": entries}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-        with os.fdopen(handle, "wb") as out:
-            out.write(json.dumps({"format": CACHE_FORMAT, "tree": tree, "entries": entries},
-                                 ensure_ascii=False, separators=(",", ":")).encode())
-        os.replace(temp, path)
+        write_atomic(path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
     except OSError:
         pass  # a read-only repository still gets its table, just without the cache

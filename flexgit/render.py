@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from itertools import chain
 from typing import Any
 
 from .query import ALWAYS_SHOWN, Table
@@ -34,7 +35,9 @@ def to_csv(table: Table) -> str:
     # an empty cell; only columns holding bools or lists need our formatting. This is the hot
     # loop of `flexgit table --format csv`.
     columns = table.columns
-    special = {c for c in columns if any(type(row.get(c)) in (bool, list) for row in table.rows)}
+    special: set[str] = set()
+    if {bool, list} & set(map(type, chain.from_iterable(row.values() for row in table.rows))):
+        special = {c for c in columns if any(type(row.get(c)) in (bool, list) for row in table.rows)}
     if special:
         writer.writerows([[format_value(row.get(c), precise=True) if c in special else row.get(c) for c in columns]
                           for row in table.rows])

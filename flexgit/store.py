@@ -11,6 +11,7 @@ which is all step 1 needs, in O(1) when nothing was interrupted.
 
 from __future__ import annotations
 
+import marshal
 import secrets
 from typing import Any, Iterable, Sequence
 
@@ -36,7 +37,7 @@ from .refs import (
 
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
-RUN_CACHE = "runs-v1.json"
+RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 
 
 class Store:

@@ -37,6 +37,7 @@ from .refs import (
 
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
+READ_CHUNK = 4096
 RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 
 
@@ -91,9 +92,6 @@ class Store:
         A run whose name is empty gets a generated one.
         """
         named = [run.name for run in runs if run.name]
-        for name in named:
-            if not is_valid_run_name(name):
-                raise InputError(bad_name_message(name))
         if len(set(named)) != len(named):
             raise InputError("two runs in one batch have the same name; give each run its own name")
         with self.repo.writer_lock():
@@ -167,11 +165,12 @@ class Store:
         tip, branch_ref = found.get(TRAILER_TIP), found.get(TRAILER_BRANCH)
         if not tip or not branch_ref or not self.repo.has_object(tip):
             return  # not a record (a merge, an update, a note added by plain git)
-        if self.repo.ref_target(branch_ref) == tip and self._tag_of(tip)[1]:
+        if self.repo.ref_target(branch_ref) == tip and self._has_tag(tip):
             return  # the common case: nothing was interrupted
         chain = self._chain(tip, int(found.get(TRAILER_RUNS, "1")))
-        base = self.repo.commit(chain[-1][0])[1][0] if chain else None
-        if self.repo.ref_target(branch_ref) == base:
+        parents = self.repo.commit(chain[-1][0])[1]
+        base = parents[0] if parents else None
+        if base is not None and self.repo.ref_target(branch_ref) == base:
             try:
                 self.repo.set_ref(branch_ref, tip, base, "flexgit: record")
             except RefMoved:
@@ -183,9 +182,9 @@ class Store:
                 except RefMoved:
                     pass
 
-    def _tag_of(self, commit: str) -> tuple[str, bool]:
+    def _has_tag(self, commit: str) -> bool:
         name = trailers(self.repo.commit(commit)[2]).get(TRAILER_NAME, "")
-        return name, bool(name) and self.repo.ref_target(tag_ref(name)) is not None
+        return bool(name) and self.repo.ref_target(tag_ref(name)) is not None
 
     def _chain(self, tip: str, count: int) -> list[tuple[str, str]]:
         """The newest `count` run commits ending at `tip`, newest first, with their names."""
@@ -233,8 +232,10 @@ class Store:
             entries = [entry for entry in cached[1] if entry[0] not in dropped]
         else:
             changed, entries = list(self.repo.walk_blobs(tree)), []
-        notes = zip([path.replace("/", "") for path, _ in changed], self.repo.read_blobs([b for _, b in changed]))
-        entries += [runcache.entry_of(run) for run in runs_from_notes(notes)]
+        for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
+            part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
+            notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]))
+            entries += [runcache.entry_of(run) for run in runs_from_notes(notes)]
         runcache.sort_entries(entries)
         runcache.save(cache_path, tree, entries)
         return entries

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-peers install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m compileall -q flexgit
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# The same, with DVC and MLflow installed into .venv and measured beside flexgit.
+bench-peers: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(MAKE) bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -34,9 +34,10 @@ CHUNK = 10_000  # runs per import batch while building a history
 IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
 
-# One process records into every history in turn, so that all sizes see the same machine.
-RECORD_IN_PROCESS = """
-import json, statistics, sys, time, flexgit
+# One process records into every history in turn, so that all sizes see the same machine;
+# then it times the DataFrame API: a first call with no cache, and warm calls.
+IN_PROCESS = """
+import json, shutil, statistics, sys, time, flexgit
 repeat, repos = int(sys.argv[1]), sys.argv[2:]
 for repo in repos:
     flexgit.record(params={"lr": 0.1}, metrics={"acc": 0.5}, repo=repo)  # warm-up: imports, caches
@@ -46,7 +47,17 @@ for i in range(repeat):
         start = time.perf_counter()
         flexgit.record(params={"lr": 0.1, "i": i}, metrics={"acc": 0.5}, repo=repo)
         times[repo].append(time.perf_counter() - start)
-print(json.dumps([statistics.median(times[repo]) for repo in repos]))
+flexgit.table(repo=repos[0])  # imports pandas
+result = []
+for repo in repos:
+    shutil.rmtree(repo + "/.git/flexgit.d", ignore_errors=True)
+    start = time.perf_counter(); flexgit.table(repo=repo); first = time.perf_counter() - start
+    warm = []
+    for _ in range(5):
+        start = time.perf_counter(); flexgit.table(repo=repo); warm.append(time.perf_counter() - start)
+    result.append({"record_api_ms": statistics.median(times[repo]) * 1000, "table_api_first_s": first,
+                   "table_api_warm_s": statistics.median(warm)})
+print(json.dumps(result))
 """
 
 
@@ -161,6 +172,8 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also 100,000 runs (several minutes)")
     parser.add_argument("--repeat", type=int, default=7, help="repetitions per figure (median)")
     parser.add_argument("--no-peers", action="store_true", help="skip DVC and MLflow even when installed")
+    parser.add_argument("--peer-max", type=int, default=1000, help="largest history for MLflow (default 1000)")
+    parser.add_argument("--dvc-max", type=int, default=100, help="largest history for DVC (default 100)")
     args = parser.parse_args()
     sizes = [0] + [int(s) for s in args.sizes.split(",") if s] + ([100_000] if args.large else [])
     os.environ.update(IDENTITY)
@@ -175,15 +188,15 @@ def main() -> None:
             print(f"  {size:>7,} runs: history built in {time.perf_counter() - started:.0f} s", flush=True)
         for size, repo in repos.items():
             results[size] = measure(repo, args.repeat)
-        in_process = subprocess.run([PYTHON, "-c", RECORD_IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
+        in_process = subprocess.run([PYTHON, "-c", IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
                                     check=True, capture_output=True, text=True).stdout
-        for size, seconds in zip(repos, json.loads(in_process)):
-            results[size]["record_api_ms"] = seconds * 1000
+        for size, figures in zip(repos, json.loads(in_process)):
+            results[size].update(figures)
         print()
         print(report(results))
         if not args.no_peers:
             print()
-            print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat))
+            print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat, args.peer_max, args.dvc_max))
 
 
 if __name__ == "__main__":

@@ -207,16 +207,30 @@ class GitRepo:
     def changed_blobs(self, old_tree: str, new_tree: str) -> tuple[list[tuple[str, str]], list[str]]:
         """Blobs added or changed from `old_tree` to `new_tree` as (path, id), and removed paths.
 
-        Identical subtrees are skipped by id, so the cost follows the change, not the trees' size.
+        Subtrees with equal ids are skipped without being read, so the cost follows the
+        change, not the size of the trees (libgit2's tree diff visits every entry).
         """
-        diff = self._repo.diff(self._repo[old_tree], self._repo[new_tree])
-        changed, removed = [], []
-        for delta in diff.deltas:
-            if delta.status_char() == "D":
-                removed.append(delta.old_file.path)
-            else:
-                changed.append((delta.new_file.path, str(delta.new_file.id)))
+        changed: list[tuple[str, str]] = []
+        removed: list[str] = []
+        self._compare_trees(old_tree, new_tree, "", changed, removed)
         return changed, removed
+
+    def _compare_trees(self, old: str | None, new: str | None, prefix: str,
+                       changed: list[tuple[str, str]], removed: list[str]) -> None:
+        before = {e.name: (str(e.id), e.type) for e in self._repo[old]} if old else {}
+        after = {e.name: (str(e.id), e.type) for e in self._repo[new]} if new else {}
+        for name in before.keys() | after.keys():
+            was, now = before.get(name), after.get(name)
+            if was == now:
+                continue
+            old_sub = was[0] if was and was[1] == ObjectType.TREE else None
+            new_sub = now[0] if now and now[1] == ObjectType.TREE else None
+            if old_sub or new_sub:
+                self._compare_trees(old_sub, new_sub, prefix + name + "/", changed, removed)
+            if was and was[1] == ObjectType.BLOB and not (now and now[1] == ObjectType.BLOB):
+                removed.append(prefix + name)
+            if now and now[1] == ObjectType.BLOB:
+                changed.append((prefix + name, now[0]))
 
     def create_commit(self, tree: str, parents: list[str], message: str) -> str:
         """Write a commit object (no ref moves) authored by `identity()`, dated now."""

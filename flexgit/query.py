@@ -10,7 +10,7 @@ import math
 import re
 from itertools import chain
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from .errors import InputError
 from .values import is_number, parse_scalar
@@ -28,10 +28,9 @@ class Table:
     rows: list[dict[str, Any]]
 
 
-def union_columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+def default_columns(known: Sequence[str]) -> list[str]:
     """Base columns, then params.* and metrics.* in order of first appearance (meta.* on request only)."""
-    seen = dict.fromkeys(chain.from_iterable(rows))
-    return list(BASE_COLUMNS) + [c for table in TABLES[:2] for c in seen if c.startswith(table + ".")]
+    return list(BASE_COLUMNS) + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 
 def build_table(rows: Sequence[dict[str, Any]], sort_by: str | None = None, desc: bool = False,
@@ -48,7 +47,10 @@ def build_table(rows: Sequence[dict[str, Any]], sort_by: str | None = None, desc
         if limit < 0:
             raise InputError("--limit must be 0 or more")
         rows = rows[:limit]
-    shown = [resolve_column(c, known) for c in columns] if columns else union_columns(rows)
+    if columns:
+        shown = [resolve_column(c, known) for c in columns]
+    else:  # the columns of the rows shown: a filter may have removed every run with some key
+        shown = default_columns(_all_columns(rows) if where or limit is not None else known)
     if only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
     return Table(tuple(shown), rows)

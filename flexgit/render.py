@@ -42,7 +42,7 @@ def to_csv(table: Table) -> str:
         writer.writerows([[format_value(row.get(c), precise=True) if c in special else row.get(c) for c in columns]
                           for row in table.rows])
     else:
-        writer.writerows([[row.get(c) for c in columns] for row in table.rows])
+        writer.writerows(map(row.get, columns) for row in table.rows)
     return out.getvalue()
 
 

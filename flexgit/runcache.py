@@ -38,9 +38,17 @@ def meta_of(entry: Entry) -> dict[str, Any]:
     return json.loads(entry[4])
 
 
-def sort_entries(entries: list[Entry]) -> None:
-    """Oldest run first (by the time its row was written, then by name)."""
-    entries.sort(key=lambda entry: (entry[1], entry[3]["name"]))
+def _order(entry: Entry) -> tuple[str, str]:
+    return entry[1], entry[3]["name"]
+
+
+def add_entries(entries: list[Entry], new: list[Entry]) -> None:
+    """Add `new` to `entries`, keeping them oldest first (by time written, then name)."""
+    new.sort(key=_order)
+    in_order = not entries or not new or _order(entries[-1]) <= _order(new[0])
+    entries += new
+    if not in_order:  # new runs are nearly always the newest: then no re-sort of the rest
+        entries.sort(key=_order)
 
 
 def load(path: Path) -> tuple[str, list[Entry]] | None:

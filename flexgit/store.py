@@ -232,11 +232,12 @@ class Store:
             entries = [entry for entry in cached[1] if entry[0] not in dropped]
         else:
             changed, entries = list(self.repo.walk_blobs(tree)), []
+        new = []
         for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
             part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
             notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]))
-            entries += [runcache.entry_of(run) for run in runs_from_notes(notes)]
-        runcache.sort_entries(entries)
+            new += [runcache.entry_of(run) for run in runs_from_notes(notes)]
+        runcache.add_entries(entries, new)
         runcache.save(cache_path, tree, entries)
         return entries
 

@@ -146,3 +146,8 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
     result = cli(bare, "table", "--format", "csv", "--columns", "name,acc")
     assert result.out == "name,metrics.acc\na,0.8\n"
     assert cli(bare, "show", "a").code == 0
+
+
+def test_default_columns_follow_the_rows_left_after_filtering():
+    table = build_table(RUNS, where="params.model = cnn")
+    assert "params.depth" not in table.columns and "metrics.loss" in table.columns

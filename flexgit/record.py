@@ -28,6 +28,7 @@ from .tomlio import dumps_toml
 from .values import Value, unflatten
 
 ROW_KEYS = ("name", "message", "date", "branch")
+SHORT_ID = 10
 
 
 def utc_now() -> str:
@@ -51,7 +52,7 @@ class Run:
 
     @property
     def short_id(self) -> str:
-        return self.id[:10]
+        return self.id[:SHORT_ID]
 
     @property
     def source(self) -> str | None:
@@ -73,21 +74,8 @@ class Run:
     @classmethod
     def from_note(cls, commit_id: str, data: bytes) -> "Run | None":
         """The run a note describes, or None when the note holds no flexgit row."""
-        lines = [line for line in (_parse_line(raw) for raw in data.splitlines()) if line is not None]
-        # The full row first among equal times, so an update at the same instant still applies.
-        lines.sort(key=lambda line: (str(line.get("t", "")), "name" not in line))
-        base = next((line for line in lines if "name" in line), None)
-        if base is None:
-            return None
-        row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base.get("t", "")}
-        for line in lines:
-            for key in ROW_KEYS:
-                if key in line:
-                    row[key] = line[key]
-            for table in ("params", "metrics", "meta"):
-                if isinstance(line.get(table), dict):
-                    row[table].update(line[table])
-        return cls.from_row(commit_id, row)
+        row = note_row(data)
+        return cls.from_row(commit_id, row) if row is not None else None
 
     @classmethod
     def from_row(cls, commit_id: str, row: Mapping[str, Any]) -> "Run":
@@ -100,12 +88,8 @@ class Run:
 
     def table_row(self) -> dict[str, Any]:
         """The run's row in the table: name, id (short), date, message, params.*, metrics.*."""
-        row: dict[str, Any] = {"name": self.name, "id": self.short_id, "date": self.date, "message": self.message}
-        for key, value in self.params.items():
-            row["params." + key] = value
-        for key, value in self.metrics.items():
-            row["metrics." + key] = value
-        return row
+        return table_row(self.id, {"name": self.name, "date": self.date, "message": self.message,
+                                   "params": self.params, "metrics": self.metrics})
 
     @classmethod
     def from_table_row(cls, commit_id: str, row: Mapping[str, Any], time: str, branch: str,
@@ -141,27 +125,57 @@ class Run:
         }
 
 
-def runs_from_notes(notes: Iterable[tuple[str, bytes]]) -> list[Run]:
-    """Runs from many (commit id, note) pairs; notes of one line, the common case, parse in one go."""
+def note_row(data: bytes) -> dict[str, Any] | None:
+    """A note's lines merged into one row (newest value of each key wins), or None."""
+    lines = [line for line in (_parse_line(raw) for raw in data.splitlines()) if line is not None]
+    # The full row first among equal times, so an update at the same instant still applies.
+    lines.sort(key=lambda line: (str(line.get("t", "")), "name" not in line))
+    base = next((line for line in lines if "name" in line), None)
+    if base is None:
+        return None
+    row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base.get("t", "")}
+    for line in lines:
+        for key in ROW_KEYS:
+            if key in line:
+                row[key] = line[key]
+        for table in ("params", "metrics", "meta"):
+            if isinstance(line.get(table), dict):
+                row[table].update(line[table])
+    return row
+
+
+def rows_from_notes(notes: Iterable[tuple[str, bytes]]) -> list[tuple[str, dict[str, Any]]]:
+    """(commit id, row) of many notes; notes of one line, the common case, parse in one go."""
     single: list[tuple[str, bytes]] = []
-    runs: list[Run] = []
+    rows: list[tuple[str, dict[str, Any]]] = []
     for commit_id, data in notes:
         data = data.strip()
         if b"\n" in data or not data.startswith(b"{"):
-            run = Run.from_note(commit_id, data)
-            if run is not None:
-                runs.append(run)
+            row = note_row(data)
+            if row is not None:
+                rows.append((commit_id, row))
         else:
             single.append((commit_id, data))
     try:
-        rows = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
+        parsed = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
     except ValueError:  # some note is not JSON: read them one by one, skipping the bad ones
-        rows = [_parse_line(data) for _, data in single]
-    for (commit_id, _), row in zip(single, rows):
+        parsed = [_parse_line(data) for _, data in single]
+    for (commit_id, _), row in zip(single, parsed):
         if isinstance(row, dict) and "name" in row and isinstance(row.get("v"), int):
             _check_version(row["v"])
-            runs.append(Run.from_row(commit_id, row))
-    return runs
+            rows.append((commit_id, row))
+    return rows
+
+
+def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A table row (name, id, date, message, params.*, metrics.*) from a note row."""
+    flat: dict[str, Any] = {"name": str(row["name"]), "id": commit_id[:SHORT_ID], "date": str(row.get("date", "")),
+                            "message": str(row.get("message", ""))}
+    for key, value in (row.get("params") or {}).items():
+        flat["params." + key] = value
+    for key, value in (row.get("metrics") or {}).items():
+        flat["metrics." + key] = value
+    return flat
 
 
 def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,

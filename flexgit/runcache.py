@@ -3,8 +3,8 @@
 Never the source of truth and never the only copy of anything: a missing, unreadable or
 foreign file is simply rebuilt from git. It lets `table` read only the notes that changed
 since the last call (a tree diff) instead of every note, and hands over table rows ready
-to use. Each entry is `[commit id, time, branch, table row, meta as JSON text]`: meta stays
-unparsed text until someone asks for it, which keeps loading fast.
+to use. Each entry is `[commit id, time, branch, table row, meta as marshal bytes]`: meta stays
+unparsed bytes until someone asks for it, which keeps loading fast.
 
 The file is written with `marshal` (plain data only: it cannot build arbitrary objects the
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
@@ -13,29 +13,30 @@ way pickle can), which loads twice and dumps ten times as fast as JSON here; it 
 
 from __future__ import annotations
 
-import json
 import marshal
 from pathlib import Path
 from typing import Any
 
 from .files import write_atomic
-from .record import Run
+from .record import Run, table_row
 
 CACHE_FORMAT = 1
-Entry = list  # [commit id, time, branch, row, meta JSON]
+Entry = list  # [commit id, time, branch, table row, meta as marshal bytes]
 
 
-def entry_of(run: Run) -> Entry:
-    return [run.id, run.time, run.branch, run.table_row(), json.dumps(run.meta, ensure_ascii=False)]
+def entry_of(commit_id: str, row: dict[str, Any]) -> Entry:
+    """The entry of one note row."""
+    return [commit_id, str(row.get("t", "")), str(row.get("branch", "")), table_row(commit_id, row),
+            marshal.dumps(row.get("meta") or {})]
 
 
 def run_of(entry: Entry) -> Run:
     commit_id, time, branch, row, meta = entry
-    return Run.from_table_row(commit_id, row, time, branch, json.loads(meta))
+    return Run.from_table_row(commit_id, row, time, branch, marshal.loads(meta))
 
 
 def meta_of(entry: Entry) -> dict[str, Any]:
-    return json.loads(entry[4])
+    return marshal.loads(entry[4])
 
 
 def _order(entry: Entry) -> tuple[str, str]:

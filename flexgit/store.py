@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from .gitrepo import GitRepo, RefMoved
 from . import runcache
-from .record import Run, runs_from_notes
+from .record import Run, rows_from_notes
 from .refs import (
     FLEXGIT_DIR,
     FORMAT_VERSION,
@@ -236,7 +236,7 @@ class Store:
         for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
             part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
             notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]))
-            new += [runcache.entry_of(run) for run in runs_from_notes(notes)]
+            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(notes)]
         runcache.add_entries(entries, new)
         runcache.save(cache_path, tree, entries)
         return entries

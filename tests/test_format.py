@@ -90,3 +90,14 @@ def test_yaml_toml_json_read_the_same(tmp_path):
     (tmp_path / "c.json").write_text('{"lr": 0.1, "opt": {"name": "adam"}}')
     flats = [load_flat(tmp_path / f"c.{ext}", "config") for ext in ("yaml", "toml", "json")]
     assert flats[0] == flats[1] == flats[2] == {"lr": 0.1, "opt.name": "adam"}
+
+
+def test_many_notes_parse_in_bulk_and_bad_notes_are_skipped():
+    from flexgit.record import rows_from_notes
+
+    good = RUN.to_note_line()
+    update = update_line(metrics={"acc": 0.75}, time="2026-01-05T00:00:00.000000Z")
+    notes = [("a" * 40, good), ("b" * 40, b"not json at all"), ("c" * 40, good + update), ("d" * 40, b"{broken")]
+    rows = dict(rows_from_notes(notes))
+    assert sorted(rows) == ["a" * 40, "c" * 40]
+    assert rows["a" * 40]["metrics"]["acc"] == 0.5 and rows["c" * 40]["metrics"]["acc"] == 0.75

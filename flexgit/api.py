@@ -121,7 +121,8 @@ def table_text(fmt: str, width: int = 80, repo: PathLike | None = None, branch: 
     store = open_store(repo)
     target = branch_ref(branch)
     tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)}"
-    query = [__version__, fmt, width, target.ref, sort_by, desc, columns, where, only_changed, limit]
+    query = [__version__, fmt, width if fmt == "table" else 0, target.ref, sort_by, desc, columns, where,
+             only_changed, limit]
     cache_dir = store.repo.flexgit_dir(create=False)
     text = textcache.get(cache_dir, query, tips)
     if text is None:

@@ -10,10 +10,9 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from . import __version__
+from . import __version__, textcache
 from .errors import InputError
 from .gitrepo import GitRepo
-from . import textcache
 from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
 from .refs import NOTES_REF, BranchRef, is_valid_branch_name
@@ -100,7 +99,7 @@ def runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
     return store.runs(target)
 
 
-def table_rows(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
+def table_rows(repo: PathLike | GitRepo | None = None, branch: str | None = None, sort_by: str | None = None,
                desc: bool = False, columns: Sequence[str] | str | None = None, where: str | None = None,
                only_changed: bool = False, limit: int | None = None) -> Table:
     """The merged table of runs as plain rows (no pandas): what `flexgit table` prints."""

@@ -156,18 +156,34 @@ class Store:
                    f"{TRAILER_RUNS}: {len(runs)}\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
-    def _complete_last_write(self) -> None:
-        """Move the branch and create the tags of the newest notes commit, where still missing."""
+    def _last_write(self) -> tuple[str, str, int] | None:
+        """(newest run commit, branch ref, number of runs) of the newest notes commit, if a record."""
         notes_tip = self.repo.ref_target(NOTES_REF)
         if notes_tip is None:
-            return
+            return None
         found = trailers(self.repo.commit(notes_tip)[2])
         tip, branch_ref = found.get(TRAILER_TIP), found.get(TRAILER_BRANCH)
         if not tip or not branch_ref or not self.repo.has_object(tip):
-            return  # not a record (a merge, an update, a note added by plain git)
+            return None  # not a record (a merge, an update, a note added by plain git)
+        return tip, branch_ref, int(found.get(TRAILER_RUNS, "1"))
+
+    def _interrupted_chain(self) -> tuple[str, list[tuple[str, str]]] | None:
+        """(branch ref, its runs newest first) of the last write if a killed process left it half done."""
+        last = self._last_write()
+        if last is None:
+            return None
+        tip, branch_ref, count = last
         if self.repo.ref_target(branch_ref) == tip and self._has_tag(tip):
-            return  # the common case: nothing was interrupted
-        chain = self._chain(tip, int(found.get(TRAILER_RUNS, "1")))
+            return None  # the common case: nothing was interrupted
+        return branch_ref, self._chain(tip, count)
+
+    def _complete_last_write(self) -> None:
+        """Move the branch and create the tags of the newest notes commit, where still missing."""
+        interrupted = self._interrupted_chain()
+        if interrupted is None:
+            return
+        branch_ref, chain = interrupted
+        tip = chain[0][0]
         parents = self.repo.commit(chain[-1][0])[1]
         base = parents[0] if parents else None
         if base is not None and self.repo.ref_target(branch_ref) == base:
@@ -245,7 +261,7 @@ class Store:
         """The run with this name (or commit id prefix)."""
         commit = None
         if is_valid_run_name(name_or_id):
-            commit = self.repo.ref_target(tag_ref(name_or_id))
+            commit = self.repo.ref_target(tag_ref(name_or_id)) or self._untagged(name_or_id)
         if commit is None and len(name_or_id) >= 4 and all(c in "0123456789abcdef" for c in name_or_id.lower()):
             commit = self.repo.expand_commit_prefix(name_or_id.lower())
         note = self.note_of(commit) if commit else None
@@ -253,6 +269,11 @@ class Store:
         if run is None:
             raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
         return run
+
+    def _untagged(self, name: str) -> str | None:
+        """A run of a write interrupted before its tag: it is recorded, so it can be found."""
+        interrupted = self._interrupted_chain()
+        return next((commit for commit, found in interrupted[1] if found == name), None) if interrupted else None
 
     def note_of(self, commit: str) -> bytes | None:
         """The raw note on `commit`, at whatever fan-out git or flexgit stored it."""

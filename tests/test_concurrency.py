@@ -56,8 +56,9 @@ def interrupt_after_notes(repo, name):
 
 def test_a_write_interrupted_after_the_note_is_completed_by_the_next_writer(repo):
     run = interrupt_after_notes(repo, "cut")
-    # The run is already recorded: the table is built from the notes.
+    # The run is already recorded: the table is built from the notes, and it can be shown.
     assert "cut" in [r.name for r in flexgit.runs(repo=repo)]
+    assert flexgit.show("cut", repo=repo).run.id == run.id
     later = flexgit.record(name="later", repo=repo)
     assert git(repo, "rev-parse", "exp/cut").strip() == run.id
     assert git(repo, "rev-parse", "experiments~1").strip() == run.id

@@ -8,9 +8,11 @@ import shlex
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__, textcache
+from .datafiles import fingerprints
 from .errors import InputError
 from .gitrepo import GitRepo
 from .query import Table, build_table, mentions_meta
@@ -19,6 +21,7 @@ from .refs import NOTES_REF, BranchRef, is_valid_branch_name
 from .render import render
 from .sources import merge_sources
 from .store import Store
+from .values import flatten
 
 if TYPE_CHECKING:
     import pandas
@@ -47,11 +50,15 @@ def init(branch: str | None = None, repo: PathLike | None = None) -> str:
 def record(name: str | None = None, message: str | None = None, params: Mapping[str, Any] | None = None,
            metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] = (),
            results_files: Iterable[PathLike] = (), branch: str | None = None,
-           repo: PathLike | None = None) -> Run:
+           repo: PathLike | None = None, artifacts: Mapping[str, PathLike] | None = None,
+           meta: Mapping[str, Any] | None = None) -> Run:
     """Record a run: a snapshot of the working tree, its params and its metrics.
 
-    Files are read first and explicit `params` / `metrics` override their keys. Nothing in
-    the working tree, the index, HEAD or the user's branches changes.
+    Files are read first and explicit `params` / `metrics` override their keys. `artifacts`
+    (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
+    descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
+    in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
+    index, HEAD or the user's branches changes.
     """
     store = open_store(repo)
     git = store.repo
@@ -62,11 +69,25 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     store.branch_tip(target)  # refuse a foreign branch before snapshotting
     params = merge_sources(config_files, params, "config")
     metrics = merge_sources(results_files, metrics, "results")
+    extra_meta = flatten(meta or {}, "the meta given")
+    kept = {check_artifact_name(key): Path(path) for key, path in (artifacts or {}).items()}
+    for path in kept.values():
+        if not path.is_file():
+            raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
     tree = git.snapshot_tree()
+    blobs = {key: git.write_blob_from_file(path) for key, path in kept.items()}
     now = utc_now()
     run = Run(name=name or "", message=message or "", params=params, metrics=metrics,
-              meta=collect_meta(git, tree), date=now[:19] + "Z", time=now)
-    return store.write([run], [tree], target)[0]
+              meta={**extra_meta, **collect_meta(git, tree)}, date=now[:19] + "Z", time=now,
+              data=fingerprints(params, git.workdir, Path.cwd()))
+    return store.write([run], [tree], target, [blobs])[0]
+
+
+def check_artifact_name(name: str) -> str:
+    """An artifact name is a plain file name."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or any(ord(c) < 32 for c in name):
+        raise InputError(f"'{name}' cannot be an artifact name; use a plain file name such as model.pkl")
+    return name
 
 
 def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:

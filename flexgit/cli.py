@@ -149,6 +149,10 @@ def show(ctx: click.Context, name: str) -> None:
     for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", run.meta)):
         lines.append(f"{title}:")
         lines += [f"  {key} = {format_value(value, precise=True)}" for key, value in values.items()] or ["  (none)"]
+    if run.data:
+        lines.append("data:")
+        lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"
+                  for key, d in run.data.items()]
     if not run.meta.get("imported"):
         against = "source commit" if source else "an empty tree (no commit yet)"
         lines.append(f"files changed from the {against}: {len(details.changes)}")
@@ -178,6 +182,8 @@ def checkout_cmd(ctx: click.Context, name: str, new_branch: str | None, worktree
 
     result = checkout(name, branch=new_branch, worktree=worktree, force=force, repo=_repo(ctx))
     run = result.run
+    for warning in result.data_warnings:
+        click.echo(f"warning: {warning}", err=True)
     if result.stash:
         click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); 'git stash pop' brings it back")
     if result.worktree:

@@ -147,6 +147,13 @@ class GitRepo:
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))
 
+    def write_blob_from_file(self, path: Path) -> str:
+        """Store a file's bytes as a blob (read from disk by libgit2, not through Python)."""
+        try:
+            return str(self._repo.create_blob_fromdisk(str(path)))
+        except (OSError, pygit2.GitError) as exc:
+            raise FlexgitError(f"cannot read '{path}': {exc}") from None
+
     def read_blob(self, oid: str) -> bytes:
         return self._repo[oid].data
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from .errors import FormatError
 from .refs import (
     CONFIG_FILE,
+    DATA_FILE,
     FORMAT_VERSION,
     META_FILE,
     RESULTS_FILE,
@@ -27,7 +28,7 @@ from .refs import (
 from .tomlio import dumps_toml
 from .values import Value, unflatten
 
-ROW_KEYS = ("name", "message", "date", "branch")
+ROW_KEYS = ("name", "message", "date", "branch", "data")
 SHORT_ID = 10
 
 
@@ -49,6 +50,7 @@ class Run:
     branch: str = ""
     time: str = ""
     id: str = ""
+    data: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:
@@ -69,6 +71,8 @@ class Run:
         row = {"v": FORMAT_VERSION, "t": self.time, "name": self.name, "message": self.message,
                "date": self.date, "branch": self.branch, "meta": dict(self.meta),
                "params": dict(self.params), "metrics": dict(self.metrics)}
+        if self.data:
+            row["data"] = {key: dict(value) for key, value in self.data.items()}
         return _json_line(row)
 
     @classmethod
@@ -82,7 +86,8 @@ class Run:
         """The run of one whole note line (or of lines merged into one)."""
         return cls(name=str(row["name"]), params=row.get("params") or {}, metrics=row.get("metrics") or {},
                    meta=row.get("meta") or {}, message=str(row.get("message", "")), date=str(row.get("date", "")),
-                   branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id)
+                   branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id,
+                   data=row.get("data") or {})
 
     # -- the table row -------------------------------------------------------------
 
@@ -118,11 +123,14 @@ class Run:
         """The files of the run's `.flexgit/` directory."""
         meta = {"format": FORMAT_VERSION, "name": self.name, "message": self.message, "date": self.date,
                 "branch": self.branch, **self.meta}
-        return {
+        files = {
             META_FILE: _toml_bytes(meta),
             CONFIG_FILE: _toml_bytes(unflatten(self.params)),
             RESULTS_FILE: _toml_bytes(unflatten(self.metrics)),
         }
+        if self.data:
+            files[DATA_FILE] = _toml_bytes({key: dict(value) for key, value in self.data.items()})
+        return files
 
 
 def note_row(data: bytes) -> dict[str, Any] | None:

@@ -15,6 +15,8 @@ FLEXGIT_DIR = ".flexgit"  # inside a run's tree: config.toml, meta.toml, results
 CONFIG_FILE = "config.toml"
 META_FILE = "meta.toml"
 RESULTS_FILE = "results.toml"
+DATA_FILE = "data.toml"  # fingerprints of the data the config names
+ARTIFACTS_DIR = "artifacts"  # files a run keeps (a trained model), under .flexgit/
 
 TRAILER_FORMAT = "Flexgit-Format"
 TRAILER_KIND = "Flexgit-Kind"  # root | run | snapshot

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .api import branch_ref, open_store
+from .datafiles import changed_data
 from .errors import DirtyTreeError, InputError
 from .gitrepo import RefMoved
 from .record import Run
@@ -23,6 +24,7 @@ class CheckoutResult:
     worktree: Path | None = None
     commit: str | None = None
     stash: str | None = None
+    data_warnings: tuple[str, ...] = ()
 
 
 def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
@@ -52,7 +54,18 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
             raise InputError(f"branch '{target.name}' already exists; pick another name for --branch") from None
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
-    return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit)
+    warnings = _data_warnings(store, run, directory)
+    return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
+                          data_warnings=warnings)
+
+
+def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:
+    """Where the data the run used is missing or changed, beside the code it now gets."""
+    if directory is None:
+        if store.repo.is_bare:
+            return ()
+        directory = store.repo.workdir
+    return tuple(changed_data(run.data, directory))
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
@@ -68,7 +81,7 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
             )
         stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}")
     git.restore_tree(store.code_tree(run))
-    return CheckoutResult(run=run, stash=stash)
+    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None))
 
 
 def snapshot_commit(store: Store, run: Run) -> str:

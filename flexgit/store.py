@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import marshal
 import secrets
-from typing import Any, Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from .gitrepo import GitRepo, RefMoved
 from . import runcache
 from .record import Run, rows_from_notes
 from .refs import (
+    ARTIFACTS_DIR,
     FLEXGIT_DIR,
     FORMAT_VERSION,
     NOTES_REF,
@@ -86,10 +88,12 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------
 
-    def write(self, runs: Sequence[Run], code_trees: Sequence[str | None], branch: BranchRef) -> list[Run]:
+    def write(self, runs: Sequence[Run], code_trees: Sequence[str | None], branch: BranchRef,
+              artifacts: Sequence[Mapping[str, str]] = ()) -> list[Run]:
         """Record `runs` (each with its code snapshot tree, or None) on `branch`: all land or none.
 
-        A run whose name is empty gets a generated one.
+        A run whose name is empty gets a generated one. `artifacts` gives, per run, blobs to
+        keep under `.flexgit/artifacts/` (name -> blob id).
         """
         named = [run.name for run in runs if run.name]
         if len(set(named)) != len(named):
@@ -100,7 +104,7 @@ class Store:
                 final = self._assign_names(runs, branch)
                 tip = self._ensure_branch(branch)
                 notes_tip = self.repo.ref_target(NOTES_REF)
-                written = self._write_commits(final, code_trees, tip)
+                written = self._write_commits(final, code_trees, tip, artifacts)
                 notes_commit = self._write_notes(notes_tip, written, branch)
                 try:
                     self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: record")
@@ -120,8 +124,7 @@ class Store:
             else:
                 name = self._new_name(taken)
                 taken.add(name)
-            final.append(Run(name=name, params=run.params, metrics=run.metrics, meta=run.meta,
-                             message=run.message, date=run.date, branch=branch.name, time=run.time))
+            final.append(replace(run, name=name, branch=branch.name))
         return final
 
     def check_name_free(self, name: str) -> None:
@@ -137,10 +140,13 @@ class Store:
             if name not in taken and self.repo.ref_target(tag_ref(name)) is None:
                 return name
 
-    def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str) -> list[Run]:
+    def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str,
+                       artifacts: Sequence[Mapping[str, str]]) -> list[Run]:
         written = []
-        for run, code_tree in zip(runs, code_trees):
+        for i, (run, code_tree) in enumerate(zip(runs, code_trees)):
             files = {path: self.repo.write_blob(data) for path, data in run.flexgit_files().items()}
+            if i < len(artifacts):
+                files.update({f"{ARTIFACTS_DIR}/{name}": blob for name, blob in artifacts[i].items()})
             flexgit_tree = self.repo.update_tree(None, files)
             tree = self.repo.update_tree(code_tree, {FLEXGIT_DIR: flexgit_tree})
             parent = self.repo.create_commit(tree, [parent], run.commit_message())
@@ -286,6 +292,10 @@ class Store:
             if blob is not None:
                 return self.repo.read_blob(blob)
         return None
+
+    def artifact(self, run: Run, name: str) -> str | None:
+        """The blob id of artifact `name` of `run`, or None."""
+        return self.repo.tree_entry(self.repo.commit(run.id)[0], f"{FLEXGIT_DIR}/{ARTIFACTS_DIR}/{name}")
 
     def code_tree(self, run: Run) -> str:
         """The tree of the code snapshot of `run` (its commit's tree without `.flexgit/`)."""

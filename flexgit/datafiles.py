@@ -1,0 +1,78 @@
+"""Data management: fingerprints (content hash and size) of the data files a config names.
+
+A param names data when its key ends in `_path` or sits in a `[data]` table (`data.train`),
+and its value is a path to an existing file or folder (relative paths are looked up from
+the current directory, then from the top of the working tree). A folder's fingerprint hashes its
+files' relative paths and contents, in sorted order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+CHUNK = 1 << 20
+
+
+def data_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """The params that name data: key -> path as written."""
+    return {key: value for key, value in params.items()
+            if isinstance(value, str) and value and (key.endswith("_path") or key.startswith("data."))}
+
+
+def fingerprints(params: Mapping[str, Any], workdir: Path, cwd: Path) -> dict[str, dict[str, Any]]:
+    """Fingerprints of the existing data a run's params name; paths relative to `workdir` where possible.
+
+    Relative paths are read from `cwd`, where the training ran, else from `workdir`.
+    """
+    found = {}
+    for key, value in data_params(params).items():
+        path = next((p.resolve() for p in (cwd / value, workdir / value) if p.exists()), None)
+        if path is not None:
+            found[key] = {"path": _stored_path(path, workdir), **fingerprint(path)}
+    return found
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """{"sha256", "size", "kind"} of a file, or of a folder's files taken together."""
+    if path.is_file():
+        digest, size = _file_digest(path)
+        return {"kind": "file", "sha256": digest, "size": size}
+    total, combined = 0, hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest, size = _file_digest(file)
+        combined.update(f"{file.relative_to(path).as_posix()}\0{digest}\n".encode())
+        total += size
+    return {"kind": "folder", "sha256": combined.hexdigest(), "size": total}
+
+
+def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path) -> list[str]:
+    """One line per recorded data path that is missing or differs on disk under `workdir`."""
+    warnings = []
+    for key, was in recorded.items():
+        path = Path(was["path"]) if os.path.isabs(was["path"]) else workdir / was["path"]
+        if not path.exists():
+            warnings.append(f"data '{was['path']}' ({key}) is missing; the run used {was['size']} bytes "
+                            f"with sha256 {was['sha256'][:12]}")
+        elif fingerprint(path)["sha256"] != was["sha256"]:
+            warnings.append(f"data '{was['path']}' ({key}) differs from what the run used "
+                            f"(sha256 {was['sha256'][:12]}, {was['size']} bytes)")
+    return warnings
+
+
+def _stored_path(path: Path, workdir: Path) -> str:
+    try:
+        return path.relative_to(workdir.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _file_digest(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

@@ -1,0 +1,51 @@
+"""Data management: fingerprints of the data a config names, shown and checked on checkout."""
+
+from __future__ import annotations
+
+import subprocess
+
+import flexgit
+from conftest import flexgit as cli, git
+
+
+def test_record_fingerprints_data_named_by_path_keys_and_data_tables(repo):
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (repo / "data" / "images").mkdir()
+    (repo / "data" / "images" / "a.png").write_bytes(b"\x89PNG")
+    (repo / "params.toml").write_text('train_path = "data/train.csv"\nlr = 0.1\n[data]\nimages = "data/images"\n'
+                                      'missing = "data/nothing.csv"\n')
+    result = cli(repo, "record", "--name", "d1", "-c", "params.toml")
+    assert result.code == 0, result
+    run = flexgit.show("d1", repo=repo).run
+    assert run.data["train_path"]["path"] == "data/train.csv" and run.data["train_path"]["size"] == 8
+    assert run.data["data.images"]["kind"] == "folder" and run.data["data.images"]["size"] == 4
+    assert "data.missing" not in run.data and "lr" not in run.data
+    assert "data:\n  data.images = data/images (folder, 4 bytes, sha256 " in cli(repo, "show", "d1").out
+    assert "[train_path]" in git(repo, "show", "exp/d1:.flexgit/data.toml")
+
+
+def test_checkout_warns_when_the_data_changed_or_is_missing(repo):
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (repo / "data" / "test.csv").write_text("x,y\n3,4\n")
+    flexgit.record(name="d2", params={"train_path": "data/train.csv", "test_path": "data/test.csv"}, repo=repo)
+    (repo / "data" / "train.csv").write_text("x,y\n1,999\n")
+    (repo / "data" / "test.csv").unlink()
+    result = cli(repo, "checkout", "d2")
+    assert result.code == 0, result
+    warnings = result.err.splitlines()
+    assert any(w.startswith("warning: data 'data/train.csv' (train_path) differs") for w in warnings)
+    assert any(w.startswith("warning: data 'data/test.csv' (test_path) is missing") for w in warnings)
+    (repo / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (repo / "data" / "test.csv").write_text("x,y\n3,4\n")
+    assert cli(repo, "checkout", "d2").err == ""
+
+
+def test_artifacts_are_kept_in_the_run(repo, tmp_path):
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\x00weights\xff")
+    flexgit.record(name="art", artifacts={"model.bin": model}, repo=repo)
+    raw = subprocess.run(["git", "cat-file", "blob", "exp/art:.flexgit/artifacts/model.bin"], cwd=repo,
+                         capture_output=True).stdout
+    assert raw == b"\x00weights\xff"

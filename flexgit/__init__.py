@@ -6,23 +6,27 @@ pandas is imported only by `table()`, so the CLI starts fast.
 
 __version__ = "0.1.0"
 
-from .api import init, record, runs, show, table  # noqa: E402
+from .api import init, list_runs, record, show, table  # noqa: E402
 from .errors import FlexgitError  # noqa: E402
 from .record import Run  # noqa: E402
 
 
+# Loaded on first use: every CLI call would otherwise pay for them.
+_LAZY = {
+    "checkout": "restore", "import_csv": "importcsv", "Configuration": "config",
+    "BaseDataLoader": "components", "BaseDataPreprocessor": "components", "BaseModel": "components",
+    "BaseLearner": "components", "Experiment": "runs", "Application": "runs",
+}
+
+
 def __getattr__(name: str):
-    # checkout and import_csv load on first use: every CLI call would otherwise pay for them.
-    if name == "checkout":
-        from .restore import checkout
+    if name in _LAZY:
+        import importlib
 
-        return checkout
-    if name == "import_csv":
-        from .importcsv import import_csv
-
-        return import_csv
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'flexgit' has no attribute {name!r}")
 
 
-__all__ = ["FlexgitError", "Run", "checkout", "import_csv", "init", "record", "runs", "show", "table",
+__all__ = ["Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
+           "Experiment", "FlexgitError", "Run", "checkout", "import_csv", "init", "list_runs", "record", "show", "table",
            "__version__"]

@@ -90,6 +90,10 @@ def check_artifact_name(name: str) -> str:
     return name
 
 
+AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command", "source", "source_branch",
+             "dirty")
+
+
 def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
     """What is known about the circumstances of a run, without asking the user."""
     name, email = git.identity()
@@ -112,7 +116,7 @@ def command_line() -> str:
     return shlex.join(program + sys.argv[1:])
 
 
-def runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
+def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
     """Every run recorded on `branch` (default: experiments), oldest first."""
     store = open_store(repo)
     target = branch_ref(branch)
@@ -183,3 +187,14 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
     source_tree = store.repo.commit(source)[0] if source_known else None
     changes = [] if run.meta.get("imported") else store.repo.diff_trees(source_tree, store.code_tree(run))
     return RunDetails(run=run, changes=changes, source_known=source_known)
+
+
+def artifact(name: str, artifact_name: str, repo: PathLike | None = None) -> bytes:
+    """The bytes of a file kept with run `name` (see `record(artifacts=...)`)."""
+    store = open_store(repo)
+    run = store.find(name)
+    blob = store.artifact(run, artifact_name)
+    if blob is None:
+        raise InputError(f"run '{run.name}' keeps no artifact '{artifact_name}'; "
+                         f"'git ls-tree exp/{run.name} .flexgit/artifacts/' lists what it has")
+    return store.repo.read_blob(blob)

@@ -25,7 +25,7 @@ def test_eight_parallel_processes_all_land(repo):
                               stderr=subprocess.PIPE, text=True) for i in range(8)]
     errors = [p.communicate()[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
-    runs = flexgit.runs(repo=repo)
+    runs = flexgit.list_runs(repo=repo)
     assert sorted(r.name for r in runs) == [f"p{i}" for i in range(8)]
     assert sorted(r.params["worker"] for r in runs) == list(range(8))
     # One linear chain: every run commit is on the branch, each tag points at its commit.
@@ -57,13 +57,13 @@ def interrupt_after_notes(repo, name):
 def test_a_write_interrupted_after_the_note_is_completed_by_the_next_writer(repo):
     run = interrupt_after_notes(repo, "cut")
     # The run is already recorded: the table is built from the notes, and it can be shown.
-    assert "cut" in [r.name for r in flexgit.runs(repo=repo)]
+    assert "cut" in [r.name for r in flexgit.list_runs(repo=repo)]
     assert flexgit.show("cut", repo=repo).run.id == run.id
     later = flexgit.record(name="later", repo=repo)
     assert git(repo, "rev-parse", "exp/cut").strip() == run.id
     assert git(repo, "rev-parse", "experiments~1").strip() == run.id
     assert git(repo, "rev-parse", "experiments").strip() == later.id
-    assert [r.name for r in flexgit.runs(repo=repo)] == ["before", "cut", "later"]
+    assert [r.name for r in flexgit.list_runs(repo=repo)] == ["before", "cut", "later"]
 
 
 def test_a_missing_tag_alone_is_recreated(repo):
@@ -81,7 +81,7 @@ def test_stale_ref_lock_from_a_killed_process_is_cleared(repo):
     os.utime(lock, (old, old))
     flexgit.record(name="second", repo=repo)
     assert not lock.exists()
-    assert [r.name for r in flexgit.runs(repo=repo)] == ["first", "second"]
+    assert [r.name for r in flexgit.list_runs(repo=repo)] == ["first", "second"]
 
 
 LOOP_SCRIPT = """
@@ -99,7 +99,7 @@ def test_killed_recorders_never_leave_a_broken_repository(repo):
         proc.kill()
         proc.wait()
     survivor = flexgit.record(name="survivor", repo=repo)
-    runs = flexgit.runs(repo=repo)
+    runs = flexgit.list_runs(repo=repo)
     assert runs[-1].name == "survivor" and len(runs) > 5
     chain = set(git(repo, "rev-list", "--first-parent", "experiments").split())
     for run in runs:

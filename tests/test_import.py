@@ -19,7 +19,7 @@ def test_import_seed_results_with_default_metric_guess(repo):
     (repo / "results_old.csv").write_text(SEED_CSV)
     result = cli(repo, "import", "results_old.csv")
     assert (result.code, result.out) == (0, "imported 3 runs from results_old.csv\n"), result
-    runs = flexgit.runs(repo=repo)
+    runs = flexgit.list_runs(repo=repo)
     assert [r.name for r in runs[:2]] == ["experiment_0", "experiment_1"]
     assert runs[2].name.startswith("run-")
     first = runs[0]

@@ -178,8 +178,8 @@ def test_foreign_branch_of_the_same_name_is_refused(repo):
 def test_other_branch_keeps_its_own_runs(repo):
     flexgit.record(name="a", metrics={"acc": 1}, repo=repo)
     flexgit.record(name="b", metrics={"acc": 2}, branch="sweeps/lr", repo=repo)
-    assert [r.name for r in flexgit.runs(repo=repo)] == ["a"]
-    assert [r.name for r in flexgit.runs(branch="sweeps/lr", repo=repo)] == ["b"]
+    assert [r.name for r in flexgit.list_runs(repo=repo)] == ["a"]
+    assert [r.name for r in flexgit.list_runs(branch="sweeps/lr", repo=repo)] == ["b"]
     assert git(repo, "rev-parse", "sweeps/lr").strip() == git(repo, "rev-parse", "exp/b").strip()
 
 

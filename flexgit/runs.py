@@ -43,7 +43,8 @@ class Experiment:
         self.model.build()
         self.learner.train(train_data, self.model)
         metrics = dict(self.learner.test(test_data, self.model))
-        self.config.results.update(metrics)
+        config = self.config
+        config.config = [config.meta_data, config.params, {**config.results, **metrics}]  # checks clashes
         return metrics
 
     def split(self, data: Any) -> tuple[Any, Any]:

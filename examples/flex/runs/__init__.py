@@ -1,0 +1,1 @@
+"""runs of the FLEX example."""

@@ -62,7 +62,7 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     """
     store = open_store(repo)
     git = store.repo
-    git.workdir  # refuse a bare repository before anything else
+    git.require_worktree()  # before anything else
     target = branch_ref(branch)
     if name:
         store.check_name_free(name)

@@ -74,6 +74,10 @@ class GitRepo:
             )
         return Path(self._repo.workdir)
 
+    def require_worktree(self) -> None:
+        """Refuse a bare repository, for operations that need a working tree."""
+        self.workdir  # noqa: B018 - the property raises BareRepositoryError
+
     @property
     def common_dir(self) -> Path:
         """The git directory shared by all worktrees (where refs and objects live)."""
@@ -132,7 +136,7 @@ class GitRepo:
         Uses the repository's own index object, changed in memory only and re-read from disk
         afterwards: git's stat cache makes unchanged files free, and nothing is written back.
         """
-        self.workdir  # refuses a bare repository
+        self.require_worktree()
         index = self._repo.index
         try:
             index.read(True)

@@ -70,7 +70,7 @@ def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str,
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
     git = store.repo
-    git.workdir  # refuses a bare repository
+    git.require_worktree()
     dirty = git.dirty_paths()
     stash = None
     if dirty:

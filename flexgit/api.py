@@ -19,6 +19,7 @@ from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
 from .refs import NOTES_REF, BranchRef, is_valid_branch_name
 from .render import render
+from .settings import DEFAULT_SETTINGS, SETTINGS_FILE, load_settings
 from .sources import merge_sources
 from .store import Store
 from .values import flatten
@@ -42,19 +43,42 @@ def branch_ref(branch: str | None) -> BranchRef:
     return ref
 
 
-def init(branch: str | None = None, repo: PathLike | None = None) -> str:
-    """Create the experiments branch if it does not exist; returns its tip commit id."""
-    return open_store(repo).init(branch_ref(branch))
+def target_branch(git: GitRepo, branch: str | None) -> BranchRef:
+    """`branch` if given, else the project's configured branch, else experiments."""
+    if branch is None and not git.is_bare:
+        branch = load_settings(git.workdir).branch
+    return branch_ref(branch)
+
+
+@dataclass(frozen=True)
+class Initialized:
+    """What `init` did: the experiments branch's tip, and the settings file it wrote, if any."""
+
+    tip: str
+    settings_written: Path | None
+
+
+def init(branch: str | None = None, repo: PathLike | None = None) -> Initialized:
+    """Create the experiments branch if it does not exist, and a commented `.flexgit.toml` if the
+    project has no settings yet."""
+    store = open_store(repo)
+    tip = store.init(target_branch(store.repo, branch))
+    written = None
+    if not store.repo.is_bare and load_settings(store.repo.workdir).source is None:
+        written = store.repo.workdir / SETTINGS_FILE
+        written.write_text(DEFAULT_SETTINGS, encoding="utf-8")
+    return Initialized(tip, written)
 
 
 def record(name: str | None = None, message: str | None = None, params: Mapping[str, Any] | None = None,
-           metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] = (),
-           results_files: Iterable[PathLike] = (), branch: str | None = None,
+           metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] | None = None,
+           results_files: Iterable[PathLike] | None = None, branch: str | None = None,
            repo: PathLike | None = None, artifacts: Mapping[str, PathLike] | None = None,
            meta: Mapping[str, Any] | None = None) -> Run:
     """Record a run: a snapshot of the working tree, its params and its metrics.
 
-    Files are read first and explicit `params` / `metrics` override their keys. `artifacts`
+    Files are read first and explicit `params` / `metrics` override their keys; with no
+    files given, the project's settings name them (those that exist are read). `artifacts`
     (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
     descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
     in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
@@ -63,7 +87,12 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     store = open_store(repo)
     git = store.repo
     git.require_worktree()  # before anything else
-    target = branch_ref(branch)
+    target = target_branch(git, branch)
+    settings = load_settings(git.workdir)
+    if config_files is None:
+        config_files = [git.workdir / f for f in settings.config if (git.workdir / f).is_file()]
+    if results_files is None:
+        results_files = [git.workdir / f for f in settings.results if (git.workdir / f).is_file()]
     if name:
         store.check_name_free(name)
     store.branch_tip(target)  # refuse a foreign branch before snapshotting
@@ -119,7 +148,7 @@ def command_line() -> str:
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
     """Every run recorded on `branch` (default: experiments), oldest first."""
     store = open_store(repo)
-    target = branch_ref(branch)
+    target = target_branch(store.repo, branch)
     store.branch_tip(target)
     return store.runs(target)
 
@@ -131,7 +160,7 @@ def table_rows(repo: PathLike | GitRepo | None = None, branch: str | None = None
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     store = open_store(repo)
-    target = branch_ref(branch)
+    target = target_branch(store.repo, branch)
     store.branch_tip(target)
     rows = store.rows(target, with_meta=mentions_meta(columns, sort_by, where))
     return build_table(rows, sort_by=sort_by, desc=desc, columns=columns, where=where,
@@ -143,7 +172,7 @@ def table_text(fmt: str, width: int = 80, repo: PathLike | None = None, branch: 
                only_changed: bool = False, limit: int | None = None) -> str:
     """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache."""
     store = open_store(repo)
-    target = branch_ref(branch)
+    target = target_branch(store.repo, branch)
     tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)}"
     query = [__version__, fmt, width if fmt == "table" else 0, target.ref, sort_by, desc, columns, where,
              only_changed, limit]

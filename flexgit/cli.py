@@ -63,14 +63,17 @@ def _repo(ctx: click.Context) -> Path | None:
 @click.option("--branch", "-b", metavar="B", help="Experiments branch (default: experiments).")
 @click.pass_context
 def init(ctx: click.Context, branch: str | None) -> None:
-    """Create the experiments branch (an orphan root commit); safe to run again.
+    """Create the experiments branch (an orphan root commit) and a commented .flexgit.toml; safe to run again.
 
     \b
     Example:
       flexgit init --branch experiments
     """
-    tip = api.init(branch=branch, repo=_repo(ctx))
-    click.echo(f"experiments branch '{api.branch_ref(branch).name}' ready at {tip[:10]}")
+    done = api.init(branch=branch, repo=_repo(ctx))
+    click.echo(f"experiments branch ready at {done.tip[:10]}")
+    if done.settings_written is not None:
+        click.echo(f"wrote {done.settings_written.name} with the default settings; "
+                   "edit it to name your config and results files")
 
 
 @cli.command()
@@ -95,8 +98,8 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
     Example:
       flexgit record --name lr-0.1 -c params.toml -r metrics.json -p seed=3 -m acc=0.93
     """
-    run = api.record(name=name, message=message, params=params, metrics=metrics, config_files=config_files,
-                     results_files=results_files, branch=branch, repo=_repo(ctx))
+    run = api.record(name=name, message=message, params=params, metrics=metrics, config_files=config_files or None,
+                     results_files=results_files or None, branch=branch, repo=_repo(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
 
 

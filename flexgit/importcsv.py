@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .api import branch_ref, open_store
+from .api import open_store, target_branch
 from .errors import InputError
 from .record import Run
 from .store import bad_name_message
@@ -45,7 +45,7 @@ def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, br
     if unknown:
         raise InputError(f"--metrics names columns that '{path}' lacks: {', '.join(unknown)}")
     store = open_store(repo)
-    target = branch_ref(branch)
+    target = target_branch(store.repo, branch)
     store.branch_tip(target)
     start = dt.datetime.now(dt.timezone.utc)
     runs = []

@@ -190,8 +190,10 @@ def test_generated_names_are_unique_and_valid(repo):
 
 
 def test_init_is_idempotent_and_record_works_without_it(repo, tmp_path):
-    tip = flexgit.init(repo=repo)
-    assert flexgit.init(repo=repo) == tip
+    first = flexgit.init(repo=repo)
+    assert first.settings_written == repo / ".flexgit.toml"
+    again = flexgit.init(repo=repo)
+    assert again.tip == first.tip and again.settings_written is None
     other = make_repo(tmp_path / "other")
     flexgit.record(name="x", repo=other)
     assert git(other, "rev-parse", "--verify", "experiments")

@@ -1,0 +1,51 @@
+"""Project settings in .flexgit.toml or [tool.flexgit] of pyproject.toml."""
+
+from __future__ import annotations
+
+import flexgit
+from conftest import flexgit as cli, git, repo_state
+
+
+def test_settings_name_the_branch_and_the_files_record_reads(repo):
+    (repo / ".flexgit.toml").write_text('branch = "sweeps"\nconfig = "params.toml"\nresults = ["metrics.json"]\n')
+    (repo / "params.toml").write_text("lr = 0.1\n")
+    (repo / "metrics.json").write_text('{"acc": 0.9}')
+    result = cli(repo, "record", "--name", "s1")
+    assert result.out == f"recorded s1 ({flexgit.show('s1', repo=repo).run.short_id}) on sweeps\n"
+    run = flexgit.show("s1", repo=repo).run
+    assert run.params == {"lr": 0.1} and run.metrics == {"acc": 0.9}
+    assert cli(repo, "table", "--format", "csv", "--columns", "name,lr").out == "name,params.lr\ns1,0.1\n"
+    # Explicit options win over the settings.
+    (repo / "other.toml").write_text("lr = 0.5\n")
+    assert cli(repo, "record", "--name", "s2", "-c", "other.toml", "--branch", "experiments").code == 0
+    assert flexgit.show("s2", repo=repo).run.params == {"lr": 0.5}
+    assert git(repo, "rev-parse", "experiments").strip() == flexgit.show("s2", repo=repo).run.id
+
+
+def test_pyproject_tool_table_and_missing_files(repo):
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.flexgit]\nresults = "metrics.json"\n')
+    assert cli(repo, "record", "--name", "p1", "-m", "acc=1").code == 0  # metrics.json does not exist yet
+    (repo / "metrics.json").write_text('{"loss": 0.2}')
+    assert cli(repo, "record", "--name", "p2").code == 0
+    assert flexgit.show("p2", repo=repo).run.metrics == {"loss": 0.2}
+
+
+def test_bad_settings_are_one_clear_error(repo):
+    (repo / ".flexgit.toml").write_text("colour = 'blue'\n")
+    before = repo_state(repo)
+    result = cli(repo, "record")
+    assert result.code == 1 and result.err.startswith("Error: unknown setting colour in ")
+    (repo / ".flexgit.toml").write_text("branch = \n")
+    assert cli(repo, "table").err.startswith("Error: settings file ")
+    assert repo_state(repo)["refs"] == before["refs"]
+
+
+def test_init_writes_a_commented_default_once(repo):
+    result = cli(repo, "init")
+    assert result.code == 0 and "wrote .flexgit.toml" in result.out
+    text = (repo / ".flexgit.toml").read_text()
+    assert text.startswith("# flexgit project settings") and 'branch = "experiments"' in text
+    (repo / ".flexgit.toml").write_text('branch = "mine"\n')
+    assert "wrote" not in cli(repo, "init").out
+    assert (repo / ".flexgit.toml").read_text() == 'branch = "mine"\n'
+    assert git(repo, "rev-parse", "--verify", "mine").strip()

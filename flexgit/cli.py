@@ -216,6 +216,69 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, branch: str 
     click.echo(f"imported {len(runs)} runs from {file}")
 
 
+@cli.group()
+def hook() -> None:
+    """Record a run on every commit that changed your results (the post-commit hook).
+
+    The results files are those of .flexgit.toml (results = ["metrics.json"]).
+
+    \b
+    Example:
+      flexgit hook install && flexgit hook status
+    """
+
+
+@hook.command(name="install")
+@click.pass_context
+def hook_install(ctx: click.Context) -> None:
+    """Install the post-commit hook (an existing post-commit hook keeps running first)."""
+    from .hook import install
+
+    done = install(_repo(ctx))
+    click.echo(f"installed {done.path}" + (f"; your hook runs first from {done.chained.name}" if done.chained else ""))
+
+
+@hook.command(name="uninstall")
+@click.pass_context
+def hook_uninstall(ctx: click.Context) -> None:
+    """Remove the hook and put back the post-commit hook it had kept."""
+    from .hook import uninstall
+
+    done = uninstall(_repo(ctx))
+    click.echo(f"removed flexgit's hook from {done.path.parent}" + ("; your own hook is back" if done.path.exists() else ""))
+
+
+@hook.command(name="status")
+@click.pass_context
+def hook_status(ctx: click.Context) -> None:
+    """Whether the hook is installed, and what the last commit's auto-record did."""
+    from .hook import status
+
+    state = status(_repo(ctx))
+    click.echo(f"{'installed' if state.installed else 'not installed'}: {state.path}")
+    if state.chained:
+        click.echo(f"chained: {state.chained}")
+    click.echo(f"last: {state.last or 'nothing yet'}")
+
+
+@hook.command(name="post-commit")
+@click.pass_context
+def hook_post_commit(ctx: click.Context) -> None:
+    """What git runs after each commit; never fails the commit."""
+    from .hook import log, post_commit
+
+    try:
+        outcome = post_commit(_repo(ctx))
+    except Exception as exc:  # noqa: BLE001 - a hook must never fail the commit
+        where = log(_repo(ctx), f"error: {exc}")
+        click.echo(f"flexgit: warning: no run recorded for this commit: {exc}"
+                   + (f" (see {where})" if where else ""), err=True)
+        return
+    log(_repo(ctx), outcome)
+    if outcome.startswith("recorded"):
+        click.echo(f"flexgit: {outcome}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning flexgit errors into one line and exit code 1."""
     try:

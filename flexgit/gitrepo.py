@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState
 
 from .errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
 
@@ -105,6 +105,17 @@ class GitRepo:
         except pygit2.GitError:
             return None
 
+    def operation_in_progress(self) -> str | None:
+        """'merge', 'rebase', 'cherry-pick', ... while git is in the middle of one, else None."""
+        state = self._repo.state()
+        if state == RepositoryState.NONE:
+            return None
+        for prefix, name in (("REBASE", "rebase"), ("CHERRYPICK", "cherry-pick"), ("REVERT", "revert"),
+                             ("APPLY_MAILBOX", "am"), ("MERGE", "merge"), ("BISECT", "bisect")):
+            if state.name.startswith(prefix):
+                return name
+        return state.name.lower()
+
     def head_branch(self) -> str | None:
         """The short name of the checked-out branch, or None when HEAD is detached."""
         if self._repo.head_is_detached:
@@ -117,12 +128,13 @@ class GitRepo:
 
     def identity(self) -> tuple[str, str]:
         """Name and email for commits: git's environment variables, then config, then the OS user."""
-        name = os.environ.get("GIT_AUTHOR_NAME") or self._config_value("user.name")
-        email = os.environ.get("GIT_AUTHOR_EMAIL") or self._config_value("user.email")
+        name = os.environ.get("GIT_AUTHOR_NAME") or self.config_value("user.name")
+        email = os.environ.get("GIT_AUTHOR_EMAIL") or self.config_value("user.email")
         user = _os_user()
         return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
 
-    def _config_value(self, key: str) -> str | None:
+    def config_value(self, key: str) -> str | None:
+        """A git config value (repository, global, system), or None."""
         try:
             return self._repo.config[key]
         except (KeyError, pygit2.GitError):

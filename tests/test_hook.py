@@ -1,0 +1,114 @@
+"""The post-commit hook, with real `git commit`s: a user hook, core.hooksPath, bad results, a rebase."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+
+import flexgit
+from conftest import flexgit as cli, git
+
+
+def setup_project(repo):
+    (repo / ".flexgit.toml").write_text('results = "metrics.json"\nconfig = "params.toml"\n')
+    (repo / "params.toml").write_text("lr = 0.1\n")
+    git(repo, "add", ".flexgit.toml", "params.toml")
+    git(repo, "commit", "-q", "-m", "settings")
+
+
+def commit(repo, message, metrics=None):
+    if metrics is not None:
+        (repo / "metrics.json").write_text(metrics)
+    (repo / "train.py").write_text((repo / "train.py").read_text() + "# change\n")
+    git(repo, "add", "train.py")
+    return git(repo, "commit", "-q", "-m", message, env={"GIT_AUTHOR_DATE": "", "GIT_COMMITTER_DATE": ""})
+
+
+def run_names(repo):
+    return [run.name for run in flexgit.list_runs(repo=repo)]
+
+
+def test_install_then_commits_with_new_results_become_runs(repo):
+    setup_project(repo)
+    result = cli(repo, "hook", "install")
+    assert result.code == 0 and result.out == f"installed {repo / '.git' / 'hooks' / 'post-commit'}\n"
+    assert run_names(repo) == []
+    commit(repo, "first model", '{"acc": 0.8}')
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert run_names(repo) == [f"commit-{head[:10]}"]
+    run = flexgit.show(f"commit-{head[:10]}", repo=repo).run
+    assert run.metrics == {"acc": 0.8} and run.params == {"lr": 0.1} and run.message == "first model"
+    assert run.meta["source"] == head and run.meta["dirty"] is True  # metrics.json is untracked
+    commit(repo, "refactor, same results")
+    assert len(run_names(repo)) == 1
+    commit(repo, "better model", '{"acc": 0.9}')
+    assert len(run_names(repo)) == 2
+    status = cli(repo, "hook", "status").out
+    assert status.startswith("installed: ") and "last: " in status and "recorded commit-" in status
+    assert git(repo, "status", "--porcelain") == "?? metrics.json\n"
+
+
+def test_an_existing_user_hook_keeps_running_and_comes_back_exactly(repo):
+    setup_project(repo)
+    user_hook = repo / ".git" / "hooks" / "post-commit"
+    user_hook.parent.mkdir(exist_ok=True)
+    user_hook.write_text("#!/bin/sh\necho user-hook-ran >> user-hook.txt\n")
+    user_hook.chmod(0o750)
+    original = (user_hook.read_bytes(), stat.S_IMODE(user_hook.stat().st_mode))
+    assert "your hook runs first" in cli(repo, "hook", "install").out
+    commit(repo, "with both hooks", '{"acc": 0.5}')
+    assert (repo / "user-hook.txt").read_text() == "user-hook-ran\n"
+    assert len(run_names(repo)) == 1
+    assert "chained: " in cli(repo, "hook", "status").out
+    assert cli(repo, "hook", "uninstall").out.endswith("your own hook is back\n")
+    assert (user_hook.read_bytes(), stat.S_IMODE(user_hook.stat().st_mode)) == original
+    assert cli(repo, "hook", "status").out.startswith("not installed")
+
+
+def test_core_hooks_path_is_honoured(repo):
+    setup_project(repo)
+    git(repo, "config", "core.hooksPath", "githooks")
+    assert cli(repo, "hook", "install").code == 0
+    assert (repo / "githooks" / "post-commit").exists()
+    assert not (repo / ".git" / "hooks" / "post-commit").exists()
+    commit(repo, "hooks elsewhere", '{"acc": 0.7}')
+    assert len(run_names(repo)) == 1
+
+
+def test_a_broken_results_file_warns_and_never_fails_the_commit(repo):
+    setup_project(repo)
+    cli(repo, "hook", "install")
+    (repo / "metrics.json").write_text("{broken")
+    (repo / "train.py").write_text("print('x')\n")
+    git(repo, "add", "train.py")
+    done = subprocess.run(["git", "commit", "-q", "-m", "broken results"], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0
+    warning = [line for line in done.stderr.splitlines() if line.startswith("flexgit:")]
+    assert len(warning) == 1 and "warning: no run recorded for this commit: results file" in warning[0]
+    assert run_names(repo) == []
+    assert "error: results file" in (repo / ".git" / "flexgit.d" / "hook.log").read_text()
+    assert git(repo, "log", "-1", "--format=%s") == "broken results\n"
+
+
+def test_commits_made_by_a_rebase_are_not_recorded(repo):
+    setup_project(repo)
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, "feature work", '{"acc": 0.6}')
+    git(repo, "checkout", "-q", "main")
+    (repo / "other.py").write_text("x = 1\n")
+    git(repo, "add", "other.py")
+    git(repo, "commit", "-q", "-m", "main moves on")
+    cli(repo, "hook", "install")
+    (repo / "metrics.json").write_text('{"acc": 0.99}')
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "rebase", "-q", "main", env={"GIT_AUTHOR_DATE": "", "GIT_COMMITTER_DATE": ""})
+    assert run_names(repo) == []
+    assert "skipped: a rebase is in progress" in (repo / ".git" / "flexgit.d" / "hook.log").read_text()
+
+
+def test_without_settings_the_hook_says_why_it_skipped(repo):
+    cli(repo, "hook", "install")
+    commit(repo, "no settings", '{"acc": 1}')
+    assert run_names(repo) == []
+    assert "last: " in cli(repo, "hook", "status").out and "no results file configured" in \
+        cli(repo, "hook", "status").out

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import hook  # noqa: E402
 import peers  # noqa: E402
 
 PYTHON = sys.executable
@@ -194,6 +195,8 @@ def main() -> None:
             results[size].update(figures)
         print()
         print(report(results))
+        print()
+        print(hook.measure(Path(root) / "hook", args.repeat))
         if not args.no_peers:
             print()
             print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat, args.peer_max, args.dvc_max))

@@ -7,7 +7,7 @@ import platform
 import shlex
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -17,7 +17,7 @@ from .errors import InputError
 from .gitrepo import GitRepo
 from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
-from .refs import NOTES_REF, BranchRef, is_valid_branch_name
+from .refs import ARTIFACTS_DIR, NOTES_REF, BranchRef, is_valid_branch_name
 from .render import render
 from .settings import DEFAULT_SETTINGS, SETTINGS_FILE, load_settings
 from .sources import merge_sources
@@ -104,12 +104,19 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
     tree = git.snapshot_tree()
-    blobs = {key: git.write_blob_from_file(path) for key, path in kept.items()}
+    files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
+    return write_run(store, target, tree, Run(name=name or "", message=message or "", params=params,
+                                              metrics=metrics, meta=extra_meta), files, Path.cwd())
+
+
+def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path) -> Run:
+    """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's)
+    and fingerprints of its data (relative paths read from `data_dir`)."""
+    git = store.repo
     now = utc_now()
-    run = Run(name=name or "", message=message or "", params=params, metrics=metrics,
-              meta={**extra_meta, **collect_meta(git, tree)}, date=now[:19] + "Z", time=now,
-              data=fingerprints(params, git.workdir, Path.cwd()))
-    return store.write([run], [tree], target, [blobs])[0]
+    run = replace(run, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z", time=now,
+                  data=fingerprints(run.params, git.workdir, data_dir))
+    return store.write([run], [tree], target, [files])[0]
 
 
 def check_artifact_name(name: str) -> str:

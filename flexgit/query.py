@@ -29,8 +29,10 @@ class Table:
 
 
 def default_columns(known: Sequence[str]) -> list[str]:
-    """Base columns, then params.* and metrics.* in order of first appearance (meta.* on request only)."""
-    return list(BASE_COLUMNS) + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
+    """Base columns (and status, when some run has one), then params.* and metrics.* in order of
+    first appearance (meta.* on request only)."""
+    status = ["status"] if "status" in known else []
+    return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 
 def build_table(rows: Sequence[dict[str, Any]], sort_by: str | None = None, desc: bool = False,

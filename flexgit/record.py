@@ -28,7 +28,7 @@ from .refs import (
 from .tomlio import dumps_toml
 from .values import Value, unflatten
 
-ROW_KEYS = ("name", "message", "date", "branch", "data")
+ROW_KEYS = ("name", "message", "date", "branch", "data", "status")
 SHORT_ID = 10
 
 
@@ -51,6 +51,7 @@ class Run:
     time: str = ""
     id: str = ""
     data: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
+    status: str = ""  # of a run made by `flexgit run`: ok, failed, interrupted
 
     @property
     def short_id(self) -> str:
@@ -73,6 +74,8 @@ class Run:
                "params": dict(self.params), "metrics": dict(self.metrics)}
         if self.data:
             row["data"] = {key: dict(value) for key, value in self.data.items()}
+        if self.status:
+            row["status"] = self.status
         return _json_line(row)
 
     @classmethod
@@ -87,14 +90,14 @@ class Run:
         return cls(name=str(row["name"]), params=row.get("params") or {}, metrics=row.get("metrics") or {},
                    meta=row.get("meta") or {}, message=str(row.get("message", "")), date=str(row.get("date", "")),
                    branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id,
-                   data=row.get("data") or {})
+                   data=row.get("data") or {}, status=str(row.get("status", "")))
 
     # -- the table row -------------------------------------------------------------
 
     def table_row(self) -> dict[str, Any]:
         """The run's row in the table: name, id (short), date, message, params.*, metrics.*."""
         return table_row(self.id, {"name": self.name, "date": self.date, "message": self.message,
-                                   "params": self.params, "metrics": self.metrics})
+                                   "status": self.status, "params": self.params, "metrics": self.metrics})
 
     @classmethod
     def from_table_row(cls, commit_id: str, row: Mapping[str, Any], time: str, branch: str,
@@ -103,7 +106,7 @@ class Run:
         params = {k[7:]: v for k, v in row.items() if k.startswith("params.")}
         metrics = {k[8:]: v for k, v in row.items() if k.startswith("metrics.")}
         return cls(name=row["name"], params=params, metrics=metrics, meta=dict(meta), message=row["message"],
-                   date=row["date"], branch=branch, time=time, id=commit_id)
+                   date=row["date"], branch=branch, time=time, id=commit_id, status=row.get("status", ""))
 
     # -- the commit -------------------------------------------------------------------
 
@@ -179,6 +182,8 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A table row (name, id, date, message, params.*, metrics.*) from a note row."""
     flat: dict[str, Any] = {"name": str(row["name"]), "id": commit_id[:SHORT_ID], "date": str(row.get("date", "")),
                             "message": str(row.get("message", ""))}
+    if row.get("status"):
+        flat["status"] = str(row["status"])
     for key, value in (row.get("params") or {}).items():
         flat["params." + key] = value
     for key, value in (row.get("metrics") or {}).items():

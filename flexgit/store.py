@@ -89,11 +89,11 @@ class Store:
     # -- writing ----------------------------------------------------------------------
 
     def write(self, runs: Sequence[Run], code_trees: Sequence[str | None], branch: BranchRef,
-              artifacts: Sequence[Mapping[str, str]] = ()) -> list[Run]:
+              extra_files: Sequence[Mapping[str, str]] = ()) -> list[Run]:
         """Record `runs` (each with its code snapshot tree, or None) on `branch`: all land or none.
 
-        A run whose name is empty gets a generated one. `artifacts` gives, per run, blobs to
-        keep under `.flexgit/artifacts/` (name -> blob id).
+        A run whose name is empty gets a generated one. `extra_files` gives, per run, more
+        blobs for its `.flexgit/` directory (path inside it -> blob id).
         """
         named = [run.name for run in runs if run.name]
         if len(set(named)) != len(named):
@@ -104,7 +104,7 @@ class Store:
                 final = self._assign_names(runs, branch)
                 tip = self._ensure_branch(branch)
                 notes_tip = self.repo.ref_target(NOTES_REF)
-                written = self._write_commits(final, code_trees, tip, artifacts)
+                written = self._write_commits(final, code_trees, tip, extra_files)
                 notes_commit = self._write_notes(notes_tip, written, branch)
                 try:
                     self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: record")
@@ -141,12 +141,12 @@ class Store:
                 return name
 
     def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str,
-                       artifacts: Sequence[Mapping[str, str]]) -> list[Run]:
+                       extra_files: Sequence[Mapping[str, str]]) -> list[Run]:
         written = []
         for i, (run, code_tree) in enumerate(zip(runs, code_trees)):
             files = {path: self.repo.write_blob(data) for path, data in run.flexgit_files().items()}
-            if i < len(artifacts):
-                files.update({f"{ARTIFACTS_DIR}/{name}": blob for name, blob in artifacts[i].items()})
+            if i < len(extra_files):
+                files.update(extra_files[i])
             flexgit_tree = self.repo.update_tree(None, files)
             tree = self.repo.update_tree(code_tree, {FLEXGIT_DIR: flexgit_tree})
             parent = self.repo.create_commit(tree, [parent], run.commit_message())

@@ -377,6 +377,19 @@ class GitRepo:
         except pygit2.GitError as exc:
             raise FlexgitError(f"cannot write the run into the working tree: {exc}") from None
 
+    def export_tree(self, tree: str, directory: Path) -> None:
+        """Write the files of `tree` into `directory`; the repository's index and HEAD stay as they are."""
+        strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DONT_UPDATE_INDEX
+        try:
+            self._repo.checkout_tree(self._repo[tree], directory=str(directory), strategy=strategy)
+        except pygit2.GitError as exc:
+            raise FlexgitError(f"cannot write the snapshot into {directory}: {exc}") from None
+
+    def ignored_top_level(self) -> list[Path]:
+        """Entries at the top of the working tree that git ignores (a data/ folder, a .venv)."""
+        return [p for p in self.workdir.iterdir()
+                if p.name != ".git" and self._repo.path_is_ignored(p.name + ("/" if p.is_dir() else ""))]
+
     def stash_all(self, message: str) -> str:
         """Stash tracked changes and untracked files (as `git stash -u`); returns the stash id."""
         name, email = self.identity()

@@ -1,0 +1,270 @@
+"""`flexgit run`: run a training command, keep its output, record the run; grids of runs in parallel.
+
+Each run executes in a temporary checkout of the snapshot of the working tree taken at launch,
+with its `-S key=value` overrides written into the project's config file there (the user's
+copy is never touched). Top-level entries that git ignores (a `data/` folder) are linked into
+the checkout so the command finds them. The run records the overridden config as its params,
+the results files the command wrote as its metrics, its output as `.flexgit/output.log`,
+and its status, exit code and duration. Temporary checkouts are always removed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import api
+from .errors import InputError
+from .record import Run
+from .settings import load_settings
+from .sources import load_flat, merge_sources
+from .tomlio import dumps_toml, loads_toml
+from .values import Scalar, check_key, parse_scalar
+
+OUTPUT_LOG = "output.log"
+STOP_GRACE_SECONDS = 10
+
+
+def expand_grid(assignments: Sequence[str]) -> list[dict[str, Scalar]]:
+    """`-S lr=0.1,0.01 -S depth=3,5` -> the 4 combinations, in order; no assignment -> one run."""
+    axes = []
+    for text in assignments:
+        key, sep, values = text.partition("=")
+        key = key.strip()
+        if not sep or not values.strip():
+            raise InputError(f"-S {text!r} has no value; write -S KEY=VALUE or -S KEY=V1,V2")
+        check_key(key, "-S")
+        axes.append([(key, parse_scalar(v.strip())) for v in values.split(",")])
+    return [dict(combination) for combination in itertools.product(*axes)]
+
+
+@dataclass
+class Outcome:
+    """What happened to one run of a sweep."""
+
+    overrides: dict[str, Scalar]
+    status: str = "not started"  # ok, failed, interrupted, not started
+    exit_code: int | None = None
+    run: Run | None = None
+    error: str | None = None
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class Sweep:
+    """One `flexgit run`: a command and the grid of overrides it runs with."""
+
+    def __init__(self, command: Sequence[str], grid: list[dict[str, Scalar]], name: str | None = None,
+                 branch: str | None = None, repo: str | os.PathLike | None = None,
+                 on_output: Callable[[str, str], None] = lambda label, line: None,
+                 on_progress: Callable[[Progress], None] = lambda progress: None):
+        if not command:
+            raise InputError("give the command to run after --, e.g. flexgit run -- python train.py")
+        self.command = list(command)
+        self.grid = grid
+        self.store = api.open_store(repo)
+        git = self.store.repo
+        git.require_worktree()
+        self.target = api.target_branch(git, branch)
+        self.store.branch_tip(self.target)
+        self.settings = load_settings(git.workdir)
+        self.names = self._names(name)
+        self.config_file = self._config_file()
+        self.subdir = _relative_cwd(git.workdir)
+        self.on_output, self.on_progress = on_output, on_progress
+        self.progress = Progress(total=len(grid))
+        self.stopping = threading.Event()
+        self.children: dict[int, subprocess.Popen] = {}
+        self.outcomes: list[Outcome] = []
+        # One repository object serves all workers; libgit2 objects are not for concurrent use.
+        self.git_lock = threading.Lock()
+        self.snapshot = git.update_tree(git.snapshot_tree(), {f: None for f in self.settings.results})
+
+    def _names(self, name: str | None) -> list[str]:
+        if name is None:
+            return [""] * len(self.grid)
+        names = [name] if len(self.grid) == 1 else [f"{name}-{i + 1}" for i in range(len(self.grid))]
+        for each in names:
+            self.store.check_name_free(each)
+        return names
+
+    def _config_file(self) -> str | None:
+        overridden = {key for point in self.grid for key in point}
+        if not overridden:
+            return None
+        if not self.settings.config:
+            raise InputError("-S overrides the config file, and none is set: put config = [\"params.toml\"] in "
+                             ".flexgit.toml")
+        name = self.settings.config[0]
+        known = load_flat(self.store.repo.workdir / name, "config")
+        missing = sorted(overridden - set(known))
+        if missing:
+            raise InputError(f"-S {missing[0]}: there is no key '{missing[0]}' in {name}; the keys are "
+                             f"{', '.join(sorted(known))}")
+        return name
+
+    def run(self, jobs: int = 1) -> list[Outcome]:
+        """Run the grid, `jobs` at a time. Ctrl-C stops the workers and records them as interrupted."""
+        self.outcomes = outcomes = [Outcome(dict(point)) for point in self.grid]
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        futures = [pool.submit(self._one, i, outcome) for i, outcome in enumerate(outcomes)]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            self.stop()
+            for future in futures:
+                future.cancel()
+            pool.shutdown(wait=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        return outcomes
+
+    def stop(self) -> None:
+        """Interrupt the running commands (SIGINT to their process groups, SIGKILL after a grace period)."""
+        self.stopping.set()
+        for child in list(self.children.values()):
+            _signal(child, signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in list(self.children.values()):
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(child, signal.SIGKILL)
+
+    def _one(self, index: int, outcome: Outcome) -> None:
+        if self.stopping.is_set():
+            return
+        self._count(running=1)
+        checkout = Path(tempfile.mkdtemp(prefix="flexgit-run-"))
+        try:
+            with self.git_lock:
+                tree = self._prepare(checkout, outcome.overrides)
+            label = self.names[index] or " ".join(f"{k}={v}" for k, v in outcome.overrides.items()) or "run"
+            started = time.monotonic()
+            outcome.exit_code = self._execute(checkout, label, index)
+            duration = round(time.monotonic() - started, 3)
+            outcome.status = ("interrupted" if self.stopping.is_set() and outcome.exit_code != 0
+                              else "ok" if outcome.exit_code == 0 else "failed")
+            with self.git_lock:
+                outcome.run = self._record(index, checkout, tree, outcome, duration)
+        except Exception as exc:  # noqa: BLE001 - one failed run must not stop the others
+            outcome.status, outcome.error = "failed", str(exc)
+        finally:
+            shutil.rmtree(checkout, ignore_errors=True)
+            self._count(running=-1, done=1, failed=int(outcome.status != "ok"))
+
+    def _prepare(self, checkout: Path, overrides: dict[str, Scalar]) -> str:
+        git = self.store.repo
+        tree = self.snapshot
+        if overrides:
+            path = git.workdir / self.config_file
+            text = _with_overrides(path.read_text(encoding="utf-8"), path.suffix.lower(), overrides)
+            tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
+        git.export_tree(tree, checkout)
+        for entry in git.ignored_top_level():
+            if not (checkout / entry.name).exists():
+                (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        return tree
+
+    def _execute(self, checkout: Path, label: str, index: int) -> int:
+        cwd = checkout / self.subdir
+        env = {**os.environ, "FLEXGIT_RUN": label}
+        with open(checkout / ".flexgit-output.log", "wb") as log:
+            child = subprocess.Popen(self.command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+            self.children[index] = child
+            try:
+                for raw in child.stdout:
+                    log.write(raw)
+                    self.on_output(label, raw.decode(errors="replace").rstrip("\n"))
+                return child.wait()
+            finally:
+                child.stdout.close()
+                self.children.pop(index, None)
+
+    def _record(self, index: int, checkout: Path, tree: str, outcome: Outcome, duration: float) -> Run:
+        git = self.store.repo
+        root = checkout / self.subdir
+        params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
+        meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
+                                "duration_s": duration}
+        try:  # a failed command may leave no results, or broken ones: it is recorded all the same
+            metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
+                                    None, "results")
+        except InputError as exc:
+            metrics, meta["results_error"] = {}, str(exc)
+        log = git.write_blob_from_file(checkout / ".flexgit-output.log")
+        run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
+                  message=f"flexgit run {' '.join(self.command)}")
+        return api.write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root)
+
+    def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
+        with self.progress.lock:
+            self.progress.running += running
+            self.progress.done += done
+            self.progress.failed += failed
+        if done:
+            self.on_progress(self.progress)
+
+
+def _with_overrides(text: str, kind: str, overrides: dict[str, Scalar]) -> str:
+    """The config file's text with dotted keys set to new values, in the file's own format."""
+    if kind == ".toml":
+        data = loads_toml(text)
+    elif kind == ".json":
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    for key, value in overrides.items():
+        _set_dotted(data, key, value)
+    if kind == ".toml":
+        return dumps_toml(data)
+    if kind == ".json":
+        return json.dumps(data, indent=2) + "\n"
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Scalar) -> None:
+    if key in data:
+        data[key] = value
+        return
+    head, _, rest = key.partition(".")
+    _set_dotted(data[head], rest, value)
+
+
+def _relative_cwd(workdir: Path) -> Path:
+    try:
+        return Path.cwd().resolve().relative_to(workdir.resolve())
+    except ValueError:
+        return Path(".")
+
+
+def _signal(child: subprocess.Popen, number: int) -> None:
+    try:
+        os.killpg(child.pid, number)
+    except (ProcessLookupError, PermissionError):
+        pass

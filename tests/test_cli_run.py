@@ -1,0 +1,125 @@
+"""`flexgit run`: one command or a grid, in temporary checkouts; failures and Ctrl-C recorded too."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import flexgit
+from conftest import flexgit as cli, git, repo_state
+
+TRAIN = """\
+import json, sys, time
+import tomllib
+p = tomllib.load(open("params.toml", "rb"))
+n = int(open("data/n.txt").read())
+print("training", p["lr"], p["depth"], n, flush=True)
+time.sleep(p.get("sleep", 0))
+if p["lr"] > 1:
+    sys.exit(3)
+json.dump({"acc": round(1 - p["lr"] / 10 + p["depth"] / 100 + n, 4)}, open("metrics.json", "w"))
+"""
+
+
+def project(repo, sleep=0):
+    (repo / "data").mkdir()
+    (repo / "data" / "n.txt").write_text("5\n")
+    (repo / "train.py").write_text(TRAIN)
+    (repo / "params.toml").write_text(f"lr = 0.1\ndepth = 3\nsleep = {sleep}\n")
+    (repo / ".flexgit.toml").write_text('config = "params.toml"\nresults = "metrics.json"\n')
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "project")
+    return repo
+
+
+def temp_env(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir(exist_ok=True)
+    return {"TMPDIR": str(temp)}, temp
+
+
+def test_a_single_run_streams_its_output_and_records_everything(repo, tmp_path):
+    project(repo)
+    env, temp = temp_env(tmp_path)
+    before = repo_state(repo)
+    result = cli(repo, "run", "--name", "one", "--", sys.executable, "train.py", env=env)
+    assert result.code == 0, result
+    assert result.out == "training 0.1 3 5\n"
+    assert result.err.startswith("recorded one (")
+    run = flexgit.show("one", repo=repo).run
+    assert run.status == "ok" and run.params == {"lr": 0.1, "depth": 3, "sleep": 0} and run.metrics == {"acc": 6.02}
+    assert run.meta["exit_code"] == 0 and run.meta["duration_s"] >= 0 and "train.py" in run.meta["run_command"]
+    assert git(repo, "show", "exp/one:.flexgit/output.log") == "training 0.1 3 5\n"
+    assert "metrics.json" not in git(repo, "ls-tree", "--name-only", "exp/one")
+    after = repo_state(repo)
+    assert after["index"] == before["index"] and after["status"] == before["status"]
+    assert list(temp.iterdir()) == []
+
+
+def test_a_grid_runs_in_parallel_and_failures_are_recorded(repo, tmp_path):
+    project(repo)
+    env, temp = temp_env(tmp_path)
+    result = cli(repo, "run", "-S", "lr=0.1,5", "-S", "depth=3,4", "-j", "2", "--", sys.executable, "train.py",
+                 env=env)
+    assert result.code == 1, result
+    runs = flexgit.list_runs(repo=repo)
+    assert sorted((r.params["lr"], r.params["depth"], r.status) for r in runs) == [
+        (0.1, 3, "ok"), (0.1, 4, "ok"), (5, 3, "failed"), (5, 4, "failed")]
+    assert all(r.meta["exit_code"] == 3 for r in runs if r.status == "failed")
+    assert (repo / "params.toml").read_text() == "lr = 0.1\ndepth = 3\nsleep = 0\n"
+    table = cli(repo, "table", "--format", "csv", "--columns", "status,lr,depth,acc", "--sort-by", "acc").out
+    assert table.splitlines()[:3] == ["status,params.lr,params.depth,metrics.acc", "ok,0.1,3,6.02", "ok,0.1,4,6.03"]
+    assert "[lr=5 depth=3] training 5 3 5" in result.out
+    assert list(temp.iterdir()) == []
+
+
+def test_a_sweep_of_24_with_4_workers_leaves_nothing_behind(repo, tmp_path):
+    project(repo)
+    env, temp = temp_env(tmp_path)
+    result = cli(repo, "run", "--name", "grid", "-S", "lr=0.1,0.2,0.3,0.4,0.5,0.6", "-S", "depth=1,2,3,4", "-j", "4",
+                 "--", sys.executable, "train.py", env=env)
+    assert result.code == 0, result
+    runs = flexgit.list_runs(repo=repo)
+    assert sorted(r.name for r in runs) == sorted(f"grid-{i}" for i in range(1, 25))
+    assert len({(r.params["lr"], r.params["depth"]) for r in runs}) == 24
+    assert list(temp.iterdir()) == []
+    assert not list((repo / ".git").rglob("*.lock"))
+    assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
+
+
+def test_ctrl_c_records_what_finished_and_marks_the_rest_interrupted(repo, tmp_path):
+    project(repo, sleep=1.5)
+    env, temp = temp_env(tmp_path)
+    (repo / "params.toml").write_text("lr = 0.1\ndepth = 3\nsleep = 0.2\n")
+    git(repo, "commit", "-q", "-am", "fast by default")
+    proc = subprocess.Popen([sys.executable, "-m", "flexgit", "run", "-S", "sleep=0.2,0.2,30,30,30,30", "-j", "2",
+                             "--", sys.executable, "train.py"], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    deadline = time.time() + 60
+    while time.time() < deadline and len(flexgit.list_runs(repo=repo)) < 2:
+        time.sleep(0.2)
+    time.sleep(1.0)  # the long runs are now running
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    statuses = sorted(r.status for r in flexgit.list_runs(repo=repo))
+    assert statuses == ["interrupted", "interrupted", "ok", "ok"], err
+    assert "interrupted: finished runs are recorded" in err
+    assert list(temp.iterdir()) == []
+    assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
+    assert cli(repo, "record", "--name", "after").code == 0
+
+
+def test_bad_run_requests_write_nothing(repo):
+    project(repo)
+    before = repo_state(repo)
+    result = cli(repo, "run", "-S", "lrr=1", "--", sys.executable, "train.py")
+    assert result.code == 1 and result.err.startswith("Error: -S lrr: there is no key 'lrr' in params.toml")
+    assert cli(repo, "run", "-S", "lr", "--", "true").err.startswith("Error: -S 'lr' has no value")
+    assert cli(repo, "run").code == 2
+    (repo / ".flexgit.toml").write_text('results = "metrics.json"\n')
+    assert "none is set" in cli(repo, "run", "-S", "lr=1", "--", "true").err
+    assert repo_state(repo)["refs"] == before["refs"]

@@ -16,6 +16,7 @@ _LAZY = {
     "checkout": "restore", "import_csv": "importcsv", "Configuration": "config",
     "BaseDataLoader": "components", "BaseDataPreprocessor": "components", "BaseModel": "components",
     "BaseLearner": "components", "Experiment": "runs", "Application": "runs",
+    "log": "history", "finish": "history", "logging": "history",
 }
 
 
@@ -28,5 +29,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-           "Experiment", "FlexgitError", "Run", "checkout", "import_csv", "init", "list_runs", "record", "show", "table",
-           "__version__"]
+           "Experiment", "FlexgitError", "Run", "checkout", "finish", "import_csv", "init", "list_runs", "log",
+           "logging", "record", "show", "table", "__version__"]

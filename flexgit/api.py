@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import __version__, textcache
 from .datafiles import fingerprints
 from .errors import InputError
+from .history import pending_path, summarize
 from .gitrepo import GitRepo
 from .query import Table, build_table, mentions_meta
 from .record import Run, utc_now
-from .refs import ARTIFACTS_DIR, NOTES_REF, BranchRef, is_valid_branch_name
+from .refs import ARTIFACTS_DIR, HISTORY_FILE, NOTES_REF, BranchRef, is_valid_branch_name
 from .render import render
 from .settings import DEFAULT_SETTINGS, SETTINGS_FILE, load_settings
 from .sources import merge_sources
@@ -105,17 +106,27 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
     tree = git.snapshot_tree()
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
-    return write_run(store, target, tree, Run(name=name or "", message=message or "", params=params,
-                                              metrics=metrics, meta=extra_meta), files, Path.cwd())
+    history = pending_path(git)
+    run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
+    written = write_run(store, target, tree, run, files, Path.cwd(), history)
+    history.unlink(missing_ok=True)  # taken by this run
+    return written
 
 
-def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path) -> Run:
-    """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's)
-    and fingerprints of its data (relative paths read from `data_dir`)."""
+def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,
+              history: Path | None = None) -> Run:
+    """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
+    fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
+    logged to `history`, if any (their summary under the run's own metrics)."""
     git = store.repo
     now = utc_now()
-    run = replace(run, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z", time=now,
-                  data=fingerprints(run.params, git.workdir, data_dir))
+    files = dict(files)
+    metrics = dict(run.metrics)
+    if history is not None and history.is_file():
+        files[HISTORY_FILE] = git.write_blob_from_file(history)
+        metrics = {**summarize(history.read_bytes()), **metrics}
+    run = replace(run, metrics=metrics, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
+                  time=now, data=fingerprints(run.params, git.workdir, data_dir))
     return store.write([run], [tree], target, [files])[0]
 
 

@@ -16,6 +16,7 @@ CONFIG_FILE = "config.toml"
 META_FILE = "meta.toml"
 RESULTS_FILE = "results.toml"
 DATA_FILE = "data.toml"  # fingerprints of the data the config names
+HISTORY_FILE = "history.jsonl"  # step-wise metrics logged with flexgit.log
 ARTIFACTS_DIR = "artifacts"  # files a run keeps (a trained model), under .flexgit/
 
 TRAILER_FORMAT = "Flexgit-Format"

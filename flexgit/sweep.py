@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 from . import api
 from .errors import InputError
+from .history import ENV as HISTORY_ENV
 from .record import Run
 from .settings import load_settings
 from .sources import load_flat, merge_sources
@@ -188,7 +189,7 @@ class Sweep:
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:
         cwd = checkout / self.subdir
-        env = {**os.environ, "FLEXGIT_RUN": label}
+        env = {**os.environ, "FLEXGIT_RUN": label, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl")}
         with open(checkout / ".flexgit-output.log", "wb") as log:
             child = subprocess.Popen(self.command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -216,7 +217,8 @@ class Sweep:
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=f"flexgit run {' '.join(self.command)}")
-        return api.write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root)
+        return api.write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
+                             checkout / ".flexgit-history.jsonl")
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
         with self.progress.lock:

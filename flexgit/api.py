@@ -104,7 +104,10 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     for path in kept.values():
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
-    tree = git.snapshot_tree()
+    keep, too_large = settings.snapshot_filter()
+    tree, _ = git.snapshot_tree(keep)
+    if too_large:
+        extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
     history = pending_path(git)
     run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)

@@ -101,6 +101,8 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
     run = api.record(name=name, message=message, params=params, metrics=metrics, config_files=config_files or None,
                      results_files=results_files or None, branch=branch, repo=_repo(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
+    for path in run.meta.get("left_out", []):
+        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
 
 
 @cli.command()

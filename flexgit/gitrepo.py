@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState
@@ -142,23 +142,43 @@ class GitRepo:
 
     # -- objects ------------------------------------------------------------------------
 
-    def snapshot_tree(self) -> str:
+    def snapshot_tree(self, keep: Callable[[str, int], bool] | None = None) -> tuple[str, list[str]]:
         """Write a tree of the working tree as `git add -A` would see it; the index is untouched.
 
         Uses the repository's own index object, changed in memory only and re-read from disk
         afterwards: git's stat cache makes unchanged files free, and nothing is written back.
+        With `keep(path, size)`, changed and untracked files it refuses are left out (their
+        committed version, if any, stays); returns the tree and the paths left out.
         """
         self.require_worktree()
         index = self._repo.index
+        left_out: list[str] = []
         try:
             index.read(True)
-            index.add_all()
-            return str(index.write_tree())
+            if keep is None:
+                index.add_all()
+            else:
+                self._add_changes(index, keep, left_out)
+            return str(index.write_tree()), left_out
         except pygit2.GitError as exc:
             raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
         finally:
             with contextlib.suppress(pygit2.GitError):
                 index.read(True)
+
+    def _add_changes(self, index: pygit2.Index, keep: Callable[[str, int], bool], left_out: list[str]) -> None:
+        # Only what differs from the index is looked at, so files that `keep` refuses are never
+        # read or hashed (a multi-gigabyte checkpoint costs a stat, not a copy into git).
+        changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
+        for path, flags in self._repo.status(untracked_files="all", ignored=False).items():
+            if flags & FileStatus.WT_DELETED:
+                index.remove(path)
+            elif flags & changed:
+                size = os.lstat(self.workdir / path).st_size
+                if keep(path, size):
+                    index.add(path)
+                else:
+                    left_out.append(path)
 
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))

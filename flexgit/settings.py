@@ -3,21 +3,27 @@
     branch = "experiments"        # the experiments branch
     config = ["params.toml"]      # config file(s) whose values are a run's params
     results = ["metrics.json"]    # results file(s) whose values are a run's metrics
+    include = ["src/*", "*.py"]   # only changed/untracked files matching these enter a snapshot
+    exclude = ["scratch/*"]       # ... and none matching these
+    max_file_size = "50MB"        # larger changed/untracked files are left out, with a warning
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import InputError
 from .tomlio import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
-KEYS = ("branch", "config", "results")
+KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size")
+_UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024 ** 2, "MIB": 1024 ** 2, "GB": 1024 ** 3, "GIB": 1024 ** 3}
 
 DEFAULT_SETTINGS = '''# flexgit project settings (see "Project settings" in flexgit's README).
 # The experiments branch runs are recorded on.
@@ -28,6 +34,12 @@ branch = "experiments"
 # which records a run when a results file changed).
 config = []        # e.g. ["params.toml"]
 results = []       # e.g. ["metrics.json"]
+
+# What a snapshot takes of files that are new or changed since the last commit (globs
+# matched against the path from the top of the working tree; '*' also crosses '/').
+# include = ["*"]
+# exclude = ["checkpoints/*", "*.ckpt"]
+# max_file_size = "100MB"    # larger files are left out, listed in the run's meta
 '''
 
 
@@ -38,7 +50,29 @@ class Settings:
     branch: str | None = None
     config: tuple[str, ...] = ()
     results: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_size: int | None = None
     source: str | None = None  # the file they came from
+
+    def snapshot_filter(self) -> tuple[Callable[[str, int], bool] | None, list[str]]:
+        """A `keep(path, size)` test for the snapshot (None when nothing is filtered), and the list
+        it fills with the files left out for their size."""
+        too_large: list[str] = []
+        if not (self.include or self.exclude or self.max_file_size is not None):
+            return None, too_large
+
+        def keep(path: str, size: int) -> bool:
+            if self.include and not any(fnmatch.fnmatchcase(path, g) for g in self.include):
+                return False
+            if any(fnmatch.fnmatchcase(path, g) for g in self.exclude):
+                return False
+            if self.max_file_size is not None and size > self.max_file_size:
+                too_large.append(f"{path} ({size} bytes)")
+                return False
+            return True
+
+        return keep, too_large
 
 
 def load_settings(workdir: Path) -> Settings:
@@ -69,12 +103,22 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
     if branch is not None and not isinstance(branch, str):
         raise InputError(f"'branch' in {source} must be a string")
     return Settings(branch=branch, config=_files(table, "config", source), results=_files(table, "results", source),
-                    source=source)
+                    include=_files(table, "include", source), exclude=_files(table, "exclude", source),
+                    max_file_size=_size(table.get("max_file_size"), source), source=source)
+
+
+def _size(value: Any, source: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value) if isinstance(value, str) else None
+    if not match or match[2].upper() not in _UNITS:
+        raise InputError(f"'max_file_size' in {source} must be a number of bytes or a size like \"50MB\"")
+    return int(float(match[1]) * _UNITS[match[2].upper()])
 
 
 def _files(table: dict[str, Any], key: str, source: str) -> tuple[str, ...]:
     value = table.get(key, [])
     value = [value] if isinstance(value, str) else value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"'{key}' in {source} must be a file name or a list of file names")
+        raise InputError(f"'{key}' in {source} must be a string or a list of strings")
     return tuple(value)

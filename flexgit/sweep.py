@@ -97,7 +97,8 @@ class Sweep:
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
-        self.snapshot = git.update_tree(git.snapshot_tree(), {f: None for f in self.settings.results})
+        tree, _ = git.snapshot_tree(self.settings.snapshot_filter()[0])
+        self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
         if name is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import flexgit
 from conftest import flexgit as cli, git, repo_state
 
@@ -49,3 +51,37 @@ def test_init_writes_a_commented_default_once(repo):
     assert "wrote" not in cli(repo, "init").out
     assert (repo / ".flexgit.toml").read_text() == 'branch = "mine"\n'
     assert git(repo, "rev-parse", "--verify", "mine").strip()
+
+
+def test_snapshot_include_exclude_and_max_file_size(repo):
+    (repo / ".flexgit.toml").write_text('exclude = ["scratch/*"]\nmax_file_size = "1KB"\n')
+    (repo / "scratch").mkdir()
+    (repo / "scratch" / "notes.txt").write_text("private\n")
+    (repo / "model.py").write_text("x = 1\n")
+    (repo / "big.ckpt").write_bytes(b"\x01" * 5000)
+    (repo / "train.py").write_text("print('changed')\n" + "#" * 2000)  # tracked, now too large
+    before = repo_state(repo)
+    result = cli(repo, "record", "--name", "f1")
+    assert result.code == 0, result
+    warning = "warning: left out of the snapshot, larger than max_file_size: "
+    assert sorted(result.err.splitlines()) == [warning + "big.ckpt (5000 bytes)", warning + "train.py (2017 bytes)"]
+    paths = git(repo, "ls-tree", "-r", "--name-only", "exp/f1").split()
+    assert "model.py" in paths and "big.ckpt" not in paths and "scratch/notes.txt" not in paths
+    assert git(repo, "show", "exp/f1:train.py") == "print('training')\n"  # the committed version stays
+    assert sorted(flexgit.show("f1", repo=repo).run.meta["left_out"]) == ["big.ckpt (5000 bytes)",
+                                                                            "train.py (2017 bytes)"]
+    big_blob = git(repo, "hash-object", "big.ckpt").strip()
+    assert subprocess.run(["git", "cat-file", "-e", big_blob], cwd=repo).returncode != 0  # never stored
+    assert repo_state(repo)["index"] == before["index"]
+
+
+def test_include_limits_new_files_and_bad_sizes_are_refused(repo):
+    (repo / ".flexgit.toml").write_text('include = ["src/*"]\n')
+    (repo / "src").mkdir()
+    (repo / "src" / "a.py").write_text("a = 1\n")
+    (repo / "other.py").write_text("b = 2\n")
+    assert cli(repo, "record", "--name", "i1").code == 0
+    paths = git(repo, "ls-tree", "-r", "--name-only", "exp/i1").split()
+    assert "src/a.py" in paths and "other.py" not in paths and "train.py" in paths
+    (repo / ".flexgit.toml").write_text('max_file_size = "lots"\n')
+    assert cli(repo, "record").err.startswith("Error: 'max_file_size' in ")

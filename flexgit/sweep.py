@@ -178,9 +178,9 @@ class Sweep:
     def _prepare(self, checkout: Path, overrides: dict[str, Scalar]) -> str:
         git = self.store.repo
         tree = self.snapshot
-        if overrides:
-            path = git.workdir / self.config_file
-            text = _with_overrides(path.read_text(encoding="utf-8"), path.suffix.lower(), overrides)
+        if overrides:  # applied to the config as it was at launch, whatever happened to it since
+            original = git.read_blob(git.tree_entry(self.snapshot, self.config_file)).decode("utf-8")
+            text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
         for entry in git.ignored_top_level():

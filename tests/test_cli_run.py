@@ -100,7 +100,10 @@ def test_ctrl_c_records_what_finished_and_marks_the_rest_interrupted(repo, tmp_p
     git(repo, "commit", "-q", "-am", "fast by default")
     proc = subprocess.Popen([sys.executable, "-m", "flexgit", "run", "-S", "sleep=0.2,0.2,30,30,30,30", "-j", "2",
                              "--", sys.executable, "train.py"], cwd=repo, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+                            # As in a terminal: a test runner started in the background may
+                            # ignore SIGINT, and children would inherit that.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and len(flexgit.list_runs(repo=repo)) < 2:
         time.sleep(0.2)

@@ -17,7 +17,7 @@ from .errors import InputError
 from .history import pending_path, summarize
 from .gitrepo import GitRepo
 from .query import Table, build_table, mentions_meta
-from .record import Run, utc_now
+from .record import Run, update_line, utc_now
 from .refs import ARTIFACTS_DIR, HISTORY_FILE, NOTES_REF, BranchRef, is_valid_branch_name
 from .render import render
 from .settings import DEFAULT_SETTINGS, SETTINGS_FILE, load_settings
@@ -217,6 +217,23 @@ def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str 
 
     rows = table_rows(repo, branch, sort_by, desc, columns, where, only_changed, limit)
     return pd.DataFrame(rows.rows, columns=list(rows.columns))
+
+
+def update(name: str, metrics: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+           repo: PathLike | None = None) -> Run:
+    """Add or change values of a recorded run after the fact (a test score computed later).
+
+    The run's note gets a line with the new values and the time; reading takes, for each
+    key, the newest value. Nothing already recorded is rewritten.
+    """
+    metrics = flatten(metrics or {}, "the metrics given")
+    params = flatten(params or {}, "the params given")
+    if not metrics and not params:
+        raise InputError("give the values to add, e.g. flexgit update NAME -m test_acc=0.91")
+    store = open_store(repo)
+    run = store.find(name)
+    store.append(run, update_line(metrics=metrics, params=params))
+    return store.find(run.id)
 
 
 @dataclass(frozen=True)

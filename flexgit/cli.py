@@ -165,6 +165,24 @@ def show(ctx: click.Context, name: str) -> None:
     click.echo("\n".join(lines))
 
 
+@cli.command()
+@click.argument("name")
+@click.option("-m", "--metric", "metrics", multiple=True, metavar="KEY=VALUE", callback=_assignments("--metric"),
+              help="A metric to add or change. Repeatable.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", callback=_assignments("--param"),
+              help="A param to add or change. Repeatable.")
+@click.pass_context
+def update(ctx: click.Context, name: str, metrics, params) -> None:
+    """Add values to a recorded run after the fact; the newest value of a key wins.
+
+    \b
+    Example:
+      flexgit update lr-0.1 -m test_acc=0.91
+    """
+    run = api.update(name, metrics=metrics, params=params, repo=_repo(ctx))
+    click.echo(f"updated {run.name} ({run.short_id})")
+
+
 @cli.command(name="checkout")
 @click.argument("name")
 @click.option("--branch", "-b", "new_branch", metavar="NEW", help="Make a new branch whose tip is the run's code.")

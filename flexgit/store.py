@@ -162,6 +162,28 @@ class Store:
                    f"{TRAILER_RUNS}: {len(runs)}\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
+    def append(self, run: Run, line: bytes) -> None:
+        """Add a line to the note of recorded `run` (values added after the fact); compare-and-swap."""
+        with self.repo.writer_lock():
+            for _ in range(MAX_ATTEMPTS):
+                self._complete_last_write()
+                notes_tip = self.repo.ref_target(NOTES_REF)
+                tree = self.repo.commit(notes_tip)[0]
+                where = next((p for p in note_paths(run.id) if self.repo.tree_entry(tree, p)), None)
+                if where is None:
+                    raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
+                data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
+                changes = {where: None, note_path(run.id): self.repo.write_blob(data)}
+                message = (f"flexgit: update run {run.name}\n\n{TRAILER_NAME}: {run.name}\n"
+                           f"{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+                commit = self.repo.create_commit(self.repo.update_tree(tree, changes), [notes_tip], message)
+                try:
+                    self.repo.set_ref(NOTES_REF, commit, notes_tip, "flexgit: update")
+                    return
+                except RefMoved:
+                    continue
+        raise ConcurrencyError("the notes kept moving while updating; nothing was written, try again")
+
     def _last_write(self) -> tuple[str, str, int] | None:
         """(newest run commit, branch ref, number of runs) of the newest notes commit, if a record."""
         notes_tip = self.repo.ref_target(NOTES_REF)

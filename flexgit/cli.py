@@ -299,6 +299,33 @@ def _report_runs(outcomes) -> None:
                        + (f"  {setting}" if setting else ""), err=True)
 
 
+def _sync_command(verb: str, summary: str, example: str):
+    @cli.command(name=verb, help=f"{summary}\n\n\b\nExample:\n  {example}")
+    @click.argument("remote", default="origin")
+    @click.option("--branch", "-b", metavar="B", help="Experiments branch (default: from settings, or experiments).")
+    @click.pass_context
+    def command(ctx: click.Context, remote: str, branch: str | None) -> None:
+        from . import sync
+
+        report = getattr(sync, verb)(remote, branch=branch, repo=_repo(ctx))
+        if verb != "push":
+            joined = ", joined with a merge commit" if report.merged else ""
+            click.echo(f"pulled from {remote}: {report.fetched_runs} new runs{joined}")
+        if report.pushed:
+            click.echo(f"pushed to {remote}")
+        for name in report.conflicts:
+            click.echo(f"warning: run name '{name}' means different runs here and on {remote}; both runs are "
+                       f"kept, find the other by its id in 'flexgit table'", err=True)
+
+    return command
+
+
+_sync_command("pull", "Fetch the runs of REMOTE (default origin) and join them with yours.", "flexgit pull origin")
+_sync_command("push", "Send your runs to REMOTE (default origin); retried after a pull if it moved.",
+              "flexgit push origin")
+_sync_command("sync", "Pull, then push: everyone's runs, here and on REMOTE.", "flexgit sync")
+
+
 @cli.group()
 def hook() -> None:
     """Record a run on every commit that changed your results (the post-commit hook).

@@ -420,20 +420,33 @@ class GitRepo:
 
     def add_worktree(self, directory: Path, commit: str, branch: str | None) -> None:
         """Check `commit` out in a new linked worktree (on `branch`, else detached)."""
-        where = ["-C", str(self.common_dir.parent if not self.is_bare else self.common_dir)]
         spec = [str(directory), branch] if branch else ["--detach", str(directory), commit]
-        self.run_git(where + ["worktree", "add", "--quiet"] + spec)
+        self.run_git(["worktree", "add", "--quiet"] + spec)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """True when `ancestor` is reachable from `descendant`."""
+        return ancestor == descendant or self._repo.descendant_of(descendant, ancestor)
 
     def run_git(self, args: list[str]) -> str:
-        """Run the git command (for what libgit2 lacks); its error becomes a FlexgitError."""
+        """Run the git command in this repository (for what libgit2 lacks, and for transport);
+        its error becomes a FlexgitError."""
+        done, detail = self.try_git(args)
+        if not done:
+            raise FlexgitError(f"git {args[0]}: {detail}")
+        return detail
+
+    def try_git(self, args: list[str]) -> tuple[bool, str]:
+        """Run the git command in this repository: (succeeded, stdout or the end of stderr)."""
+        place = self.common_dir if self.is_bare else self.workdir
         try:
-            done = subprocess.run(["git"] + args, capture_output=True, text=True, check=False)
+            done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
         except FileNotFoundError:
             raise FlexgitError("the 'git' command is not installed; install git and try again") from None
         if done.returncode != 0:
-            detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
-            raise FlexgitError(f"git {args[2] if args[:1] == ['-C'] else args[0]}: {detail}")
-        return done.stdout
+            lines = (done.stderr + done.stdout).strip().splitlines() or ["failed"]
+            return False, " ".join(line.strip() for line in lines[-3:])
+        return True, done.stdout
 
 
 def _os_user() -> str:

@@ -1,0 +1,120 @@
+"""push / pull / sync through a bare remote, between real clones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import flexgit
+from conftest import flexgit as cli, git, make_repo, repo_state
+
+
+def clones(tmp_path, count=2):
+    origin = make_repo(tmp_path / "origin-work")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(remote))
+    result = []
+    for i in range(count):
+        path = tmp_path / f"clone{i}"
+        git(tmp_path, "clone", "-q", str(remote), str(path))
+        git(path, "config", "user.name", f"Machine {i}")
+        git(path, "config", "user.email", f"m{i}@example.com")
+        result.append(path)
+    return remote, result
+
+
+def names(repo):
+    return sorted(run.name for run in flexgit.list_runs(repo=repo))
+
+
+def test_runs_travel_through_a_remote(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
+    assert cli(a, "push").out == "pushed to origin\n"
+    result = cli(b, "pull")
+    assert result.out == "pulled from origin: 1 new runs\n", result
+    assert names(b) == ["a1"] and flexgit.show("a1", repo=b).run.metrics == {"acc": 0.5}
+    assert git(remote, "rev-parse", "refs/tags/exp/a1").strip() == git(a, "rev-parse", "exp/a1").strip()
+
+
+def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="a1", repo=a)
+    flexgit.record(name="b1", repo=b)
+    flexgit.record(name="b2", repo=b)
+    assert cli(a, "push").code == 0
+    result = cli(b, "sync")
+    assert result.code == 0, result
+    assert result.out == "pulled from origin: 1 new runs, joined with a merge commit\npushed to origin\n"
+    assert cli(a, "pull").code == 0
+    assert names(a) == names(b) == ["a1", "b1", "b2"]
+    assert "Flexgit-Kind: merge" in git(b, "log", "-1", "--format=%B", "experiments")
+    assert git(a, "rev-parse", "experiments") == git(b, "rev-parse", "experiments")
+    for repo in (a, b, remote):
+        assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
+    flexgit.record(name="after", repo=b)  # recording goes on on top of the merge
+    assert names(b)[-1] == "b2" and "after" in names(b)
+
+
+def test_values_appended_on_two_machines_both_survive(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="shared", metrics={"acc": 0.5}, repo=a)
+    cli(a, "push")
+    cli(b, "pull")
+    flexgit.update("shared", metrics={"test_acc": 0.7}, repo=a)
+    flexgit.update("shared", metrics={"test_acc": 0.9, "f1": 0.3}, repo=b)  # written later: newest
+    assert cli(a, "sync").code == 0 and cli(b, "sync").code == 0 and cli(a, "pull").code == 0
+    for repo in (a, b):
+        run = flexgit.show("shared", repo=repo).run
+        assert run.metrics == {"acc": 0.5, "test_acc": 0.9, "f1": 0.3}
+        note = git(repo, "notes", "--ref=flexgit", "show", "exp/shared")
+        assert '"test_acc":0.7' in note and '"test_acc":0.9' in note
+
+
+def test_a_name_taken_on_both_sides_is_reported_and_both_runs_kept(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    ra = flexgit.record(name="same", metrics={"acc": 1}, repo=a)
+    rb = flexgit.record(name="same", metrics={"acc": 2}, repo=b)
+    assert cli(a, "push").code == 0
+    result = cli(b, "push")
+    assert result.code == 1 and "run names used for different runs here and on 'origin': same" in result.err
+    ids = sorted(run.id for run in flexgit.list_runs(repo=b))
+    assert ids == sorted([ra.id, rb.id])  # both kept, neither renamed
+    assert git(b, "rev-parse", "exp/same").strip() == rb.id
+
+
+def test_a_remote_that_does_not_exist_changes_nothing(tmp_path):
+    _, (a,) = clones(tmp_path, 1)
+    flexgit.record(name="r", repo=a)
+    before = repo_state(a)
+    result = cli(a, "push", str(tmp_path / "nowhere.git"))
+    assert result.code == 1 and result.err.startswith("Error: ") and len(result.err.splitlines()) == 1
+    assert cli(a, "pull", "nowhere").code == 1
+    assert repo_state(a) == before
+
+
+SYNC_LOOP = """
+import random, sys, flexgit
+from flexgit import sync
+repo, count = sys.argv[1], int(sys.argv[2])
+rng = random.Random(repo)
+for i in range(count):
+    flexgit.record(metrics={"i": i}, repo=repo)
+    if rng.random() < 0.5:
+        sync.sync("origin", repo=repo)
+sync.sync("origin", repo=repo)
+"""
+
+
+def test_three_machines_recording_and_syncing_at_once_lose_nothing(tmp_path):
+    remote, repos = clones(tmp_path, 3)
+    procs = [subprocess.Popen([sys.executable, "-c", SYNC_LOOP, str(repo), "6"], stderr=subprocess.PIPE, text=True)
+             for repo in repos]
+    errors = [proc.communicate()[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], errors
+    for repo in repos:
+        assert cli(repo, "sync").code == 0
+    tables = [names(repo) for repo in repos]
+    assert len(tables[0]) == 18 and tables[0] == tables[1] == tables[2]
+    for repo in [*repos, remote]:
+        assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""

@@ -176,31 +176,39 @@ def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[R
 
 def table_rows(repo: PathLike | GitRepo | None = None, branch: str | None = None, sort_by: str | None = None,
                desc: bool = False, columns: Sequence[str] | str | None = None, where: str | None = None,
-               only_changed: bool = False, limit: int | None = None) -> Table:
+               only_changed: bool = False, limit: int | None = None, notes_tree: str | None = None) -> Table:
     """The merged table of runs as plain rows (no pandas): what `flexgit table` prints."""
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     store = open_store(repo)
     target = target_branch(store.repo, branch)
     store.branch_tip(target)
-    rows = store.rows(target, with_meta=mentions_meta(columns, sort_by, where))
+    rows = store.rows(target, with_meta=mentions_meta(columns, sort_by, where), notes_tree=notes_tree)
     return build_table(rows, sort_by=sort_by, desc=desc, columns=columns, where=where,
                        only_changed=only_changed, limit=limit)
 
 
 def table_text(fmt: str, width: int = 80, repo: PathLike | None = None, branch: str | None = None,
                sort_by: str | None = None, desc: bool = False, columns: str | None = None, where: str | None = None,
-               only_changed: bool = False, limit: int | None = None) -> str:
-    """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache."""
+               only_changed: bool = False, limit: int | None = None, remote: str | None = None) -> str:
+    """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache.
+
+    With `remote`, its runs are fetched and shown with ours (nothing local moves).
+    """
     store = open_store(repo)
     target = target_branch(store.repo, branch)
-    tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)}"
+    notes_tree = None
+    if remote is not None:
+        from .sync import joined_notes_tree  # sync builds on this module
+
+        notes_tree = joined_notes_tree(remote, branch, store.repo)
+    tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {notes_tree}"
     query = [__version__, fmt, width if fmt == "table" else 0, target.ref, sort_by, desc, columns, where,
              only_changed, limit]
     cache_dir = store.repo.flexgit_dir(create=False)
     text = textcache.get(cache_dir, query, tips)
     if text is None:
-        rows = table_rows(store.repo, branch, sort_by, desc, columns, where, only_changed, limit)
+        rows = table_rows(store.repo, branch, sort_by, desc, columns, where, only_changed, limit, notes_tree)
         text = render(rows, fmt, width) if rows.rows or fmt != "table" else ""
         textcache.put(cache_dir, query, tips, text)
     return text

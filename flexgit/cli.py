@@ -114,8 +114,9 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--where", metavar="EXPR", help='Keep rows matching, e.g. \'metrics.acc > 0.9 and params.model = "mlp"\'.')
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
+@click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
 @click.pass_context
-def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit) -> None:
+def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote) -> None:
     """Every recorded run as one table: name, id, date, message, params.*, metrics.*.
 
     \b
@@ -125,7 +126,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
     """
     text = api.table_text(fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=_repo(ctx), branch=branch,
                           sort_by=sort_by, desc=desc, columns=columns, where=where, only_changed=only_changed,
-                          limit=limit)
+                          limit=limit, remote=remote)
     if not text:
         click.echo(f"no runs on branch '{api.branch_ref(branch).name}'; record one with 'flexgit record'", err=True)
     click.echo(text, nl=False)

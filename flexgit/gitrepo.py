@@ -365,9 +365,12 @@ class GitRepo:
             if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
                 lock.unlink()
 
-    def delete_ref(self, name: str) -> None:
-        with contextlib.suppress(KeyError):
-            self._repo.references.delete(name)
+    def clear_stale_locks(self, prefix: str) -> None:
+        """Remove lock files under refs `prefix` that a killed process left (older than a few seconds)."""
+        directory = self.common_dir / prefix
+        if directory.is_dir():
+            for lock in directory.rglob("*.lock"):
+                self._clear_stale_lock(str(lock.relative_to(self.common_dir))[: -len(".lock")])
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -432,11 +435,11 @@ class GitRepo:
         its error becomes a FlexgitError."""
         done, detail = self.try_git(args)
         if not done:
-            raise FlexgitError(f"git {args[0]}: {detail}")
+            raise FlexgitError(f"git {args[0]}: {last_lines(detail)}")
         return detail
 
     def try_git(self, args: list[str]) -> tuple[bool, str]:
-        """Run the git command in this repository: (succeeded, stdout or the end of stderr)."""
+        """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
         place = self.common_dir if self.is_bare else self.workdir
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
@@ -444,9 +447,13 @@ class GitRepo:
         except FileNotFoundError:
             raise FlexgitError("the 'git' command is not installed; install git and try again") from None
         if done.returncode != 0:
-            lines = (done.stderr + done.stdout).strip().splitlines() or ["failed"]
-            return False, " ".join(line.strip() for line in lines[-3:])
+            return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+def last_lines(text: str, count: int = 3) -> str:
+    """The end of a command's output, on one line."""
+    return " ".join(line.strip() for line in text.strip().splitlines()[-count:] if line.strip())
 
 
 def _os_user() -> str:

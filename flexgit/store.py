@@ -184,6 +184,22 @@ class Store:
                     continue
         raise ConcurrencyError("the notes kept moving while updating; nothing was written, try again")
 
+    def joined_notes_tree(self, ours: str, theirs: str) -> str:
+        """A notes tree with every note of both: a run noted differently on each side gets the
+        sorted union of both notes' lines (git's cat_sort_uniq)."""
+        git = self.repo
+        mine = {path.replace("/", ""): (path, blob) for path, blob in git.walk_blobs(ours)}
+        changes: dict[str, str | None] = {}
+        for path, blob in git.walk_blobs(theirs):
+            commit = path.replace("/", "")
+            if commit not in mine:
+                changes[note_path(commit)] = blob
+            elif mine[commit][1] != blob:
+                lines = set(git.read_blob(mine[commit][1]).splitlines()) | set(git.read_blob(blob).splitlines())
+                changes[mine[commit][0]] = None
+                changes[note_path(commit)] = git.write_blob(b"\n".join(sorted(line for line in lines if line)) + b"\n")
+        return git.update_tree(ours, changes)
+
     def _last_write(self) -> tuple[str, str, int] | None:
         """(newest run commit, branch ref, number of runs) of the newest notes commit, if a record."""
         notes_tip = self.repo.ref_target(NOTES_REF)
@@ -247,25 +263,30 @@ class Store:
         """Every recorded run (of `branch`, if given), oldest first."""
         return [runcache.run_of(entry) for entry in self._entries(branch)]
 
-    def rows(self, branch: BranchRef | None = None, with_meta: bool = False) -> list[dict[str, Any]]:
-        """Table rows of every run (of `branch`), oldest first; `meta.*` columns only when asked."""
-        entries = self._entries(branch)
+    def rows(self, branch: BranchRef | None = None, with_meta: bool = False,
+             notes_tree: str | None = None) -> list[dict[str, Any]]:
+        """Table rows of every run (of `branch`), oldest first; `meta.*` columns only when asked.
+
+        `notes_tree` reads another notes tree than the local one (the local joined with a remote's).
+        """
+        entries = self._entries(branch, notes_tree)
         if not with_meta:
             return [entry[3] for entry in entries]
         return [{**entry[3], **{"meta." + k: v for k, v in runcache.meta_of(entry).items()}} for entry in entries]
 
-    def _entries(self, branch: BranchRef | None) -> list[runcache.Entry]:
-        entries = self._all_entries()
+    def _entries(self, branch: BranchRef | None, notes_tree: str | None = None) -> list[runcache.Entry]:
+        entries = self._all_entries(notes_tree)
         if branch is None or all(entry[2] == branch.name for entry in entries):
             return entries
         return [entry for entry in entries if entry[2] == branch.name]
 
-    def _all_entries(self) -> list[runcache.Entry]:
+    def _all_entries(self, tree: str | None = None) -> list[runcache.Entry]:
         """All runs in the notes; only notes changed since the cached tree are read and parsed."""
-        notes_tip = self.repo.ref_target(NOTES_REF)
-        if notes_tip is None:
-            return []
-        tree = self.repo.commit(notes_tip)[0]
+        if tree is None:
+            notes_tip = self.repo.ref_target(NOTES_REF)
+            if notes_tip is None:
+                return []
+            tree = self.repo.commit(notes_tip)[0]
         cache_path = self.repo.flexgit_dir(create=False) / RUN_CACHE
         cached = runcache.load(cache_path)
         if cached is not None and cached[0] == tree:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 from . import api
 from .errors import FlexgitError
-from .gitrepo import GitRepo, RefMoved
+from .gitrepo import GitRepo, RefMoved, last_lines
 from .refs import FORMAT_VERSION, NOTES_REF, TAG_PREFIX, TRAILER_FORMAT, TRAILER_KIND, BranchRef
-from .store import Store, note_path
+from .store import Store
 
 PUSH_ATTEMPTS = 10
 
@@ -74,8 +74,8 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
         if done:
             report.pushed = True
             return report
-        if not any(word in detail for word in ("rejected", "fetch first", "non-fast-forward", "atomic")):
-            raise FlexgitError(f"cannot push to '{remote}': {detail}")
+        if not _lost_a_race(detail):
+            raise FlexgitError(f"cannot push to '{remote}': {_refusal(detail)}")
         pulled = pull(remote, branch, git)
         report.conflicts = pulled.conflicts
         if pulled.conflicts:
@@ -93,15 +93,42 @@ def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     return pushed
 
 
+def _lost_a_race(output: str) -> bool:
+    """Did the push fail because the remote moved (or a tag there differs), not because it refuses?"""
+    return any(word in output for word in ("[rejected]", "fetch first", "non-fast-forward", "already exists",
+                                           "cannot lock ref", "failed to update ref"))
+
+
+def _refusal(output: str) -> str:
+    reasons = [line for line in output.splitlines() if "remote rejected" in line and "atomic" not in line]
+    return last_lines("\n".join(reasons) if reasons else output)
+
+
 def _fetch(git: GitRepo, remote: str, target: BranchRef) -> None:
     prefix = tracking_prefix(remote)
+    _remember_refspecs(git, remote, target)
+    git.clear_stale_locks(prefix)  # a fetch killed midway must not block the next one
     advertised = git.run_git(["ls-remote", remote]).split()
     wanted = [target.ref, NOTES_REF]
     refspecs = [f"+{ref}:{prefix}{ref[len('refs/'):]}" for ref in wanted if ref in advertised]
     if any(name.startswith(TAG_PREFIX) for name in advertised):
         refspecs.append(f"+{TAG_PREFIX}*:{prefix}tags/{TAG_PREFIX[len('refs/tags/'):]}*")
     if refspecs:
-        git.run_git(["fetch", "--quiet", "--no-tags", remote, *refspecs])
+        # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs.
+        git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", remote, *refspecs])
+
+
+def _remember_refspecs(git: GitRepo, remote: str, target: BranchRef) -> None:
+    """Let a plain `git fetch REMOTE` bring the runs too (into flexgit's tracking refs)."""
+    if git.config_value(f"remote.{remote}.url") is None:
+        return  # a URL or path given directly: nothing to configure
+    found, listed = git.try_git(["config", "--get-all", f"remote.{remote}.fetch"])
+    known = listed.split() if found else []
+    prefix = tracking_prefix(remote)
+    for ref in (target.ref, NOTES_REF):
+        spec = f"+{ref}:{prefix}{ref[len('refs/'):]}"
+        if spec not in known:
+            git.run_git(["config", "--add", f"remote.{remote}.fetch", spec])
 
 
 def _join_branch(store: Store, target: BranchRef, theirs: str | None, remote: str) -> bool:
@@ -128,20 +155,21 @@ def _join_notes(store: Store, theirs: str | None, remote: str) -> None:
     if ours is None or git.is_ancestor(ours, theirs):
         git.set_ref(NOTES_REF, theirs, ours, f"flexgit: pull from {remote}")
         return
-    our_tree, their_tree = git.commit(ours)[0], git.commit(theirs)[0]
-    mine = {path.replace("/", ""): (path, blob) for path, blob in git.walk_blobs(our_tree)}
-    changes: dict[str, str | None] = {}
-    for path, blob in git.walk_blobs(their_tree):
-        commit = path.replace("/", "")
-        if commit not in mine:
-            changes[note_path(commit)] = blob
-        elif mine[commit][1] != blob:
-            lines = set(git.read_blob(mine[commit][1]).splitlines()) | set(git.read_blob(blob).splitlines())
-            changes[mine[commit][0]] = None
-            changes[note_path(commit)] = git.write_blob(b"\n".join(sorted(line for line in lines if line)) + b"\n")
+    tree = store.joined_notes_tree(git.commit(ours)[0], git.commit(theirs)[0])
     message = f"flexgit: join notes from {remote}\n\n{TRAILER_KIND}: merge\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n"
-    merge = git.create_commit(git.update_tree(our_tree, changes), [ours, theirs], message)
+    merge = git.create_commit(tree, [ours, theirs], message)
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")
+
+
+def joined_notes_tree(remote: str, branch: str | None = None, repo: str | os.PathLike | None = None) -> str | None:
+    """Fetch REMOTE and return our notes joined with its notes, as a tree; no local ref moves."""
+    store = api.open_store(repo)
+    _fetch(store.repo, remote, api.target_branch(store.repo, branch))
+    trees = [store.repo.commit(tip)[0] for tip in (store.repo.ref_target(NOTES_REF),
+             store.repo.ref_target(tracking_prefix(remote) + NOTES_REF[len("refs/"):])) if tip]
+    if len(trees) < 2:
+        return trees[0] if trees else None
+    return store.joined_notes_tree(trees[0], trees[1])
 
 
 def _join_tags(store: Store, prefix: str) -> list[str]:

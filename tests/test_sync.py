@@ -106,15 +106,82 @@ sync.sync("origin", repo=repo)
 """
 
 
-def test_three_machines_recording_and_syncing_at_once_lose_nothing(tmp_path):
-    remote, repos = clones(tmp_path, 3)
-    procs = [subprocess.Popen([sys.executable, "-c", SYNC_LOOP, str(repo), "6"], stderr=subprocess.PIPE, text=True)
+def test_four_machines_recording_and_syncing_at_once_lose_nothing(tmp_path):
+    remote, repos = clones(tmp_path, 4)
+    procs = [subprocess.Popen([sys.executable, "-c", SYNC_LOOP, str(repo), "25"], stderr=subprocess.PIPE, text=True)
              for repo in repos]
     errors = [proc.communicate()[1] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0, 0], errors
+    assert [proc.returncode for proc in procs] == [0, 0, 0, 0], errors
     for repo in repos:
         assert cli(repo, "sync").code == 0
     tables = [names(repo) for repo in repos]
-    assert len(tables[0]) == 18 and tables[0] == tables[1] == tables[2]
+    assert len(tables[0]) == 100 and all(table == tables[0] for table in tables)
+    for repo in repos:  # every run with its note intact
+        assert all(run.metrics.get("i") is not None for run in flexgit.list_runs(repo=repo))
     for repo in [*repos, remote]:
+        assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
+
+
+def test_table_remote_shows_everyones_runs_without_moving_anything(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="a1", metrics={"acc": 1}, repo=a)
+    cli(a, "push")
+    flexgit.record(name="b1", metrics={"acc": 2}, repo=b)
+    before = repo_state(b)["refs"]
+    result = cli(b, "table", "--remote", "origin", "--format", "csv", "--columns", "name,acc")
+    assert result.out == "name,metrics.acc\na1,1\nb1,2\n", result
+    local_refs = [line for line in repo_state(b)["refs"].splitlines() if not line.startswith("refs/flexgit/")]
+    assert local_refs == [line for line in before.splitlines() if not line.startswith("refs/flexgit/")]
+    assert cli(b, "table", "--format", "csv", "--columns", "name").out == "name\nb1\n"
+
+
+def test_plain_git_fetch_brings_the_runs_along_after_a_pull(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    cli(b, "pull")  # configures the fetch refspecs
+    flexgit.record(name="a1", repo=a)
+    cli(a, "push")
+    git(b, "fetch", "-q", "origin")
+    assert git(b, "rev-parse", "refs/flexgit/remotes/origin/heads/experiments").strip() == \
+        git(a, "rev-parse", "experiments").strip()
+    assert "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit" in git(b, "config", "--get-all",
+                                                                               "remote.origin.fetch")
+
+
+def test_a_remote_that_rejects_everything_fails_once_and_changes_nothing(tmp_path):
+    remote, (a,) = clones(tmp_path, 1)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho no pushes today >&2\nexit 1\n")
+    hook.chmod(0o755)
+    flexgit.record(name="a1", repo=a)
+    before = repo_state(a)
+    result = cli(a, "push")
+    assert result.code == 1 and result.err.startswith("Error: cannot push to 'origin': ")
+    assert "pre-receive hook declined" in result.err and len(result.err.splitlines()) == 1
+    assert repo_state(a) == before
+
+
+KILL_SYNC = [sys.executable, "-m", "flexgit", "sync"]
+
+
+def test_a_sync_killed_at_any_point_leaves_a_clone_that_records_and_syncs(tmp_path):
+    import random
+    import time
+
+    remote, (a, b) = clones(tmp_path)
+    rng = random.Random(7)
+    recorded = []
+    for trial in range(10):
+        recorded.append(flexgit.record(name=f"a{trial}", repo=a).name)
+        flexgit.record(name=f"b{trial}", repo=b)
+        proc = subprocess.Popen(KILL_SYNC, cwd=a, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.kill()
+        proc.wait()
+        assert set(recorded) <= set(names(a)), trial
+        assert cli(b, "sync").code == 0
+    assert cli(a, "sync").code == 0, "a clone must sync again after kills"
+    assert cli(b, "pull").code == 0
+    flexgit.record(name="still-works", repo=a)
+    assert set(names(a)) >= set(recorded) | {f"b{i}" for i in range(10)}
+    for repo in (a, b, remote):
         assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""

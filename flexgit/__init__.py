@@ -6,7 +6,7 @@ pandas is imported only by `table()`, so the CLI starts fast.
 
 __version__ = "0.1.0"
 
-from .api import init, list_runs, record, show, table, update  # noqa: E402
+from .api import init, list_runs, record, rename, show, table, update  # noqa: E402
 from .errors import FlexgitError  # noqa: E402
 from .record import Run  # noqa: E402
 
@@ -30,4 +30,4 @@ def __getattr__(name: str):
 
 __all__ = ["Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
            "Experiment", "FlexgitError", "Run", "checkout", "finish", "import_csv", "init", "list_runs", "log",
-           "logging", "record", "show", "table", "update", "__version__"]
+           "logging", "record", "rename", "show", "table", "update", "__version__"]

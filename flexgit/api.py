@@ -244,6 +244,17 @@ def update(name: str, metrics: Mapping[str, Any] | None = None, params: Mapping[
     return store.find(run.id)
 
 
+def rename(name: str, new_name: str, repo: PathLike | None = None) -> Run:
+    """Give a run another name (say, to settle a name two machines used for different runs).
+
+    NAME may be a commit id prefix: the way to reach a run whose name another run holds here.
+    """
+    store = open_store(repo)
+    run = store.find(name)
+    store.rename(run, new_name)
+    return store.find(new_name)
+
+
 @dataclass(frozen=True)
 class RunDetails:
     """A run with what its snapshot changed relative to its source commit."""

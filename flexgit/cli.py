@@ -184,6 +184,21 @@ def update(ctx: click.Context, name: str, metrics, params) -> None:
     click.echo(f"updated {run.name} ({run.short_id})")
 
 
+@cli.command()
+@click.argument("name")
+@click.argument("new_name")
+@click.pass_context
+def rename(ctx: click.Context, name: str, new_name: str) -> None:
+    """Give a run another name; NAME may also be a commit id prefix.
+
+    \b
+    Example:
+      flexgit rename baseline baseline-laptop
+    """
+    run = api.rename(name, new_name, repo=_repo(ctx))
+    click.echo(f"renamed {name} to {run.name} ({run.short_id})")
+
+
 @cli.command(name="checkout")
 @click.argument("name")
 @click.option("--branch", "-b", "new_branch", metavar="NEW", help="Make a new branch whose tip is the run's code.")
@@ -316,7 +331,7 @@ def _sync_command(verb: str, summary: str, example: str):
             click.echo(f"pushed to {remote}")
         for name in report.conflicts:
             click.echo(f"warning: run name '{name}' means different runs here and on {remote}; both runs are "
-                       f"kept, find the other by its id in 'flexgit table'", err=True)
+                       f"kept: 'flexgit rename {name} NEW' renames yours, then pull again", err=True)
 
     return command
 

@@ -350,6 +350,17 @@ class GitRepo:
                 time.sleep(min(0.001 * (attempt + 1), 0.05))
         raise ConcurrencyError(f"{name} stayed locked by another git process; try again when it has finished")
 
+    def remove_ref(self, name: str, old: str) -> None:
+        """Delete `name` if it still points at `old` (compare-and-swap); RefMoved otherwise."""
+        try:
+            with self._repo.transaction() as transaction:
+                transaction.lock_ref(name)
+                if self.ref_target(name) != old:
+                    raise RefMoved(name)
+                transaction.remove(name)
+        except (pygit2.GitError, OSError) as exc:
+            raise FlexgitError(f"cannot delete {name}: {exc}") from None
+
     def create_branch_ref(self, name: str, target: str, log_message: str) -> None:
         """Create a branch ref with git's full name checks; RefMoved when it exists."""
         try:

@@ -149,6 +149,8 @@ def note_row(data: bytes) -> dict[str, Any] | None:
         for key in ROW_KEYS:
             if key in line:
                 row[key] = line[key]
+        if isinstance(line.get("rename"), str):  # `flexgit rename`: a later line, not a second full row
+            row["name"] = line["rename"]
         for table in ("params", "metrics", "meta"):
             if isinstance(line.get(table), dict):
                 row[table].update(line[table])
@@ -192,9 +194,11 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,
-                time: str | None = None) -> bytes:
-    """A later note line that adds or changes metrics or params of a run."""
+                time: str | None = None, name: str | None = None) -> bytes:
+    """A later note line that adds or changes metrics or params of a run, or renames it."""
     line: dict[str, Any] = {"v": FORMAT_VERSION, "t": time or utc_now()}
+    if name:
+        line["rename"] = name
     if metrics:
         line["metrics"] = dict(metrics)
     if params:

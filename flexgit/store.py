@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from .gitrepo import GitRepo, RefMoved
 from . import runcache
-from .record import Run, rows_from_notes
+from .record import Run, rows_from_notes, update_line
 from .refs import (
     ARTIFACTS_DIR,
     FLEXGIT_DIR,
@@ -162,26 +162,39 @@ class Store:
                    f"{TRAILER_RUNS}: {len(runs)}\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
+    def rename(self, run: Run, new_name: str) -> None:
+        """Give `run` the name `new_name`: a line in its note, the new tag, then the old tag goes."""
+        with self.repo.writer_lock():
+            self.check_name_free(new_name)
+            self._append_locked(run, update_line(name=new_name))
+            self.repo.set_ref(tag_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
+            old = self.repo.ref_target(tag_ref(run.name))
+            if old == run.id:
+                self.repo.remove_ref(tag_ref(run.name), old)
+
     def append(self, run: Run, line: bytes) -> None:
         """Add a line to the note of recorded `run` (values added after the fact); compare-and-swap."""
         with self.repo.writer_lock():
-            for _ in range(MAX_ATTEMPTS):
-                self._complete_last_write()
-                notes_tip = self.repo.ref_target(NOTES_REF)
-                tree = self.repo.commit(notes_tip)[0]
-                where = next((p for p in note_paths(run.id) if self.repo.tree_entry(tree, p)), None)
-                if where is None:
-                    raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
-                data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
-                changes = {where: None, note_path(run.id): self.repo.write_blob(data)}
-                message = (f"flexgit: update run {run.name}\n\n{TRAILER_NAME}: {run.name}\n"
-                           f"{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
-                commit = self.repo.create_commit(self.repo.update_tree(tree, changes), [notes_tip], message)
-                try:
-                    self.repo.set_ref(NOTES_REF, commit, notes_tip, "flexgit: update")
-                    return
-                except RefMoved:
-                    continue
+            self._append_locked(run, line)
+
+    def _append_locked(self, run: Run, line: bytes) -> None:
+        for _ in range(MAX_ATTEMPTS):
+            self._complete_last_write()
+            notes_tip = self.repo.ref_target(NOTES_REF)
+            tree = self.repo.commit(notes_tip)[0]
+            where = next((p for p in note_paths(run.id) if self.repo.tree_entry(tree, p)), None)
+            if where is None:
+                raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
+            data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
+            changes = {where: None, note_path(run.id): self.repo.write_blob(data)}
+            message = (f"flexgit: update run {run.name}\n\n{TRAILER_NAME}: {run.name}\n"
+                       f"{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+            commit = self.repo.create_commit(self.repo.update_tree(tree, changes), [notes_tip], message)
+            try:
+                self.repo.set_ref(NOTES_REF, commit, notes_tip, "flexgit: update")
+                return
+            except RefMoved:
+                continue
         raise ConcurrencyError("the notes kept moving while updating; nothing was written, try again")
 
     def joined_notes_tree(self, ours: str, theirs: str) -> str:

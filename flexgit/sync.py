@@ -80,7 +80,8 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
         report.conflicts = pulled.conflicts
         if pulled.conflicts:
             raise FlexgitError(f"run names used for different runs here and on '{remote}': "
-                               f"{', '.join(pulled.conflicts)}; both runs are kept, push refused for those tags")
+                               f"{', '.join(pulled.conflicts)}; both runs are kept: rename yours with "
+                               f"'flexgit rename NAME NEW', then push again")
     raise FlexgitError(f"'{remote}' kept moving while pushing ({PUSH_ATTEMPTS} tries); try again")
 
 

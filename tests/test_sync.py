@@ -81,6 +81,13 @@ def test_a_name_taken_on_both_sides_is_reported_and_both_runs_kept(tmp_path):
     ids = sorted(run.id for run in flexgit.list_runs(repo=b))
     assert ids == sorted([ra.id, rb.id])  # both kept, neither renamed
     assert git(b, "rev-parse", "exp/same").strip() == rb.id
+    # The way out: rename ours, pull (the name now reaches theirs), push.
+    assert cli(b, "rename", "same", "same-b").out == f"renamed same to same-b ({rb.short_id})\n"
+    assert cli(b, "sync").code == 0 and cli(a, "pull").code == 0
+    for repo in (a, b):
+        assert git(repo, "rev-parse", "exp/same").strip() == ra.id
+        assert git(repo, "rev-parse", "exp/same-b").strip() == rb.id
+        assert sorted(names(repo)) == ["same", "same-b"]
 
 
 def test_a_remote_that_does_not_exist_changes_nothing(tmp_path):

@@ -63,7 +63,12 @@ def init(branch: str | None = None, repo: PathLike | None = None) -> Initialized
     """Create the experiments branch if it does not exist, and a commented `.flexgit.toml` if the
     project has no settings yet."""
     store = open_store(repo)
-    tip = store.init(target_branch(store.repo, branch))
+    target = target_branch(store.repo, branch)
+    tip = store.init(target)
+    if store.repo.config_value("remote.origin.url") is not None:
+        from .sync import remember_refspecs  # sync builds on this module
+
+        remember_refspecs(store.repo, "origin", target)
     written = None
     if not store.repo.is_bare and load_settings(store.repo.workdir).source is None:
         written = store.repo.workdir / SETTINGS_FILE

@@ -63,6 +63,7 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     git = GitRepo.open(repo)
     target = api.target_branch(git, branch)
     report = SyncReport(remote)
+    remember_refspecs(git, remote, target)
     for attempt in range(PUSH_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0.05, 0.25) * attempt)  # others are pushing: let them finish
@@ -107,7 +108,7 @@ def _refusal(output: str) -> str:
 
 def _fetch(git: GitRepo, remote: str, target: BranchRef) -> None:
     prefix = tracking_prefix(remote)
-    _remember_refspecs(git, remote, target)
+    remember_refspecs(git, remote, target)
     git.clear_stale_locks(prefix)  # a fetch killed midway must not block the next one
     advertised = git.run_git(["ls-remote", remote]).split()
     wanted = [target.ref, NOTES_REF]
@@ -119,7 +120,7 @@ def _fetch(git: GitRepo, remote: str, target: BranchRef) -> None:
         git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", remote, *refspecs])
 
 
-def _remember_refspecs(git: GitRepo, remote: str, target: BranchRef) -> None:
+def remember_refspecs(git: GitRepo, remote: str, target: BranchRef) -> None:
     """Let a plain `git fetch REMOTE` bring the runs too (into flexgit's tracking refs)."""
     if git.config_value(f"remote.{remote}.url") is None:
         return  # a URL or path given directly: nothing to configure

@@ -192,3 +192,15 @@ def test_a_sync_killed_at_any_point_leaves_a_clone_that_records_and_syncs(tmp_pa
     assert set(names(a)) >= set(recorded) | {f"b{i}" for i in range(10)}
     for repo in (a, b, remote):
         assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
+
+
+def test_init_and_push_add_the_fetch_refspecs(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    assert cli(a, "init").code == 0
+    fetch = git(a, "config", "--get-all", "remote.origin.fetch")
+    assert "+refs/heads/experiments:refs/flexgit/remotes/origin/heads/experiments" in fetch
+    flexgit.record(name="x", repo=b)
+    assert cli(b, "push").code == 0
+    assert "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit" in git(b, "config", "--get-all",
+                                                                               "remote.origin.fetch")
+    assert git(b, "config", "--get-all", "remote.origin.fetch").count("flexgit/remotes") == 2  # once each

@@ -93,8 +93,8 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     store = open_store(repo)
     git = store.repo
     git.require_worktree()  # before anything else
-    target = target_branch(git, branch)
     settings = load_settings(git.workdir)
+    target = branch_ref(branch or settings.branch)
     if config_files is None:
         config_files = [git.workdir / f for f in settings.config if (git.workdir / f).is_file()]
     if results_files is None:

@@ -81,7 +81,8 @@ def load_settings(workdir: Path) -> Settings:
     if own.is_file():
         return _parse(_read(own), str(own))
     pyproject = workdir / "pyproject.toml"
-    if pyproject.is_file():
+    # Most pyproject.toml files say nothing to flexgit: a text search spares `table` a TOML parse.
+    if pyproject.is_file() and "tool.flexgit" in pyproject.read_text(encoding="utf-8", errors="replace"):
         table = _read(pyproject).get("tool", {}).get("flexgit")
         if isinstance(table, dict):
             return _parse(table, f"{pyproject} [tool.flexgit]")

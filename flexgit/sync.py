@@ -24,7 +24,7 @@ from .gitrepo import GitRepo, RefMoved, last_lines
 from .refs import FORMAT_VERSION, NOTES_REF, TAG_PREFIX, TRAILER_FORMAT, TRAILER_KIND, BranchRef
 from .store import Store
 
-PUSH_ATTEMPTS = 10
+PUSH_ATTEMPTS = 20
 
 
 @dataclass
@@ -66,7 +66,8 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     remember_refspecs(git, remote, target)
     for attempt in range(PUSH_ATTEMPTS):
         if attempt:
-            time.sleep(random.uniform(0.05, 0.25) * attempt)  # others are pushing: let them finish
+            # Others are pushing: back off, randomly, so that one of them wins each round.
+            time.sleep(random.uniform(0.05, 0.2) * min(attempt, 8))
         refspecs = [f"{target.ref}:{target.ref}", f"{NOTES_REF}:{NOTES_REF}", f"{TAG_PREFIX}*:{TAG_PREFIX}*"]
         if git.ref_target(target.ref) is None:
             return report  # nothing recorded yet

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import __version__, textcache
-from .datafiles import fingerprints
+from .datafiles import DIGEST_CACHE, fingerprints
 from .errors import InputError
 from .history import pending_path, summarize
 from .gitrepo import GitRepo
@@ -133,8 +133,9 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
     if history is not None and history.is_file():
         files[HISTORY_FILE] = git.write_blob_from_file(history)
         metrics = {**summarize(history.read_bytes()), **metrics}
+    data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
     run = replace(run, metrics=metrics, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
-                  time=now, data=fingerprints(run.params, git.workdir, data_dir))
+                  time=now, data=data)
     return store.write([run], [tree], target, [files])[0]
 
 

@@ -1,5 +1,9 @@
 """Data management: fingerprints (content hash and size) of the data files a config names.
 
+Hashes are remembered in a derived cache keyed by path, size, modification time and inode
+(git's stat-cache idea), so an unchanged multi-gigabyte data set is not read again on every
+record or checkout.
+
 A param names data when its key ends in `_path` or sits in a `[data]` table (`data.train`),
 and its value is a path to an existing file or folder (relative paths are looked up from
 the current directory, then from the top of the working tree). A folder's fingerprint hashes its
@@ -8,12 +12,17 @@ files' relative paths and contents, in sorted order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from .files import write_atomic
+
 CHUNK = 1 << 20
+DIGEST_CACHE = "data-hashes.json"  # in .git/flexgit.d/
 
 
 def data_params(params: Mapping[str, Any]) -> dict[str, str]:
@@ -22,43 +31,80 @@ def data_params(params: Mapping[str, Any]) -> dict[str, str]:
             if isinstance(value, str) and value and (key.endswith("_path") or key.startswith("data."))}
 
 
-def fingerprints(params: Mapping[str, Any], workdir: Path, cwd: Path) -> dict[str, dict[str, Any]]:
+class DigestCache:
+    """sha256 of files, remembered by (size, mtime, inode) in a JSON file that may vanish at any time."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.known: dict[str, list] = {}
+        self.changed = False
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text())
+                self.known = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                pass
+
+    def digest(self, file: Path) -> tuple[str, int]:
+        stat = file.stat()
+        key, signature = str(file), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        entry = self.known.get(key)
+        if isinstance(entry, list) and entry[:3] == signature:
+            return entry[3], stat.st_size
+        digest, size = _file_digest(file)
+        self.known[key] = signature + [digest]
+        self.changed = True
+        return digest, size
+
+    def save(self) -> None:
+        if self.path is not None and self.changed:
+            with contextlib.suppress(OSError):
+                write_atomic(self.path, json.dumps(self.known).encode())
+
+
+def fingerprints(params: Mapping[str, Any], workdir: Path, cwd: Path,
+                 cache: Path | None = None) -> dict[str, dict[str, Any]]:
     """Fingerprints of the existing data a run's params name; paths relative to `workdir` where possible.
 
     Relative paths are read from `cwd`, where the training ran, else from `workdir`.
     """
+    digests = DigestCache(cache)
     found = {}
     for key, value in data_params(params).items():
         path = next((p.resolve() for p in (cwd / value, workdir / value) if p.exists()), None)
         if path is not None:
-            found[key] = {"path": _stored_path(path, workdir), **fingerprint(path)}
+            found[key] = {"path": _stored_path(path, workdir), **fingerprint(path, digests)}
+    digests.save()
     return found
 
 
-def fingerprint(path: Path) -> dict[str, Any]:
+def fingerprint(path: Path, digests: DigestCache | None = None) -> dict[str, Any]:
     """{"sha256", "size", "kind"} of a file, or of a folder's files taken together."""
+    digests = digests or DigestCache(None)
     if path.is_file():
-        digest, size = _file_digest(path)
+        digest, size = digests.digest(path)
         return {"kind": "file", "sha256": digest, "size": size}
     total, combined = 0, hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest, size = _file_digest(file)
+        digest, size = digests.digest(file)
         combined.update(f"{file.relative_to(path).as_posix()}\0{digest}\n".encode())
         total += size
     return {"kind": "folder", "sha256": combined.hexdigest(), "size": total}
 
 
-def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path) -> list[str]:
+def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache: Path | None = None) -> list[str]:
     """One line per recorded data path that is missing or differs on disk under `workdir`."""
+    digests = DigestCache(cache)
     warnings = []
     for key, was in recorded.items():
         path = Path(was["path"]) if os.path.isabs(was["path"]) else workdir / was["path"]
         if not path.exists():
             warnings.append(f"data '{was['path']}' ({key}) is missing; the run used {was['size']} bytes "
                             f"with sha256 {was['sha256'][:12]}")
-        elif fingerprint(path)["sha256"] != was["sha256"]:
+        elif fingerprint(path, digests)["sha256"] != was["sha256"]:
             warnings.append(f"data '{was['path']}' ({key}) differs from what the run used "
                             f"(sha256 {was['sha256'][:12]}, {was['size']} bytes)")
+    digests.save()
     return warnings
 
 

@@ -304,8 +304,9 @@ class GitRepo:
 
     def diff_trees(self, old: str | None, new: str) -> list[tuple[str, str]]:
         """Files that differ between two trees, as (status letter, path)."""
-        old_tree = self._repo[old] if old else self._repo[self.update_tree(None, {})]
-        diff = self._repo.diff(old_tree, self._repo[new])
+        # Against no tree, libgit2 diffs with the empty tree itself: `show` writes nothing.
+        diff = self._repo.diff(self._repo[old], self._repo[new]) if old else \
+            self._repo[new].diff_to_tree(swap=True)
         return [(d.status_char(), d.new_file.path if d.status_char() != "D" else d.old_file.path) for d in diff.deltas]
 
     # -- refs ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .api import branch_ref, open_store
-from .datafiles import changed_data
+from .datafiles import DIGEST_CACHE, changed_data
 from .errors import DirtyTreeError, InputError
 from .gitrepo import RefMoved
 from .record import Run
@@ -65,7 +65,7 @@ def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str,
         if store.repo.is_bare:
             return ()
         directory = store.repo.workdir
-    return tuple(changed_data(run.data, directory))
+    return tuple(changed_data(run.data, directory, store.repo.flexgit_dir() / DIGEST_CACHE))
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:

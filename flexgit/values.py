@@ -63,7 +63,7 @@ def flatten(data: Mapping[str, Any], where: str, prefix: str = "") -> Flat:
 
 def check_value(value: Any, key: str, where: str) -> Value:
     """Return `value` as a storable value, or refuse it with a message naming `key`."""
-    if isinstance(value, bool) or isinstance(value, (str, int, float)):
+    if isinstance(value, (str, int, float)):  # bool is an int
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()

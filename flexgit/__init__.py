@@ -1,33 +1,28 @@
 """flexgit: a git-native experiment tracker for machine learning.
 
 Every run is a commit on an orphan branch (`experiments`), its metric row a git note.
-pandas is imported only by `table()`, so the CLI starts fast.
+The public API is `flexgit.api`'s (`flexgit.record`, `flexgit.table`, `flexgit.Experiment`, ...),
+loaded on first use so that the CLI starts fast.
 """
 
-__version__ = "0.1.0"
-
-from .api import init, list_runs, record, rename, show, table, update  # noqa: E402
-from .errors import FlexgitError  # noqa: E402
-from .record import Run  # noqa: E402
+from ._version import __version__
 
 
-# Loaded on first use: every CLI call would otherwise pay for them.
-_LAZY = {
-    "checkout": "restore", "import_csv": "importcsv", "Configuration": "config",
-    "BaseDataLoader": "components", "BaseDataPreprocessor": "components", "BaseModel": "components",
-    "BaseLearner": "components", "Experiment": "runs", "Application": "runs",
-    "log": "history", "finish": "history", "logging": "history",
-}
+def _api():
+    import importlib
+
+    return importlib.import_module(".api", __name__)
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    # The API's names are functions and classes, never submodules: no module of this package is
+    # named like one, so importing a submodule can never replace an API function here.
+    if not name.startswith("_") and name != "api":
+        api = _api()
+        if name in api.__all__:
+            return getattr(api, name)
     raise AttributeError(f"module 'flexgit' has no attribute {name!r}")
 
 
-__all__ = ["Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-           "Experiment", "FlexgitError", "Run", "checkout", "finish", "import_csv", "init", "list_runs", "log",
-           "logging", "record", "rename", "show", "table", "update", "__version__"]
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_api().__all__])

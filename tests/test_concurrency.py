@@ -8,9 +8,9 @@ import sys
 import time
 
 import flexgit
-from flexgit.gitrepo import GitRepo
-from flexgit.refs import NOTES_REF
-from flexgit.store import Store
+from flexgit.storage.gitrepo import GitRepo
+from flexgit.storage.refs import NOTES_REF
+from flexgit.storage.store import Store
 from conftest import git
 
 RECORD_SCRIPT = """

@@ -7,11 +7,11 @@ import math
 import pytest
 
 from flexgit.errors import FormatError, InputError
-from flexgit.record import Run, update_line
-from flexgit.refs import trailers
-from flexgit.sources import load_flat
-from flexgit.tomlio import loads_toml
-from flexgit.values import flatten, parse_scalar, unflatten
+from flexgit.storage.run import Run, update_line
+from flexgit.storage.refs import trailers
+from flexgit.project.sources import load_flat
+from flexgit.project.formats import loads_toml
+from flexgit.project.values import flatten, parse_scalar, unflatten
 
 RUN = Run(name="r", params={"lr": 0.1, "opt.name": "adam"}, metrics={"acc": 0.5, "loss": float("nan")},
           meta={"host": "h"}, message="m", date="2026-01-01T00:00:00Z", branch="experiments",
@@ -93,7 +93,7 @@ def test_yaml_toml_json_read_the_same(tmp_path):
 
 
 def test_many_notes_parse_in_bulk_and_bad_notes_are_skipped():
-    from flexgit.record import rows_from_notes
+    from flexgit.storage.run import rows_from_notes
 
     good = RUN.to_note_line()
     update = update_line(metrics={"acc": 0.75}, time="2026-01-05T00:00:00.000000Z")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flexgit.gitrepo import GitRepo
+from flexgit.storage.gitrepo import GitRepo
 from conftest import git
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import flexgit
-from flexgit.history import summarize
+from flexgit.project.history import summarize
 from conftest import flexgit as cli, git
 
 TRAIN = """\

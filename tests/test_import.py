@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import flexgit
-from flexgit.importcsv import is_metric_column
+from flexgit.verbs.import_csv import is_metric_column
 from conftest import flexgit as cli, git
 
 SEED_CSV = """name,purpose,date,model_arch,learning_rate,epochs,optimizer,val_acc,F1,Comment

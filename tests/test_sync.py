@@ -102,14 +102,13 @@ def test_a_remote_that_does_not_exist_changes_nothing(tmp_path):
 
 SYNC_LOOP = """
 import random, sys, flexgit
-from flexgit import sync
 repo, count = sys.argv[1], int(sys.argv[2])
 rng = random.Random(repo)
 for i in range(count):
     flexgit.record(metrics={"i": i}, repo=repo)
     if rng.random() < 0.5:
-        sync.sync("origin", repo=repo)
-sync.sync("origin", repo=repo)
+        flexgit.sync("origin", repo=repo)
+flexgit.sync("origin", repo=repo)
 """
 
 

@@ -9,9 +9,9 @@ import pytest
 
 import flexgit
 from flexgit.errors import InputError
-from flexgit.query import build_table
-from flexgit.record import Run
-from flexgit.render import render
+from flexgit.view.query import TableQuery, build_table
+from flexgit.storage.run import Run
+from flexgit.view.render import render
 from conftest import flexgit as cli, git, repo_state
 
 
@@ -44,15 +44,15 @@ def test_csv_is_exact_with_empty_cells_for_missing_values_and_nan_as_such():
 
 
 def test_where_sort_and_limit():
-    table = build_table(RUNS, where='metrics.acc > 0.85 and params.model = "mlp"')
+    table = build_table(RUNS, TableQuery(where='metrics.acc > 0.85 and params.model = "mlp"'))
     assert [r["name"] for r in table.rows] == ["c"]
-    table = build_table(RUNS, where="lr <= 0.01", sort_by="acc", desc=True)
+    table = build_table(RUNS, TableQuery(where="lr <= 0.01", sort_by="acc", desc=True))
     assert [r["name"] for r in table.rows] == ["b", "c"]
-    table = build_table(RUNS, sort_by="metrics.loss")
+    table = build_table(RUNS, TableQuery(sort_by="metrics.loss"))
     assert [r["name"] for r in table.rows] == ["a", "b", "c"]  # NaN and missing sort last, stably
-    assert [r["name"] for r in build_table(RUNS, sort_by="acc", limit=2).rows] == ["a", "c"]
-    assert build_table(RUNS, where="params.depth != 3").rows == []  # runs lacking a column never match
-    assert [r["name"] for r in build_table(RUNS, where="model=cnn").rows] == ["b"]
+    assert [r["name"] for r in build_table(RUNS, TableQuery(sort_by="acc", limit=2)).rows] == ["a", "c"]
+    assert build_table(RUNS, TableQuery(where="params.depth != 3")).rows == []  # runs lacking a column never match
+    assert [r["name"] for r in build_table(RUNS, TableQuery(where="model=cnn")).rows] == ["b"]
 
 
 @pytest.mark.parametrize("expr, message", [
@@ -62,21 +62,21 @@ def test_where_sort_and_limit():
 ])
 def test_bad_where_is_an_input_error(expr, message):
     with pytest.raises(InputError, match=message):
-        build_table(RUNS, where=expr)
+        build_table(RUNS, TableQuery(where=expr))
 
 
 def test_ambiguous_short_column_names_are_refused():
     runs = [run("x", 1, {"acc": 1}, {"acc": 2})]
     with pytest.raises(InputError, match="ambiguous: say params.acc or metrics.acc"):
-        build_table(runs, sort_by="acc")
+        build_table(runs, TableQuery(sort_by="acc"))
 
 
 def test_only_changed_hides_constant_columns_and_columns_selects():
-    table = build_table(RUNS, only_changed=True)
+    table = build_table(RUNS, TableQuery(only_changed=True))
     assert "params.model" in table.columns and "date" in table.columns
-    table = build_table(RUNS[:1] + RUNS[2:], only_changed=True)
+    table = build_table(RUNS[:1] + RUNS[2:], TableQuery(only_changed=True))
     assert "params.model" not in table.columns and "name" in table.columns
-    assert build_table(RUNS, columns=["name", "acc"]).columns == ("name", "metrics.acc")
+    assert build_table(RUNS, TableQuery(columns=["name", "acc"])).columns == ("name", "metrics.acc")
 
 
 def test_terminal_view_fits_80_columns_and_keeps_the_name_in_every_block():
@@ -99,7 +99,7 @@ def test_json_and_markdown():
     records = json.loads(render(build_table(RUNS), "json").replace("NaN", "null"))
     assert records[0]["params.depth"] is None and records[2]["params.depth"] == 3
     assert "NaN" in render(build_table(RUNS), "json")
-    markdown = render(build_table(RUNS, columns=["name", "acc"]), "markdown")
+    markdown = render(build_table(RUNS, TableQuery(columns=["name", "acc"])), "markdown")
     assert markdown == "| name | metrics.acc |\n|---|---|\n| a | 0.8 |\n| b | 0.95 |\n| c | 0.9 |\n"
 
 
@@ -149,5 +149,5 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
 
 
 def test_default_columns_follow_the_rows_left_after_filtering():
-    table = build_table(RUNS, where="params.model = cnn")
+    table = build_table(RUNS, TableQuery(where="params.model = cnn"))
     assert "params.depth" not in table.columns and "metrics.loss" in table.columns

@@ -1,9 +1,10 @@
-"""Ref names, trailers and format versions: the storage format's constants in one place."""
+"""Ref names, trailers, commit messages and format versions: the storage format's constants in one place."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 FORMAT_VERSION = 1
 
@@ -19,13 +20,20 @@ DATA_FILE = "data.toml"  # fingerprints of the data the config names
 HISTORY_FILE = "history.jsonl"  # step-wise metrics logged with flexgit.log
 ARTIFACTS_DIR = "artifacts"  # files a run keeps (a trained model), under .flexgit/
 
-TRAILER_FORMAT = "Flexgit-Format"
-TRAILER_KIND = "Flexgit-Kind"  # root | run | snapshot
-TRAILER_NAME = "Flexgit-Name"
-TRAILER_SOURCE = "Flexgit-Source"
-TRAILER_BRANCH = "Flexgit-Branch"
-TRAILER_TIP = "Flexgit-Tip"
-TRAILER_RUNS = "Flexgit-Runs"
+# Trailers of flexgit's commits (the last paragraph of the message, `Key: value` lines).
+TRAILER_FORMAT = "Flexgit-Format"  # every flexgit commit, last: the format version it was written in
+TRAILER_KIND = "Flexgit-Kind"  # on the experiments branch and checkout branches: one of KINDS
+TRAILER_NAME = "Flexgit-Name"  # the run a commit holds (run, snapshot) or a notes commit updated
+TRAILER_SOURCE = "Flexgit-Source"  # the user's commit a run was recorded from
+TRAILER_BRANCH = "Flexgit-Branch"  # on a recording notes commit: the experiments branch it wrote
+TRAILER_TIP = "Flexgit-Tip"  # ... the newest run commit it wrote
+TRAILER_RUNS = "Flexgit-Runs"  # ... and how many runs, so a half-done write can be finished
+
+KIND_ROOT = "root"  # the experiments branch's first commit
+KIND_RUN = "run"  # one run
+KIND_SNAPSHOT = "snapshot"  # a run's code, made by `checkout --branch/--worktree`
+KIND_MERGE = "merge"  # runs (or notes) joined from a remote; no note, invisible to listings
+KINDS = (KIND_ROOT, KIND_RUN, KIND_SNAPSHOT, KIND_MERGE)
 
 # A run name is one ref component; we are stricter than git (no leading '-' or '.',
 # printable ASCII only) so that names are safe on every command line and file system.
@@ -65,6 +73,15 @@ class BranchRef:
 def tag_ref(name: str) -> str:
     """The tag that names run `name`."""
     return TAG_PREFIX + name
+
+
+def commit_message(subject: str, trailer_lines: Sequence[tuple[str, str]] = (), body: str = "") -> str:
+    """A flexgit commit message: subject, optional body, then the trailers, the format version last."""
+    lines = [subject]
+    if body.strip():
+        lines += ["", body.strip()]
+    lines += [""] + [f"{key}: {value}" for key, value in trailer_lines] + [f"{TRAILER_FORMAT}: {FORMAT_VERSION}"]
+    return "\n".join(lines) + "\n"
 
 
 def trailers(message: str) -> dict[str, str]:

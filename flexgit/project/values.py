@@ -10,8 +10,8 @@ import datetime as dt
 import math
 from typing import Any, Mapping, Union
 
-from .errors import InputError
-from .tomlio import loads_toml
+from ..errors import InputError
+from .formats import loads_toml
 
 Scalar = Union[str, int, float, bool]
 Value = Union[Scalar, list]

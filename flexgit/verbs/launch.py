@@ -11,7 +11,6 @@ and its status, exit code and duration. Temporary checkouts are always removed.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -24,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import api
-from .errors import InputError
-from .history import ENV as HISTORY_ENV
-from .record import Run
-from .settings import load_settings
-from .sources import load_flat, merge_sources
-from .tomlio import dumps_toml, loads_toml
-from .values import Scalar, check_key, parse_scalar
+from .._context import open_store, target_branch, write_run
+from ..errors import InputError
+from ..project.formats import dumps, loads
+from ..project.history import ENV as HISTORY_ENV
+from ..project.settings import load_settings
+from ..project.sources import load_flat, merge_sources
+from ..project.values import Scalar, check_key, parse_scalar
+from ..storage.run import Run
 
 OUTPUT_LOG = "output.log"
 STOP_GRACE_SECONDS = 10
@@ -81,10 +80,10 @@ class Sweep:
             raise InputError("give the command to run after --, e.g. flexgit run -- python train.py")
         self.command = list(command)
         self.grid = grid
-        self.store = api.open_store(repo)
+        self.store = open_store(repo)
         git = self.store.repo
         git.require_worktree()
-        self.target = api.target_branch(git, branch)
+        self.target = target_branch(git, branch)
         self.store.branch_tip(self.target)
         self.settings = load_settings(git.workdir)
         self.names = self._names(name)
@@ -218,8 +217,8 @@ class Sweep:
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=f"flexgit run {' '.join(self.command)}")
-        return api.write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
-                             checkout / ".flexgit-history.jsonl")
+        return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
+                         checkout / ".flexgit-history.jsonl")
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
         with self.progress.lock:
@@ -232,23 +231,10 @@ class Sweep:
 
 def _with_overrides(text: str, kind: str, overrides: dict[str, Scalar]) -> str:
     """The config file's text with dotted keys set to new values, in the file's own format."""
-    if kind == ".toml":
-        data = loads_toml(text)
-    elif kind == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
-
-        data = yaml.safe_load(text) or {}
+    data = loads(text, kind)
     for key, value in overrides.items():
         _set_dotted(data, key, value)
-    if kind == ".toml":
-        return dumps_toml(data)
-    if kind == ".json":
-        return json.dumps(data, indent=2) + "\n"
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False)
+    return dumps(data, kind)
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Scalar) -> None:
@@ -271,3 +257,11 @@ def _signal(child: subprocess.Popen, number: int) -> None:
         os.killpg(child.pid, number)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def run(command: Sequence[str], sets: Sequence[str] = (), name: str | None = None, jobs: int = 1,
+        branch: str | None = None, repo: str | os.PathLike | None = None,
+        on_output: Callable[[str, str], None] = lambda label, line: None) -> list[Outcome]:
+    """`flexgit run` from Python: run `command` once per point of the `-S` grid `sets`, `jobs` at a time,
+    and record each run; returns what happened to each."""
+    return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output).run(jobs)

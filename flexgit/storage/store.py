@@ -16,14 +16,13 @@ import secrets
 from dataclasses import replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from .errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
-from .gitrepo import GitRepo, RefMoved
+from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from . import runcache
-from .record import Run, rows_from_notes, update_line
+from .gitrepo import GitRepo, RefMoved
 from .refs import (
     ARTIFACTS_DIR,
     FLEXGIT_DIR,
-    FORMAT_VERSION,
+    KIND_ROOT,
     NOTES_REF,
     TRAILER_BRANCH,
     TRAILER_FORMAT,
@@ -32,10 +31,12 @@ from .refs import (
     TRAILER_RUNS,
     TRAILER_TIP,
     BranchRef,
+    commit_message,
     is_valid_run_name,
     tag_ref,
     trailers,
 )
+from .run import Run, rows_from_notes, update_line
 
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
@@ -77,8 +78,7 @@ class Store:
         tip = self.branch_tip(branch)
         if tip is not None:
             return tip
-        message = (f"flexgit experiments branch '{branch.name}'\n\n"
-                   f"{TRAILER_KIND}: root\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+        message = commit_message(f"flexgit experiments branch '{branch.name}'", [(TRAILER_KIND, KIND_ROOT)])
         root = self.repo.create_commit(self.repo.update_tree(None, {}), [], message)
         try:
             self.repo.create_branch_ref(branch.ref, root, "flexgit: create experiments branch")
@@ -158,8 +158,8 @@ class Store:
         changes = {note_path(run.id): self.repo.write_blob(run.to_note_line()) for run in runs}
         tree = self.repo.update_tree(notes_tree, changes)
         subject = f"run {runs[0].name}" if len(runs) == 1 else f"{len(runs)} runs"
-        message = (f"flexgit: record {subject}\n\n{TRAILER_TIP}: {runs[-1].id}\n{TRAILER_BRANCH}: {branch.ref}\n"
-                   f"{TRAILER_RUNS}: {len(runs)}\n{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+        message = commit_message(f"flexgit: record {subject}", [
+            (TRAILER_TIP, runs[-1].id), (TRAILER_BRANCH, branch.ref), (TRAILER_RUNS, str(len(runs)))])
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
     def rename(self, run: Run, new_name: str) -> None:
@@ -187,8 +187,7 @@ class Store:
                 raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
             data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
             changes = {where: None, note_path(run.id): self.repo.write_blob(data)}
-            message = (f"flexgit: update run {run.name}\n\n{TRAILER_NAME}: {run.name}\n"
-                       f"{TRAILER_FORMAT}: {FORMAT_VERSION}\n")
+            message = commit_message(f"flexgit: update run {run.name}", [(TRAILER_NAME, run.name)])
             commit = self.repo.create_commit(self.repo.update_tree(tree, changes), [notes_tip], message)
             try:
                 self.repo.set_ref(NOTES_REF, commit, notes_tip, "flexgit: update")
@@ -284,14 +283,15 @@ class Store:
         """
         entries = self._entries(branch, notes_tree)
         if not with_meta:
-            return [entry[3] for entry in entries]
-        return [{**entry[3], **{"meta." + k: v for k, v in runcache.meta_of(entry).items()}} for entry in entries]
+            return [entry[runcache.ROW] for entry in entries]
+        return [{**entry[runcache.ROW], **{"meta." + k: v for k, v in runcache.meta_of(entry).items()}}
+                for entry in entries]
 
     def _entries(self, branch: BranchRef | None, notes_tree: str | None = None) -> list[runcache.Entry]:
         entries = self._all_entries(notes_tree)
-        if branch is None or all(entry[2] == branch.name for entry in entries):
+        if branch is None or all(entry[runcache.BRANCH] == branch.name for entry in entries):
             return entries
-        return [entry for entry in entries if entry[2] == branch.name]
+        return [entry for entry in entries if entry[runcache.BRANCH] == branch.name]
 
     def _all_entries(self, tree: str | None = None) -> list[runcache.Entry]:
         """All runs in the notes; only notes changed since the cached tree are read and parsed."""
@@ -307,7 +307,7 @@ class Store:
         if cached is not None and self.repo.has_object(cached[0]):
             changed, removed = self.repo.changed_blobs(cached[0], tree)
             dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
-            entries = [entry for entry in cached[1] if entry[0] not in dropped]
+            entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
         else:
             changed, entries = list(self.repo.walk_blobs(tree)), []
         new = []

@@ -8,8 +8,8 @@ import json
 from itertools import chain
 from typing import Any
 
+from ..project.values import format_value, is_number
 from .query import ALWAYS_SHOWN, Table
-from .values import format_value, is_number
 
 FORMATS = ("table", "csv", "json", "markdown")
 MAX_CELL = 24  # a wider cell is cut with an ellipsis in the terminal view

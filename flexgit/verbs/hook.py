@@ -1,4 +1,4 @@
-"""The post-commit hook: every commit that changed the configured results becomes a run.
+"""`flexgit hook`: the post-commit hook: every commit that changed the configured results becomes a run.
 
 `install` puts a small script into the repository's real hooks directory (honouring
 `core.hooksPath`); a post-commit hook the user already had is kept beside it and run first,
@@ -17,11 +17,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import api
-from .errors import FlexgitError, InputError, RunExistsError
-from .gitrepo import GitRepo
-from .record import utc_now
-from .settings import load_settings
+from .._context import open_store, record_working_tree
+from ..errors import FlexgitError, InputError, RunExistsError
+from ..project.settings import load_settings
+from ..storage.gitrepo import GitRepo
+from ..storage.run import utc_now
 
 MARKER = "# flexgit post-commit hook"
 CHAINED = "post-commit.flexgit-chained"
@@ -122,7 +122,7 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     head = git.head_commit() or ""
     subject = git.commit(head)[2].strip().split("\n", 1)[0] if head else ""
     try:
-        run = api.record(name=f"commit-{head[:10]}", message=subject, repo=git)
+        run = record_working_tree(open_store(git), name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
     state_path.write_text(json.dumps({"results_sha256": digest, "run": run.name, "commit": head}))

@@ -13,20 +13,21 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
-from .errors import FormatError
+from ..errors import FormatError
+from ..project.formats import dumps_toml
+from ..project.values import Value, unflatten
 from .refs import (
     CONFIG_FILE,
     DATA_FILE,
     FORMAT_VERSION,
+    KIND_RUN,
     META_FILE,
     RESULTS_FILE,
-    TRAILER_FORMAT,
     TRAILER_KIND,
     TRAILER_NAME,
     TRAILER_SOURCE,
+    commit_message,
 )
-from .tomlio import dumps_toml
-from .values import Value, unflatten
 
 ROW_KEYS = ("name", "message", "date", "branch", "data", "status")
 SHORT_ID = 10
@@ -113,14 +114,10 @@ class Run:
     def commit_message(self) -> str:
         """Subject names the run; trailers carry what plain git users may want to grep."""
         subject, _, body = self.message.strip().partition("\n")
-        lines = [f"run {self.name}" + (f": {subject}" if subject else "")]
-        if body.strip():
-            lines += ["", body.strip()]
-        trailer_lines = [f"{TRAILER_KIND}: run", f"{TRAILER_NAME}: {self.name}"]
+        found = [(TRAILER_KIND, KIND_RUN), (TRAILER_NAME, self.name)]
         if self.source:
-            trailer_lines.append(f"{TRAILER_SOURCE}: {self.source}")
-        trailer_lines.append(f"{TRAILER_FORMAT}: {FORMAT_VERSION}")
-        return "\n".join(lines + [""] + trailer_lines) + "\n"
+            found.append((TRAILER_SOURCE, self.source))
+        return commit_message(f"run {self.name}" + (f": {subject}" if subject else ""), found, body)
 
     def flexgit_files(self) -> dict[str, bytes]:
         """The files of the run's `.flexgit/` directory."""

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Mapping
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState
 
-from .errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
+from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
 
 try:
     import fcntl

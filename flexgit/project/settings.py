@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import InputError
-from .tomlio import loads_toml
+from ..errors import InputError
+from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
 KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size")

@@ -12,12 +12,42 @@ from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .errors import InputError
-from .values import is_number, parse_scalar
+from ..errors import InputError
+from ..project.values import is_number, parse_scalar
 
 BASE_COLUMNS = ("name", "id", "date", "message")
 ALWAYS_SHOWN = ("name", "id")
 TABLES = ("params", "metrics", "meta")
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """What a table asks for: which runs (branch, remote, where), their order, their columns, how many.
+
+    A value: carried whole from the CLI to the renderer, and used whole as the text cache's
+    key, so a new option cannot be forgotten on the way.
+    """
+
+    branch: str | None = None
+    sort_by: str | None = None
+    desc: bool = False
+    columns: tuple[str, ...] = ()
+    where: str | None = None
+    only_changed: bool = False
+    limit: int | None = None
+    remote: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.columns, str):  # "a,b" as typed on the command line
+            object.__setattr__(self, "columns", tuple(c.strip() for c in self.columns.split(",") if c.strip()))
+        else:
+            object.__setattr__(self, "columns", tuple(self.columns or ()))
+        if self.limit is not None and self.limit < 0:
+            raise InputError("--limit must be 0 or more")
+
+    def mentions_meta(self) -> bool:
+        """True when the columns, sort key or condition refer to a meta.* column."""
+        return any("meta." in part for part in (*self.columns, self.sort_by or "", self.where or ""))
 
 
 @dataclass(frozen=True)
@@ -35,25 +65,21 @@ def default_columns(known: Sequence[str]) -> list[str]:
     return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 
-def build_table(rows: Sequence[dict[str, Any]], sort_by: str | None = None, desc: bool = False,
-                columns: Sequence[str] | None = None, where: str | None = None,
-                only_changed: bool = False, limit: int | None = None) -> Table:
+def build_table(rows: Sequence[dict[str, Any]], query: TableQuery = TableQuery()) -> Table:
     """The table `flexgit table` shows, from rows already read (see `Run.table_row`)."""
     known = _all_columns(rows)
-    if where:
-        test = parse_where(where, known)
+    if query.where:
+        test = parse_where(query.where, known)
         rows = [row for row in rows if test(row)]
-    if sort_by:
-        rows = sort_rows(rows, resolve_column(sort_by, known), desc)
-    if limit is not None:
-        if limit < 0:
-            raise InputError("--limit must be 0 or more")
-        rows = rows[:limit]
-    if columns:
-        shown = [resolve_column(c, known) for c in columns]
+    if query.sort_by:
+        rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
+    if query.limit is not None:
+        rows = rows[:query.limit]
+    if query.columns:
+        shown = [resolve_column(c, known) for c in query.columns]
     else:  # the columns of the rows shown: a filter may have removed every run with some key
-        shown = default_columns(_all_columns(rows) if where or limit is not None else known)
-    if only_changed:
+        shown = default_columns(_all_columns(rows) if query.where or query.limit is not None else known)
+    if query.only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
     return Table(tuple(shown), rows)
 
@@ -155,13 +181,4 @@ def _compare(cell: Any, op: Callable[[Any, Any], bool], name: str, value: Any) -
         return str(cell) == str(value) if isinstance(cell, str) or isinstance(value, str) else False
     if name == "!=":
         return str(cell) != str(value)
-    return False
-
-
-def mentions_meta(*texts: str | Sequence[str] | None) -> bool:
-    """True when a column list, sort key or condition refers to a meta.* column."""
-    for text in texts:
-        parts = [text] if isinstance(text, str) else list(text or [])
-        if any("meta." in part for part in parts):
-            return True
     return False

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import InputError
-from .tomlio import loads_toml
+from ..errors import InputError
+from .formats import SUFFIXES, loads
 from .values import Flat, Scalar, flatten
-
-SUFFIXES = (".toml", ".json", ".yaml", ".yml")
 
 
 def load_flat(path: str | Path, role: str) -> Flat:
@@ -35,13 +32,7 @@ def load_flat(path: str | Path, role: str) -> Flat:
 
 def _parse(text: str, kind: str, path: Path, role: str) -> Any:
     try:
-        if kind == ".toml":
-            return loads_toml(text)
-        if kind == ".json":
-            return json.loads(text)
-        import yaml
-
-        return yaml.safe_load(text) or {}
+        return loads(text, kind)
     except Exception as exc:  # each parser has its own error type; all mean "malformed"
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{role} file '{path}' is not valid {kind[1:].upper()}: {detail}; fix the file") from None

@@ -3,8 +3,9 @@
 Never the source of truth and never the only copy of anything: a missing, unreadable or
 foreign file is simply rebuilt from git. It lets `table` read only the notes that changed
 since the last call (a tree diff) instead of every note, and hands over table rows ready
-to use. Each entry is `[commit id, time, branch, table row, meta as marshal bytes]`: meta stays
-unparsed bytes until someone asks for it, which keeps loading fast.
+to use. Each entry is a list `[commit id, time, branch, table row, meta as marshal bytes]`, read
+through the index constants below: meta stays unparsed bytes until someone asks for it, which
+keeps loading fast.
 
 The file is written with `marshal` (plain data only: it cannot build arbitrary objects the
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
@@ -17,11 +18,13 @@ import marshal
 from pathlib import Path
 from typing import Any
 
-from .files import write_atomic
-from .record import Run, table_row
+from ..project.files import write_atomic
+from .run import Run, table_row
 
 CACHE_FORMAT = 1
-Entry = list  # [commit id, time, branch, table row, meta as marshal bytes]
+# An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
+Entry = list
+ID, TIME, BRANCH, ROW, META = range(5)
 
 
 def entry_of(commit_id: str, row: dict[str, Any]) -> Entry:
@@ -31,16 +34,17 @@ def entry_of(commit_id: str, row: dict[str, Any]) -> Entry:
 
 
 def run_of(entry: Entry) -> Run:
-    commit_id, time, branch, row, meta = entry
-    return Run.from_table_row(commit_id, row, time, branch, marshal.loads(meta))
+    """The run an entry describes."""
+    return Run.from_table_row(entry[ID], entry[ROW], entry[TIME], entry[BRANCH], meta_of(entry))
 
 
 def meta_of(entry: Entry) -> dict[str, Any]:
-    return marshal.loads(entry[4])
+    """The run's meta, unpacked."""
+    return marshal.loads(entry[META])
 
 
 def _order(entry: Entry) -> tuple[str, str]:
-    return entry[1], entry[3]["name"]
+    return entry[TIME], entry[ROW]["name"]
 
 
 def add_entries(entries: list[Entry], new: list[Entry]) -> None:

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from .files import write_atomic
+from ..project.files import write_atomic
 
 KEEP = 16  # queries remembered; the oldest file goes first
 

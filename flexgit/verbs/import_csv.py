@@ -1,4 +1,4 @@
-"""Historical results (one CSV row per past run) turned into runs without a code snapshot."""
+"""`flexgit import`: historical results (one CSV row per past run) turned into runs without a code snapshot."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
-from .api import open_store, target_branch
-from .errors import InputError
-from .record import Run
-from .store import bad_name_message
-from .refs import is_valid_run_name
-from .values import check_key, parse_scalar
+from .._context import open_store, target_branch
+from .._version import __version__
+from ..errors import InputError
+from ..project.values import check_key, parse_scalar
+from ..storage.refs import is_valid_run_name
+from ..storage.run import Run
+from ..storage.store import bad_name_message
 
 META_COLUMNS = ("name", "date", "message")
 # Without --metrics, a column whose name looks like a score is a metric, the rest params.

@@ -1,4 +1,4 @@
-"""Getting back what produced a run: into the working tree, a new branch or a new worktree."""
+"""`flexgit checkout`: what produced a run, back in the working tree, a new branch or a new worktree."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import branch_ref, open_store
-from .datafiles import DIGEST_CACHE, changed_data
-from .errors import DirtyTreeError, InputError
-from .gitrepo import RefMoved
-from .record import Run
-from .refs import FORMAT_VERSION, TRAILER_FORMAT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE
-from .store import Store
+from .._context import branch_ref, open_store
+from ..errors import DirtyTreeError, InputError
+from ..project.datafiles import DIGEST_CACHE, changed_data
+from ..storage.gitrepo import RefMoved
+from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
+from ..storage.run import Run
+from ..storage.store import Store
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,8 @@ def snapshot_commit(store: Store, run: Run) -> str:
     """A commit of the run's code snapshot whose parent is the run's source commit, when known."""
     source = run.source
     parents = [source] if source and store.repo.has_object(source) else []
-    lines = [f"snapshot of run {run.name}"]
-    if run.message.strip():
-        lines += ["", run.message.strip()]
-    lines += ["", f"{TRAILER_KIND}: snapshot", f"{TRAILER_NAME}: {run.name}"]
+    found = [(TRAILER_KIND, KIND_SNAPSHOT), (TRAILER_NAME, run.name)]
     if source:
-        lines.append(f"{TRAILER_SOURCE}: {source}")
-    lines.append(f"{TRAILER_FORMAT}: {FORMAT_VERSION}")
-    return store.repo.create_commit(store.code_tree(run), parents, "\n".join(lines) + "\n")
+        found.append((TRAILER_SOURCE, source))
+    message = commit_message(f"snapshot of run {run.name}", found, run.message)
+    return store.repo.create_commit(store.code_tree(run), parents, message)

@@ -1,0 +1,146 @@
+"""What every verb needs: open the store, resolve the experiments branch, record a snapshot, write a run.
+
+Verbs build on this module and never on each other; it is not public API.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ._version import __version__
+from .errors import InputError
+from .project.datafiles import DIGEST_CACHE, fingerprints
+from .project.history import ENV as HISTORY_ENV
+from .project.history import PENDING, summarize
+from .project.settings import load_settings
+from .project.sources import merge_sources
+from .project.values import flatten
+from .storage.gitrepo import GitRepo
+from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
+from .storage.run import Run, utc_now
+from .storage.store import Store
+
+PathLike = str | os.PathLike
+
+
+def open_store(repo: PathLike | GitRepo | None = None) -> Store:
+    """The store of the repository at `repo` (discovered from the current directory when None)."""
+    return Store(repo if isinstance(repo, GitRepo) else GitRepo.open(repo))
+
+
+def branch_ref(branch: str | None) -> BranchRef:
+    """The experiments branch named `branch` (default: experiments), checked."""
+    ref = BranchRef.parse(branch)
+    if not is_valid_branch_name(ref.name):
+        raise InputError(f"'{ref.name}' cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
+    return ref
+
+
+def target_branch(git: GitRepo, branch: str | None) -> BranchRef:
+    """`branch` if given, else the project's configured branch, else experiments."""
+    if branch is None and not git.is_bare:
+        branch = load_settings(git.workdir).branch
+    return branch_ref(branch)
+
+
+def pending_path(repo: PathLike | GitRepo | None = None) -> Path:
+    """Where `flexgit.log` writes: $FLEXGIT_HISTORY, else a file in the repository's flexgit directory."""
+    if os.environ.get(HISTORY_ENV):
+        return Path(os.environ[HISTORY_ENV])
+    git = repo if isinstance(repo, GitRepo) else GitRepo.open(repo)
+    return git.flexgit_dir() / PENDING
+
+
+def record_working_tree(store: Store, name: str | None = None, message: str | None = None,
+                        params: Mapping[str, Any] | None = None, metrics: Mapping[str, Any] | None = None,
+                        config_files: Iterable[PathLike] | None = None,
+                        results_files: Iterable[PathLike] | None = None, branch: str | None = None,
+                        artifacts: Mapping[str, PathLike] | None = None,
+                        meta: Mapping[str, Any] | None = None) -> Run:
+    """Record a run of the working tree as it is now (see `flexgit.record`)."""
+    git = store.repo
+    git.require_worktree()  # before anything else
+    settings = load_settings(git.workdir)
+    target = branch_ref(branch or settings.branch)
+    if config_files is None:
+        config_files = [git.workdir / f for f in settings.config if (git.workdir / f).is_file()]
+    if results_files is None:
+        results_files = [git.workdir / f for f in settings.results if (git.workdir / f).is_file()]
+    if name:
+        store.check_name_free(name)
+    store.branch_tip(target)  # refuse a foreign branch before snapshotting
+    params = merge_sources(config_files, params, "config")
+    metrics = merge_sources(results_files, metrics, "results")
+    extra_meta = flatten(meta or {}, "the meta given")
+    kept = {check_artifact_name(key): Path(path) for key, path in (artifacts or {}).items()}
+    for path in kept.values():
+        if not path.is_file():
+            raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
+    keep, too_large = settings.snapshot_filter()
+    tree, _ = git.snapshot_tree(keep)
+    if too_large:
+        extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
+    files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
+    history = pending_path(git)
+    run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
+    written = write_run(store, target, tree, run, files, Path.cwd(), history)
+    history.unlink(missing_ok=True)  # taken by this run
+    return written
+
+
+def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,
+              history: Path | None = None) -> Run:
+    """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
+    fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
+    logged to `history`, if any (their summary under the run's own metrics)."""
+    git = store.repo
+    now = utc_now()
+    files = dict(files)
+    metrics = dict(run.metrics)
+    if history is not None and history.is_file():
+        files[HISTORY_FILE] = git.write_blob_from_file(history)
+        metrics = {**summarize(history.read_bytes()), **metrics}
+    data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
+    run = replace(run, metrics=metrics, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
+                  time=now, data=data)
+    return store.write([run], [tree], target, [files])[0]
+
+
+def check_artifact_name(name: str) -> str:
+    """An artifact name is a plain file name."""
+    if not name or "/" in name or "\\" in name or name.startswith(".") or any(ord(c) < 32 for c in name):
+        raise InputError(f"'{name}' cannot be an artifact name; use a plain file name such as model.pkl")
+    return name
+
+
+AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command", "source", "source_branch",
+             "dirty")
+
+
+def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
+    """What is known about the circumstances of a run, without asking the user."""
+    name, email = git.identity()
+    source = git.head_commit()
+    source_tree = git.commit(source)[0] if source else git.update_tree(None, {})
+    meta = {"user": name, "email": email, "host": socket.gethostname(), "platform": platform.platform(),
+            "python": platform.python_version(), "flexgit": __version__,
+            "command": command_line(),
+            "source": source, "source_branch": git.head_branch(), "dirty": snapshot_tree != source_tree}
+    return {key: value for key, value in meta.items() if value is not None}
+
+
+def command_line() -> str:
+    """The command that is recording, with the program named by its file name only."""
+    if not sys.argv or not sys.argv[0]:
+        return ""
+    program = [os.path.basename(sys.argv[0])]
+    if program == ["__main__.py"]:
+        program = ["python", "-m", os.path.basename(os.path.dirname(sys.argv[0]))]
+    return shlex.join(program + sys.argv[1:])

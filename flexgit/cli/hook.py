@@ -1,0 +1,70 @@
+"""`flexgit hook install | uninstall | status | post-commit`."""
+
+from __future__ import annotations
+
+import click
+
+from .options import repo_of
+
+
+@click.group()
+def hook() -> None:
+    """Record a run on every commit that changed your results (the post-commit hook).
+
+    The results files are those of .flexgit.toml (results = ["metrics.json"]).
+
+    \b
+    Example:
+      flexgit hook install && flexgit hook status
+    """
+
+
+@hook.command(name="install")
+@click.pass_context
+def hook_install(ctx: click.Context) -> None:
+    """Install the post-commit hook (an existing post-commit hook keeps running first)."""
+    from ..verbs.hook import install
+
+    done = install(repo_of(ctx))
+    click.echo(f"installed {done.path}" + (f"; your hook runs first from {done.chained.name}" if done.chained else ""))
+
+
+@hook.command(name="uninstall")
+@click.pass_context
+def hook_uninstall(ctx: click.Context) -> None:
+    """Remove the hook and put back the post-commit hook it had kept."""
+    from ..verbs.hook import uninstall
+
+    done = uninstall(repo_of(ctx))
+    click.echo(f"removed flexgit's hook from {done.path.parent}" + ("; your own hook is back" if done.path.exists() else ""))
+
+
+@hook.command(name="status")
+@click.pass_context
+def hook_status(ctx: click.Context) -> None:
+    """Whether the hook is installed, and what the last commit's auto-record did."""
+    from ..verbs.hook import status
+
+    state = status(repo_of(ctx))
+    click.echo(f"{'installed' if state.installed else 'not installed'}: {state.path}")
+    if state.chained:
+        click.echo(f"chained: {state.chained}")
+    click.echo(f"last: {state.last or 'nothing yet'}")
+
+
+@hook.command(name="post-commit")
+@click.pass_context
+def hook_post_commit(ctx: click.Context) -> None:
+    """What git runs after each commit; never fails the commit."""
+    from ..verbs.hook import log, post_commit
+
+    try:
+        outcome = post_commit(repo_of(ctx))
+    except Exception as exc:  # noqa: BLE001 - a hook must never fail the commit
+        where = log(repo_of(ctx), f"error: {exc}")
+        click.echo(f"flexgit: warning: no run recorded for this commit: {exc}"
+                   + (f" (see {where})" if where else ""), err=True)
+        return
+    log(repo_of(ctx), outcome)
+    if outcome.startswith("recorded"):
+        click.echo(f"flexgit: {outcome}", err=True)

@@ -1,0 +1,73 @@
+"""`flexgit run`: a training command, or a grid of them, recorded."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..project.values import format_value
+from .options import branch_option, repo_of
+
+
+@click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--name", "-n", metavar="NAME", help="Run name (NAME-1, NAME-2, ... for a grid).")
+@click.option("-S", "sets", multiple=True, metavar="KEY=V1[,V2...]",
+              help="Override a key of the config file for this run; several values make a grid. Repeatable.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at once.")
+@branch_option
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
+    """Run a training command and record it: output, duration, exit status, config, results.
+
+    Each run works in a temporary checkout of your working tree (git-ignored top-level
+    folders such as data/ are linked in), so -S never touches your files. The config and
+    results files are those of .flexgit.toml.
+
+    \b
+    Example:
+      flexgit run -- python train.py
+      flexgit run -S lr=0.1,0.01 -S depth=3,5 -j 2 -- python train.py
+    """
+    import threading
+
+    from ..verbs.launch import Sweep, expand_grid
+
+    grid = expand_grid(sets)
+    single = len(grid) == 1
+    lock = threading.Lock()
+
+    def show_output(label: str, line: str) -> None:
+        with lock:
+            click.echo(line if single else f"[{label}] {line}")
+
+    def show_progress(progress) -> None:
+        if not single:
+            with lock:
+                click.echo(f"flexgit: {progress.done}/{progress.total} done, {progress.running} running, "
+                           f"{progress.failed} failed", err=True)
+
+    sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
+                  on_progress=show_progress)
+    try:
+        outcomes = sweep.run(jobs)
+    except KeyboardInterrupt:
+        _report_runs(sweep.outcomes)
+        click.echo("interrupted: finished runs are recorded, the running ones as interrupted", err=True)
+        sys.exit(130)
+    _report_runs(outcomes)
+    if any(outcome.status != "ok" for outcome in outcomes):
+        sys.exit(1)
+
+
+def _report_runs(outcomes) -> None:
+    for outcome in outcomes:
+        setting = " ".join(f"{k}={format_value(v)}" for k, v in outcome.overrides.items())
+        if outcome.run is not None:
+            code = "" if outcome.exit_code == 0 else f", exit {outcome.exit_code}"
+            click.echo(f"recorded {outcome.run.name} ({outcome.run.short_id}): {outcome.status}{code}"
+                       + (f"  {setting}" if setting else ""), err=True)
+        else:
+            click.echo(f"not recorded: {outcome.status}" + (f" ({outcome.error})" if outcome.error else "")
+                       + (f"  {setting}" if setting else ""), err=True)

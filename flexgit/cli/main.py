@@ -1,0 +1,75 @@
+"""The `flexgit` command group and its entry point: flexgit errors become one line and exit 1."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .._version import __version__
+from ..errors import FlexgitError
+from . import commands, hook, launch, sync
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class FlexgitGroup(click.Group):
+    """A click group whose `main` reports errors the flexgit way, in process (CliRunner) as from a shell."""
+
+    def main(self, args=None, prog_name=None, **extra) -> None:  # type: ignore[override]
+        extra.pop("standalone_mode", None)
+        try:
+            super().main(args=args, prog_name=prog_name or "flexgit", standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except FlexgitError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (`flexgit table | head`); nothing to report
+            sys.exit(0)
+        except Exception as exc:  # a bug: still one line, unless FLEXGIT_DEBUG asks for the traceback
+            if os.environ.get("FLEXGIT_DEBUG"):
+                raise
+            click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); please report it, "
+                       "with the traceback that FLEXGIT_DEBUG=1 shows", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=FlexgitGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="flexgit")
+@click.option("-C", "repo", metavar="PATH", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Run as if flexgit was started in PATH (like git -C).")
+@click.pass_context
+def cli(ctx: click.Context, repo: Path | None) -> None:
+    """flexgit: git-native experiment tracking.
+
+    Each run is a commit on the orphan branch 'experiments' (code snapshot, config,
+    results), its metric row a git note, its name a tag exp/NAME.
+
+    \b
+    Example:
+      python train.py                     # writes metrics.json
+      flexgit record -c params.toml -r metrics.json -m note=baseline
+      flexgit table --sort-by metrics.acc --desc
+      flexgit checkout run-1a2b3c --worktree ../baseline
+    """
+    ctx.obj = repo
+
+
+for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
+                 commands.checkout, commands.import_cmd, launch.run_cmd, *sync.COMMANDS, hook.hook):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning flexgit errors into one line and exit code 1."""
+    cli.main(args=argv)

@@ -1,0 +1,46 @@
+"""Options and arguments used by several commands, each defined once with one true help text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import InputError
+from ..project.values import parse_assignment
+
+
+def repo_of(ctx: click.Context) -> Path | None:
+    """The repository path given with `flexgit -C PATH`, else None (the current directory's)."""
+    return ctx.find_root().obj
+
+
+def _assignments(option: str):
+    """A click callback turning repeated KEY=VALUE options into a dict (usage error if malformed)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+        pairs = {}
+        for text in values:
+            try:
+                key, value = parse_assignment(text, option)
+            except InputError as exc:
+                raise click.BadParameter(str(exc)) from None
+            pairs[key] = value
+        return pairs
+
+    return convert
+
+
+branch_option = click.option(
+    "--branch", "-b", metavar="B",
+    help="Experiments branch (default: the one .flexgit.toml names, else experiments).")
+
+
+def metric_option(help_text: str):
+    return click.option("-m", "--metric", "metrics", multiple=True, metavar="KEY=VALUE",
+                        callback=_assignments("--metric"), help=help_text)
+
+
+def param_option(help_text: str):
+    return click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+                        callback=_assignments("--param"), help=help_text)

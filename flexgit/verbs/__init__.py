@@ -1,0 +1,1 @@
+"""One module per verb, named after the command it implements; verbs never import each other."""

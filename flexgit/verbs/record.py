@@ -1,0 +1,27 @@
+"""`flexgit record`: a run of the working tree as it is now."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from .._context import PathLike, open_store, record_working_tree
+from ..storage.run import Run
+
+
+def record(name: str | None = None, message: str | None = None, params: Mapping[str, Any] | None = None,
+           metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] | None = None,
+           results_files: Iterable[PathLike] | None = None, branch: str | None = None,
+           repo: PathLike | None = None, artifacts: Mapping[str, PathLike] | None = None,
+           meta: Mapping[str, Any] | None = None) -> Run:
+    """Record a run: a snapshot of the working tree, its params and its metrics.
+
+    Files are read first and explicit `params` / `metrics` override their keys; with no
+    files given, the project's settings name them (those that exist are read). `artifacts`
+    (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
+    descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
+    in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
+    index, HEAD or the user's branches changes.
+    """
+    return record_working_tree(open_store(repo), name=name, message=message, params=params, metrics=metrics,
+                               config_files=config_files, results_files=results_files, branch=branch,
+                               artifacts=artifacts, meta=meta)

@@ -1,0 +1,40 @@
+"""`flexgit show`: everything about one run, and the files it keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._context import PathLike, open_store
+from ..errors import InputError
+from ..storage.run import Run
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """A run with what its snapshot changed relative to its source commit."""
+
+    run: Run
+    changes: list[tuple[str, str]]
+    source_known: bool
+
+
+def show(name: str, repo: PathLike | None = None) -> RunDetails:
+    """Everything about one run: its row, and the files that differ from its source commit."""
+    store = open_store(repo)
+    run = store.find(name)
+    source = run.source
+    source_known = bool(source) and store.repo.has_object(source)
+    source_tree = store.repo.commit(source)[0] if source_known else None
+    changes = [] if run.meta.get("imported") else store.repo.diff_trees(source_tree, store.code_tree(run))
+    return RunDetails(run=run, changes=changes, source_known=source_known)
+
+
+def artifact(name: str, artifact_name: str, repo: PathLike | None = None) -> bytes:
+    """The bytes of a file kept with run `name` (see `record(artifacts=...)`)."""
+    store = open_store(repo)
+    run = store.find(name)
+    blob = store.artifact(run, artifact_name)
+    if blob is None:
+        raise InputError(f"run '{run.name}' keeps no artifact '{artifact_name}'; "
+                         f"'git ls-tree exp/{run.name} .flexgit/artifacts/' lists what it has")
+    return store.repo.read_blob(blob)

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-peers install clean
+.PHONY: demo test lint bench bench-peers install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo/demo.py
 
+# The whole suite (slow tests included), with coverage measured in every flexgit process it starts.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=$(CURDIR)/.coverage $(PY) -m coverage run -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m coverage combine -q
+	$(PY) -m coverage report --skip-covered --fail-under=90
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # Bytecode is compiled first, as an installed package has it (an editable install does not).
 bench: $(STAMP)

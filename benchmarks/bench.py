@@ -191,7 +191,7 @@ def main() -> None:
             results[size] = measure(repo, args.repeat)
         in_process = subprocess.run([PYTHON, "-c", IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
                                     check=True, capture_output=True, text=True).stdout
-        for size, figures in zip(repos, json.loads(in_process)):
+        for size, figures in zip(repos, json.loads(in_process), strict=True):
             results[size].update(figures)
         print()
         print(report(results))

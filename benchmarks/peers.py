@@ -41,7 +41,9 @@ for i in range(repeat):
     start = time.perf_counter(); log(size + i); record.append(time.perf_counter() - start)
 search = []
 for _ in range(repeat):
-    start = time.perf_counter(); mlflow.search_runs(experiment_ids=[experiment]); search.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    mlflow.search_runs(experiment_ids=[experiment])
+    search.append(time.perf_counter() - start)
 print(json.dumps({"import_s": imported, "record_s": statistics.median(record),
                   "list_first_s": search[0], "list_warm_s": statistics.median(search[1:] or search)}))
 """
@@ -67,7 +69,8 @@ def compare(root: Path, sizes: list[int], flexgit_results: dict, repeat: int, pe
     for size in sizes:
         fx = flexgit_results[size]
         rows.append(("flexgit (CLI)", size, fx["record_cli_s"], fx["table_cold_s"], fx["table_warm_s"]))
-        rows.append(("flexgit (API)", size, fx["record_api_ms"] / 1000, fx["table_api_first_s"], fx["table_api_warm_s"]))
+        rows.append(("flexgit (API)", size, fx["record_api_ms"] / 1000, fx["table_api_first_s"],
+                     fx["table_api_warm_s"]))
         if size <= peer_max and _installed("mlflow"):
             m = _mlflow(root / f"mlflow-{size}", size, repeat)
             rows.append(("MLflow sqlite (API)", size, m["record_s"], m["list_first_s"], m["list_warm_s"]))
@@ -122,7 +125,8 @@ def _table(rows: list[tuple]) -> str:
     def ms(seconds: float | None) -> str:
         return "" if seconds is None else f"{seconds * 1000:,.0f} ms" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
 
-    lines = ["| tool | runs | record one run | list all runs, first call | list all runs, warm |", "|---|---|---|---|---|"]
+    lines = ["| tool | runs | record one run | list all runs, first call | list all runs, warm |",
+             "|---|---|---|---|---|"]
     lines += [f"| {tool} | {size:,} | {ms(rec)} | {ms(first)} | {ms(warm)} |" for tool, size, rec, first, warm in rows]
     lines.append("")
     by_size: dict[int, dict[str, tuple]] = {}

@@ -5,7 +5,7 @@ The public API is `flexgit.api`'s (`flexgit.record`, `flexgit.table`, `flexgit.E
 loaded on first use so that the CLI starts fast.
 """
 
-from ._version import __version__
+from ._version import __version__ as __version__
 
 
 def _api():

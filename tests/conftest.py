@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -73,6 +74,19 @@ def flexgit(cwd: Path, *args: str, env: dict | None = None, stdin: str | None = 
     """Run the flexgit CLI as a real subprocess."""
     done = subprocess.run([sys.executable, "-m", "flexgit", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, input=stdin)
+    return Result(done)
+
+
+def flexgit_in_process(cwd: Path, *args: str, env: dict | None = None, stdin: str | None = None) -> Result:
+    """Run the flexgit CLI in this process (click's runner), from `cwd`: the same output and exit
+    codes as a real subprocess, without the interpreter's start-up."""
+    from click.testing import CliRunner
+
+    from flexgit.cli import cli
+
+    with contextlib.chdir(cwd):
+        outcome = CliRunner().invoke(cli, list(args), input=stdin, env=env, prog_name="flexgit")
+    done = subprocess.CompletedProcess(args, outcome.exit_code, outcome.stdout, outcome.stderr)
     return Result(done)
 
 

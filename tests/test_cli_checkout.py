@@ -23,7 +23,8 @@ def test_checkout_into_a_clean_tree_restores_the_snapshot_and_keeps_head_and_ind
     head, index = git(repo, "rev-parse", "HEAD"), (repo / ".git" / "index").read_bytes()
     result = cli(repo, "checkout", "exp1")
     assert result.code == 0, result
-    assert result.out == f"working tree now holds the code of run exp1 ({flexgit.show('exp1', repo=repo).run.short_id}); " \
+    short_id = flexgit.show('exp1', repo=repo).run.short_id
+    assert result.out == f"working tree now holds the code of run exp1 ({short_id}); " \
                          "HEAD and the index are unchanged\n"
     assert (repo / "train.py").read_text() == "print('lr=0.5')\n"
     assert (repo / "params.toml").read_text() == "lr = 0.5\n"

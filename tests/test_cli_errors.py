@@ -1,10 +1,14 @@
-"""Bad input: one `Error:` line that says what to do, exit 1 (usage errors 2), no traceback, nothing written."""
+"""Bad input: one `Error:` line that says what to do, exit 1 (usage errors 2), no traceback, nothing written.
+
+The table of cases runs the CLI in process; a few cases also run as real subprocesses, so the
+entry point itself (`python -m flexgit`) is checked too.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from conftest import flexgit as cli, git, make_repo, repo_state
+from conftest import flexgit as subprocess_cli, flexgit_in_process as cli, git, make_repo, repo_state
 
 
 def assert_refused(result, code, starts_with):
@@ -77,10 +81,19 @@ def test_bad_input_is_refused_and_writes_nothing(repo, files, args, code, messag
     assert repo_state(repo) == before
 
 
+@pytest.mark.parametrize("files, args, code, message", [CASES[0], CASES[4], CASES[-1]],
+                         ids=["usage", "input", "command"])
+def test_bad_input_as_a_real_subprocess(repo, files, args, code, message):
+    before = repo_state(repo)
+    assert_refused(subprocess_cli(repo, *args), code, message)
+    assert repo_state(repo) == before
+
+
 def test_duplicate_run_name_from_the_cli(repo):
     assert cli(repo, "record", "--name", "dup").code == 0
     before = repo_state(repo)
-    assert_refused(cli(repo, "record", "--name", "dup"), 1, "Error: a run named 'dup' already exists; pick another name with --name")
+    assert_refused(cli(repo, "record", "--name", "dup"), 1,
+                   "Error: a run named 'dup' already exists; pick another name with --name")
     assert repo_state(repo) == before
 
 

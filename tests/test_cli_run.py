@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import flexgit
 from conftest import flexgit as cli, git, repo_state
 
@@ -76,6 +78,7 @@ def test_a_grid_runs_in_parallel_and_failures_are_recorded(repo, tmp_path):
     assert list(temp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_sweep_of_24_with_4_workers_leaves_nothing_behind(repo, tmp_path):
     project(repo)
     env, temp = temp_env(tmp_path)
@@ -93,6 +96,7 @@ def test_a_sweep_of_24_with_4_workers_leaves_nothing_behind(repo, tmp_path):
     assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
 
 
+@pytest.mark.slow
 def test_ctrl_c_records_what_finished_and_marks_the_rest_interrupted(repo, tmp_path):
     project(repo, sleep=1.5)
     env, temp = temp_env(tmp_path)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import flexgit
 from flexgit.storage.gitrepo import GitRepo
 from flexgit.storage.refs import NOTES_REF
@@ -19,6 +21,7 @@ flexgit.record(name=sys.argv[1], params={"worker": int(sys.argv[2])}, metrics={"
 """
 
 
+@pytest.mark.slow
 def test_eight_parallel_processes_all_land(repo):
     (repo / "train.py").write_text("print('dirty snapshot')\n")
     procs = [subprocess.Popen([sys.executable, "-c", RECORD_SCRIPT, f"p{i}", str(i), str(repo)],
@@ -91,6 +94,7 @@ for i in range(1000):
 """
 
 
+@pytest.mark.slow
 def test_killed_recorders_never_leave_a_broken_repository(repo):
     """SIGKILL recording loops at varied moments; afterwards every run is whole and fsck is clean."""
     for delay in (0.45, 0.6, 0.75, 0.9, 1.05):

@@ -41,11 +41,12 @@ class LeastSquares(BaseLearner):
     def train(self, train_data, model):
         xs, ys = train_data
         mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        model.a = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+        model.a = covariance / sum((x - mean_x) ** 2 for x in xs)
         model.b = mean_y - model.a * mean_x
 
     def test(self, test_data, model):
-        error = max(abs(p - y) for p, y in zip(model.predict(test_data), test_data[1]))
+        error = max(abs(p - y) for p, y in zip(model.predict(test_data), test_data[1], strict=True))
         return {"max_error": round(error, 9), "n_test": len(test_data[0])}
 
 

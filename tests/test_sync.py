@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import flexgit
 from conftest import flexgit as cli, git, make_repo, repo_state
 
@@ -112,6 +114,7 @@ flexgit.sync("origin", repo=repo)
 """
 
 
+@pytest.mark.slow
 def test_four_machines_recording_and_syncing_at_once_lose_nothing(tmp_path):
     remote, repos = clones(tmp_path, 4)
     procs = [subprocess.Popen([sys.executable, "-c", SYNC_LOOP, str(repo), "25"], stderr=subprocess.PIPE, text=True)
@@ -169,6 +172,7 @@ def test_a_remote_that_rejects_everything_fails_once_and_changes_nothing(tmp_pat
 KILL_SYNC = [sys.executable, "-m", "flexgit", "sync"]
 
 
+@pytest.mark.slow
 def test_a_sync_killed_at_any_point_leaves_a_clone_that_records_and_syncs(tmp_path):
     import random
     import time

@@ -142,7 +142,8 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
     flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    git(bare, "fetch", "-q", str(repo), "refs/notes/flexgit:refs/notes/flexgit", "refs/heads/experiments:refs/heads/experiments")
+    git(bare, "fetch", "-q", str(repo), "refs/notes/flexgit:refs/notes/flexgit",
+        "refs/heads/experiments:refs/heads/experiments")
     result = cli(bare, "table", "--format", "csv", "--columns", "name,acc")
     assert result.out == "name,metrics.acc\na,0.8\n"
     assert cli(bare, "show", "a").code == 0

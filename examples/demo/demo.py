@@ -45,7 +45,8 @@ def main() -> None:
     step(f"a project with a training script, in {project}")
     shutil.copy(HERE / "train.py", project / "train.py")
     (project / ".gitignore").write_text("metrics.json\n__pycache__/\n")
-    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Demo"], ["config", "user.email", "demo@example.com"],
+    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "Demo"],
+                 ["config", "user.email", "demo@example.com"],
                  ["add", "."], ["commit", "-q", "-m", "training script"]):
         run(["git", *args], project, show=False)
 

@@ -70,7 +70,8 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--sort-by", metavar="COL", help="Sort by a column (params.lr, metrics.acc, or just acc).")
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--columns", metavar="A,B", help="Show only these columns, in this order (meta.* allowed).")
-@click.option("--where", metavar="EXPR", help='Keep rows matching, e.g. \'metrics.acc > 0.9 and params.model = "mlp"\'.')
+@click.option("--where", metavar="EXPR",
+              help='Keep rows matching, e.g. \'metrics.acc > 0.9 and params.model = "mlp"\'.')
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
@@ -195,9 +196,11 @@ def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Pa
     if result.worktree:
         click.echo(f"run {run.name} checked out in {result.worktree}")
     if result.branch:
-        click.echo(f"branch '{result.branch}' holds the code of run {run.name}; switch with: git switch {result.branch}")
+        click.echo(f"branch '{result.branch}' holds the code of run {run.name}; "
+                   f"switch with: git switch {result.branch}")
     if not result.worktree and not result.branch:
-        click.echo(f"working tree now holds the code of run {run.name} ({run.short_id}); HEAD and the index are unchanged")
+        click.echo(f"working tree now holds the code of run {run.name} ({run.short_id}); "
+                   "HEAD and the index are unchanged")
 
 
 @click.command(name="import")

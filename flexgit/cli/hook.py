@@ -36,7 +36,8 @@ def hook_uninstall(ctx: click.Context) -> None:
     from ..verbs.hook import uninstall
 
     done = uninstall(repo_of(ctx))
-    click.echo(f"removed flexgit's hook from {done.path.parent}" + ("; your own hook is back" if done.path.exists() else ""))
+    back = "; your own hook is back" if done.path.exists() else ""
+    click.echo(f"removed flexgit's hook from {done.path.parent}{back}")
 
 
 @hook.command(name="status")

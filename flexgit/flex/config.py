@@ -73,7 +73,7 @@ class Configuration:
                 raise InputError("a configuration is [meta_data, params, results]: up to three dicts")
             parts += [{}] * (3 - len(parts))
         seen: dict[str, str] = {}
-        for section, part in zip(SECTIONS, parts):
+        for section, part in zip(SECTIONS, parts, strict=True):
             for key in part:
                 if key in seen:
                     raise InputError(f"key '{key}' is in both {seen[key]} and {section}; keep each key in one place")
@@ -158,7 +158,8 @@ class Configuration:
             frame = pd.read_csv(path) if kind == ".csv" else pd.read_json(path, orient="records")
         except (ValueError, pd.errors.ParserError) as exc:
             detail = str(exc).strip().splitlines()[-1]
-            raise InputError(f"log file '{path}' is not a table of one record per row ({detail}); fix the file") from None
+            raise InputError(f"log file '{path}' is not a table of one record per row ({detail}); "
+                             "fix the file") from None
         self._history = frame if self._history is None else pd.concat([self._history, frame], ignore_index=True)
 
     @property

@@ -170,7 +170,7 @@ def rows_from_notes(notes: Iterable[tuple[str, bytes]]) -> list[tuple[str, dict[
         parsed = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
     except ValueError:  # some note is not JSON: read them one by one, skipping the bad ones
         parsed = [_parse_line(data) for _, data in single]
-    for (commit_id, _), row in zip(single, parsed):
+    for (commit_id, _), row in zip(single, parsed, strict=True):
         if isinstance(row, dict) and "name" in row and isinstance(row.get("v"), int):
             _check_version(row["v"])
             rows.append((commit_id, row))

@@ -143,7 +143,7 @@ class Store:
     def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str,
                        extra_files: Sequence[Mapping[str, str]]) -> list[Run]:
         written = []
-        for i, (run, code_tree) in enumerate(zip(runs, code_trees)):
+        for i, (run, code_tree) in enumerate(zip(runs, code_trees, strict=True)):
             files = {path: self.repo.write_blob(data) for path, data in run.flexgit_files().items()}
             if i < len(extra_files):
                 files.update(extra_files[i])
@@ -313,7 +313,8 @@ class Store:
         new = []
         for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
             part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
-            notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]))
+            ids = [path.replace("/", "") for path, _ in part]
+            notes = zip(ids, self.repo.read_blobs([b for _, b in part]), strict=True)
             new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(notes)]
         runcache.add_entries(entries, new)
         runcache.save(cache_path, tree, entries)

@@ -27,8 +27,7 @@ def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[R
     return store.runs(target)
 
 
-def table_rows(query: TableQuery = TableQuery(), repo: PathLike | GitRepo | None = None,
-               notes_tree: str | None = None) -> Table:
+def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_tree: str | None = None) -> Table:
     """The merged table of runs as plain rows (no pandas): what `flexgit table` prints.
 
     `notes_tree` reads another notes tree than the local one (ours joined with a remote's).

@@ -65,8 +65,9 @@ def default_columns(known: Sequence[str]) -> list[str]:
     return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 
-def build_table(rows: Sequence[dict[str, Any]], query: TableQuery = TableQuery()) -> Table:
+def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None) -> Table:
     """The table `flexgit table` shows, from rows already read (see `Run.table_row`)."""
+    query = query or TableQuery()
     known = _all_columns(rows)
     if query.where:
         test = parse_where(query.where, known)

@@ -23,4 +23,5 @@ app = Application(loader=BreastCancerLoader(config=config), preprocessor=LogScal
                   model=Model(config=config), config=config)
 predictions = app.run()
 labels = BreastCancerLoader(config=config).load_data()[1]
-print(f"{len(predictions)} predictions; accuracy on the whole data set {classification_metrics(labels, predictions)['accuracy']}")
+accuracy = classification_metrics(labels, predictions)["accuracy"]
+print(f"{len(predictions)} predictions; accuracy on the whole data set {accuracy}")

@@ -13,6 +13,7 @@ from .verbs.import_csv import import_csv
 from .verbs.init import init
 from .verbs.launch import run
 from .verbs.log import finish, log, logging
+from .verbs.migrate import migrate
 from .verbs.record import record
 from .verbs.rename import rename
 from .verbs.show import artifact, show
@@ -24,6 +25,6 @@ from .view.query import TableQuery
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "finish", "hook_status",
-    "import_csv", "init", "install_hook", "list_runs", "log", "logging", "pull", "push", "record", "rename", "run",
-    "show", "sync", "table", "uninstall_hook", "update",
+    "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "pull", "push", "record",
+    "rename", "run", "show", "sync", "table", "uninstall_hook", "update",
 ]

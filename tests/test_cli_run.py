@@ -92,7 +92,7 @@ def test_a_sweep_of_24_with_4_workers_leaves_nothing_behind(repo, tmp_path):
     assert not list((repo / ".git").rglob("*.lock"))
     refs = git(repo, "for-each-ref", "--format=%(refname)").split()
     assert sorted(refs) == sorted(["refs/heads/main", "refs/heads/experiments", "refs/notes/flexgit"]
-                                  + [f"refs/tags/exp/grid-{i}" for i in range(1, 25)])
+                                  + [f"refs/exp/grid-{i}" for i in range(1, 25)])
     assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
 
 

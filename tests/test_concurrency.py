@@ -53,7 +53,7 @@ def interrupt_after_notes(repo, name):
     branch_before = git(repo, "rev-parse", "experiments").strip()
     run = flexgit.record(name=name, metrics={"acc": 0.7}, repo=repo)
     git(repo, "update-ref", "refs/heads/experiments", branch_before)
-    git(repo, "update-ref", "-d", f"refs/tags/exp/{name}")
+    git(repo, "update-ref", "-d", f"refs/exp/{name}")
     return run
 
 
@@ -71,7 +71,7 @@ def test_a_write_interrupted_after_the_note_is_completed_by_the_next_writer(repo
 
 def test_a_missing_tag_alone_is_recreated(repo):
     run = flexgit.record(name="tagless", repo=repo)
-    git(repo, "update-ref", "-d", "refs/tags/exp/tagless")
+    git(repo, "update-ref", "-d", "refs/exp/tagless")
     flexgit.init(repo=repo)
     assert git(repo, "rev-parse", "exp/tagless").strip() == run.id
 

@@ -48,7 +48,7 @@ def test_commit_message_trailers():
     message = run.commit_message()
     assert message.startswith("run r: subject\n\nbody\n\n")
     assert trailers(message) == {"Flexgit-Kind": "run", "Flexgit-Name": "r", "Flexgit-Source": "a" * 40,
-                                 "Flexgit-Format": "1"}
+                                 "Flexgit-Format": "2"}
 
 
 def test_flexgit_files_are_toml_that_flatten_back_to_the_row():

@@ -46,5 +46,5 @@ def test_readme_snippets_run(tmp_path):
     assert "'name': 'experiment_1'" in done.stdout
     assert (project / "runs" / "results.csv").read_text().startswith("name,")
     assert (tmp_path / "lr-0.1" / "params.toml").read_text() == "lr = 0.1\n"
-    names = git(project, "tag", "--list", "exp/*").split()
+    names = git(project, "for-each-ref", "--format=%(refname:lstrip=1)", "refs/exp/").split()
     assert {"exp/lr-0.1", "exp/sklearn-logreg", "exp/old_1"} <= set(names)

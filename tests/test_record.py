@@ -33,7 +33,7 @@ def test_record_leaves_index_head_branch_and_status_alone(repo):
     refs_after = set(after["refs"].splitlines())
     assert refs_before <= refs_after  # main is unchanged, only flexgit refs are new
     assert {line.split()[0] for line in refs_after - refs_before} == {
-        "refs/heads/experiments", "refs/notes/flexgit", "refs/tags/exp/r1"}
+        "refs/heads/experiments", "refs/notes/flexgit", "refs/exp/r1"}
 
 
 def test_snapshot_holds_working_tree_changes_untracked_files_and_no_ignored_ones(repo):
@@ -74,7 +74,7 @@ def test_run_commit_is_orphan_history_with_source_trailer(repo):
     message = git(repo, "log", "-1", "--format=%B", "exp/r1")
     assert message.startswith("run r1: first try\n\nlonger story\n\n")
     assert f"Flexgit-Source: {head}" in message
-    assert "Flexgit-Format: 1" in message
+    assert "Flexgit-Format: 2" in message
     root = git(repo, "rev-list", "--max-parents=0", "experiments").split()
     assert head not in git(repo, "rev-list", "experiments")
     assert "Flexgit-Kind: root" in git(repo, "log", "-1", "--format=%B", root[0])

@@ -34,9 +34,9 @@ def test_runs_travel_through_a_remote(tmp_path):
     flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
     assert cli(a, "push").out == "pushed to origin\n"
     result = cli(b, "pull")
-    assert result.out == "pulled from origin: 1 new runs\n", result
+    assert result.out == "pulled from origin: 1 new run\n", result
     assert names(b) == ["a1"] and flexgit.show("a1", repo=b).run.metrics == {"acc": 0.5}
-    assert git(remote, "rev-parse", "refs/tags/exp/a1").strip() == git(a, "rev-parse", "exp/a1").strip()
+    assert git(remote, "rev-parse", "refs/exp/a1").strip() == git(a, "rev-parse", "exp/a1").strip()
 
 
 def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):
@@ -47,7 +47,7 @@ def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):
     assert cli(a, "push").code == 0
     result = cli(b, "sync")
     assert result.code == 0, result
-    assert result.out == "pulled from origin: 1 new runs, joined with a merge commit\npushed to origin\n"
+    assert result.out == "pulled from origin: 1 new run, joined with a merge commit\npushed to origin\n"
     assert cli(a, "pull").code == 0
     assert names(a) == names(b) == ["a1", "b1", "b2"]
     assert "Flexgit-Kind: merge" in git(b, "log", "-1", "--format=%B", "experiments")
@@ -201,9 +201,38 @@ def test_init_and_push_add_the_fetch_refspecs(tmp_path):
     remote, (a, b) = clones(tmp_path)
     assert cli(a, "init").code == 0
     fetch = git(a, "config", "--get-all", "remote.origin.fetch")
-    assert "+refs/heads/experiments:refs/flexgit/remotes/origin/heads/experiments" in fetch
+    assert "+refs/flexgit/heads/experiments:refs/flexgit/remotes/origin/heads/experiments" in fetch
     flexgit.record(name="x", repo=b)
     assert cli(b, "push").code == 0
     assert "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit" in git(b, "config", "--get-all",
                                                                                "remote.origin.fetch")
-    assert git(b, "config", "--get-all", "remote.origin.fetch").count("flexgit/remotes") == 2  # once each
+    assert git(b, "config", "--get-all", "remote.origin.fetch").count("flexgit/remotes") == 3  # once each
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute", "url"])
+def test_a_remote_given_as_a_path_or_url_works_for_every_command(tmp_path, form):
+    remote, (a, b) = clones(tmp_path)
+    where = {"relative": "../remote.git", "absolute": str(remote), "url": remote.as_uri()}[form]
+    flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
+    assert cli(a, "push", where).code == 0
+    flexgit.record(name="b1", repo=b)
+    shown = cli(b, "table", "--remote", where, "--format", "csv", "--columns", "name")
+    assert shown.code == 0 and shown.out == "name\na1\nb1\n", shown
+    pulled = cli(b, "pull", where)
+    assert pulled.out == "pulled from " + where + ": 1 new run, joined with a merge commit\n", pulled
+    assert cli(b, "sync", where).code == 0
+    assert cli(a, "pull", where).out == f"pulled from {where}: 1 new run\n"
+    assert names(a) == names(b) == ["a1", "b1"]
+    tracked = git(b, "for-each-ref", "--format=%(refname)", "refs/flexgit/remotes/")
+    assert tracked and all(ref.startswith("refs/flexgit/remotes/url-") for ref in tracked.split())
+
+
+def test_a_pull_into_a_fresh_clone_counts_the_runs_it_brought(tmp_path):
+    remote, (a,) = clones(tmp_path, count=1)
+    for name in ("r1", "r2", "r3"):
+        flexgit.record(name=name, repo=a)
+    assert cli(a, "push").code == 0
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(remote), str(fresh))
+    assert cli(fresh, "pull").out == "pulled from origin: 3 new runs\n"
+    assert cli(fresh, "pull").out == "pulled from origin: 0 new runs\n"

@@ -143,7 +143,7 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
     git(bare, "fetch", "-q", str(repo), "refs/notes/flexgit:refs/notes/flexgit",
-        "refs/heads/experiments:refs/heads/experiments")
+        "refs/heads/experiments:refs/heads/experiments", "refs/exp/*:refs/exp/*")
     result = cli(bare, "table", "--format", "csv", "--columns", "name,acc")
     assert result.out == "name,metrics.acc\na,0.8\n"
     assert cli(bare, "show", "a").code == 0

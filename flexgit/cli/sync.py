@@ -18,12 +18,16 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
         report = getattr(sync, verb)(remote, branch=branch, repo=repo_of(ctx))
         if verb != "push":
             joined = ", joined with a merge commit" if report.merged else ""
-            click.echo(f"pulled from {remote}: {report.fetched_runs} new runs{joined}")
+            runs = "1 new run" if report.fetched_runs == 1 else f"{report.fetched_runs} new runs"
+            click.echo(f"pulled from {remote}: {runs}{joined}")
         if report.pushed:
             click.echo(f"pushed to {remote}")
         for name in report.conflicts:
             click.echo(f"warning: run name '{name}' means different runs here and on {remote}; both runs are "
                        f"kept: 'flexgit rename {name} NEW' renames yours, then pull again", err=True)
+        if report.refused:
+            click.echo(f"warning: {len(report.refused)} run names on {remote} are not valid flexgit names or do not "
+                       f"name a commit; they were not taken: {', '.join(map(repr, report.refused[:5]))}", err=True)
 
     return command
 
@@ -34,3 +38,32 @@ COMMANDS = (
                   "flexgit push origin"),
     _sync_command("sync", "Pull, then push: everyone's runs, here and on REMOTE.", "flexgit sync"),
 )
+
+
+@click.command()
+@click.argument("remote", required=False)
+@branch_option
+@click.pass_context
+def migrate(ctx: click.Context, remote: str | None, branch: str | None) -> None:
+    """Move runs to the current storage format: here, and on REMOTE if given.
+
+    Format 2 keeps run names in refs/exp/ (not tags) and, on a remote, the experiments
+    branch in refs/flexgit/heads/, so plain clones and fetches never carry runs. Safe to
+    interrupt and to run again.
+
+    \b
+    Example:
+      flexgit migrate origin
+    """
+    from ..verbs.migrate import migrate as migrate_verb
+
+    done = migrate_verb(remote, branch=branch, repo=repo_of(ctx))
+    click.echo(f"moved {done.moved} run names to refs/exp/")
+    for name in done.kept:
+        click.echo(f"warning: kept refs/tags/exp/{name}: another run holds that name, or it is not a run; "
+                   f"see 'flexgit show {name}'", err=True)
+    if done.remote is not None:
+        click.echo(f"{done.remote}: pulled {done.pulled_runs} new runs, pushed in format 2, "
+                   f"removed {done.removed_on_remote} format 1 refs")
+        for name in done.kept_on_remote:
+            click.echo(f"warning: kept refs/tags/exp/{name} on {done.remote}: it names another run there", err=True)

@@ -133,6 +133,13 @@ class GitRepo:
         user = _os_user()
         return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
 
+    def set_config(self, key: str, value: str) -> None:
+        """Set a value in the repository's own git config."""
+        try:
+            self._repo.config[key] = value
+        except (OSError, pygit2.GitError) as exc:
+            raise FlexgitError(f"cannot write git config {key}: {exc}") from None
+
     def config_value(self, key: str) -> str | None:
         """A git config value (repository, global, system), or None."""
         try:
@@ -287,6 +294,22 @@ class GitRepo:
         if obj is None or obj.type != ObjectType.COMMIT:
             raise KeyError(oid)
         return str(obj.tree_id), [str(p) for p in obj.parent_ids], obj.message
+
+    def is_commit(self, oid: str) -> bool:
+        """True when `oid` names a commit in this repository."""
+        try:
+            obj = self._repo.get(oid)
+        except (ValueError, TypeError, pygit2.GitError):
+            return False
+        return obj is not None and obj.type == ObjectType.COMMIT
+
+    def commits_between(self, tip: str, hidden: list[str]) -> Iterator[str]:
+        """The messages of the commits reachable from `tip` and from none of `hidden`."""
+        walker = self._repo.walk(tip)
+        for commit in hidden:
+            walker.hide(commit)
+        for commit in walker:
+            yield commit.message
 
     def has_object(self, oid: str) -> bool:
         try:

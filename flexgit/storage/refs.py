@@ -6,11 +6,18 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-FORMAT_VERSION = 1
+# Version 2 of the repository format moved run names out of refs/tags and, on remotes, the
+# experiments branch out of refs/heads: plain clones, fetches and `git push --tags` never carry
+# runs. Note lines keep their own version (NOTE_VERSION): their format did not change.
+FORMAT_VERSION = 2
+NOTE_VERSION = 1
 
 DEFAULT_BRANCH = "experiments"
 NOTES_REF = "refs/notes/flexgit"
-TAG_PREFIX = "refs/tags/exp/"
+RUN_PREFIX = "refs/exp/"  # run names: `git show exp/NAME` still finds them (rev-parse looks in refs/)
+LEGACY_RUN_PREFIX = "refs/tags/exp/"  # format 1's run names, still read; `flexgit migrate` moves them
+REMOTE_BRANCH_PREFIX = "refs/flexgit/heads/"  # where a remote keeps experiments branches (format 2)
+FORMAT_CONFIG = "flexgit.format"  # in the repository's git config: the format its refs are in
 FLEXGIT_DIR = ".flexgit"  # inside a run's tree: config.toml, meta.toml, results.toml
 
 CONFIG_FILE = "config.toml"
@@ -60,7 +67,13 @@ class BranchRef:
 
     @property
     def ref(self) -> str:
+        """The local branch."""
         return "refs/heads/" + self.name
+
+    @property
+    def remote_ref(self) -> str:
+        """Where a remote keeps it (format 2): outside refs/heads, so plain clones do not fetch it."""
+        return REMOTE_BRANCH_PREFIX + self.name
 
     @classmethod
     def parse(cls, text: str | None) -> "BranchRef":
@@ -70,9 +83,14 @@ class BranchRef:
         return cls(text)
 
 
-def tag_ref(name: str) -> str:
-    """The tag that names run `name`."""
-    return TAG_PREFIX + name
+def run_ref(name: str) -> str:
+    """The ref that names run `name`."""
+    return RUN_PREFIX + name
+
+
+def legacy_run_ref(name: str) -> str:
+    """Where format 1 kept the name of run `name` (a tag)."""
+    return LEGACY_RUN_PREFIX + name
 
 
 def commit_message(subject: str, trailer_lines: Sequence[tuple[str, str]] = (), body: str = "") -> str:

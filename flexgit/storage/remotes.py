@@ -1,63 +1,158 @@
-"""Moving runs between this repository and a git remote: fetch into tracking refs, then join.
+"""Moving runs between this repository and a git remote: fetch into tracking refs, join, push.
 
 Transport is the `git` command's own (its credential helpers, SSH agent, every URL it
-knows). What arrives is fetched into `refs/flexgit/remotes/<remote>/...` first, then joined:
+knows). On a remote, format 2 keeps the experiments branch at `refs/flexgit/heads/<branch>`
+and run names at `refs/exp/<name>`, where plain clones, fetches and `git push --tags` never
+look; format 1 kept them at `refs/heads/<branch>` and `refs/tags/exp/<name>`, and both are
+still read, so runs pushed by a flexgit of format 1 are never missed.
+
+What arrives is fetched into `refs/flexgit/remotes/<remote>/...` first, then joined:
 - the experiments branch fast-forwards, or diverged histories get a merge commit (listing,
   `table` and `checkout` only ever look at runs, so the merge commit is invisible there);
 - the notes are joined as a union of their lines per run (git's `cat_sort_uniq` idea), so
   values appended on two machines both survive; reading takes the newest by its time field;
-- run tags arrive as they are; a name that means different runs on the two sides is a
+- run names arrive as they are; a name that means different runs on the two sides is a
   conflict: both runs are kept, nothing is renamed, and the names are reported.
 """
 
 from __future__ import annotations
 
-from .gitrepo import GitRepo, RefMoved
-from .refs import KIND_MERGE, NOTES_REF, TAG_PREFIX, TRAILER_KIND, BranchRef, commit_message
+import hashlib
+from dataclasses import dataclass, field
+
+from .gitrepo import GitRepo, RefMoved, last_lines
+from .refs import (
+    KIND_MERGE,
+    LEGACY_RUN_PREFIX,
+    NOTES_REF,
+    RUN_PREFIX,
+    TRAILER_KIND,
+    BranchRef,
+    commit_message,
+    is_valid_branch_name,
+    is_valid_run_name,
+    run_ref,
+)
 from .store import Store
 
-
-def tracking_prefix(remote: str) -> str:
-    """Where the refs fetched from `remote` are kept."""
-    return f"refs/flexgit/remotes/{remote}/"
+DELETE_BATCH = 500  # refs deleted on a remote per push (a command line stays short)
 
 
-def tracking_ref(remote: str, ref: str) -> str:
-    """The tracking ref of `remote`'s `ref` (refs/heads/x -> refs/flexgit/remotes/REMOTE/heads/x)."""
-    return tracking_prefix(remote) + ref[len("refs/"):]
+def remote_key(git: GitRepo, remote: str) -> str:
+    """The name `remote`'s refs are tracked under: a configured remote's own name, else (a path or a
+    URL given directly) a digest of it, which is always a valid ref component."""
+    if git.config_value(f"remote.{remote}.url") is not None and is_valid_branch_name(remote):
+        return remote
+    return "url-" + hashlib.sha256(remote.encode()).hexdigest()[:16]
 
 
-def fetch(git: GitRepo, remote: str, target: BranchRef) -> None:
-    """Fetch the remote's experiments branch, notes and run tags into its tracking refs."""
-    prefix = tracking_prefix(remote)
+@dataclass(frozen=True)
+class Tracking:
+    """Where the refs fetched from one remote are kept."""
+
+    prefix: str
+    branch_name: str
+
+    @classmethod
+    def of(cls, git: GitRepo, remote: str, target: BranchRef) -> "Tracking":
+        return cls(f"refs/flexgit/remotes/{remote_key(git, remote)}/", target.name)
+
+    @property
+    def branch(self) -> str:
+        """The remote's experiments branch (format 2: its refs/flexgit/heads/<branch>)."""
+        return f"{self.prefix}heads/{self.branch_name}"
+
+    @property
+    def legacy_branch(self) -> str:
+        """The remote's experiments branch as format 1 kept it (its refs/heads/<branch>)."""
+        return f"{self.prefix}legacy/heads/{self.branch_name}"
+
+    @property
+    def notes(self) -> str:
+        return f"{self.prefix}notes/flexgit"
+
+    @property
+    def names(self) -> str:
+        """Prefix of the remote's run names (its refs/exp/*)."""
+        return f"{self.prefix}exp/"
+
+    @property
+    def legacy_names(self) -> str:
+        """Prefix of the remote's format 1 run names (its refs/tags/exp/*)."""
+        return f"{self.prefix}legacy/exp/"
+
+
+def fetch(git: GitRepo, remote: str, target: BranchRef) -> Tracking:
+    """Fetch the remote's experiments branch, notes and run names (both formats) into tracking refs."""
+    tracking = Tracking.of(git, remote, target)
     remember_refspecs(git, remote, target)
-    git.clear_stale_locks(prefix)  # a fetch killed midway must not block the next one
-    advertised = git.run_git(["ls-remote", remote]).split()
-    wanted = [target.ref, NOTES_REF]
-    refspecs = [f"+{ref}:{tracking_ref(remote, ref)}" for ref in wanted if ref in advertised]
-    if any(name.startswith(TAG_PREFIX) for name in advertised):
-        refspecs.append(f"+{TAG_PREFIX}*:{prefix}tags/{TAG_PREFIX[len('refs/tags/'):]}*")
-    if refspecs:
-        # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs.
-        git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", remote, *refspecs])
+    git.clear_stale_locks(tracking.prefix)  # a fetch killed midway must not block the next one
+    singles = [(target.remote_ref, tracking.branch), (target.ref, tracking.legacy_branch), (NOTES_REF, tracking.notes)]
+    advertised = set(git.run_git(["ls-remote", remote, *(ref for ref, _ in singles)]).split())
+    refspecs = [f"+{ref}:{local}" for ref, local in singles if ref in advertised]
+    refspecs += [f"+{RUN_PREFIX}*:{tracking.names}*", f"+{LEGACY_RUN_PREFIX}*:{tracking.legacy_names}*"]
+    # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs;
+    # --prune : a name gone there (renamed, migrated) is gone from the tracking refs too.
+    git.run_git(["fetch", "--quiet", "--no-tags", "--prune", "--refmap=", remote, *refspecs])
+    for ref, local in singles:
+        old = git.ref_target(local)
+        if ref not in advertised and old is not None:
+            git.remove_ref(local, old)  # gone there (a migrated remote's format 1 branch)
+    return tracking
+
+
+def fetch_refspecs(git: GitRepo, remote: str, target: BranchRef) -> list[str]:
+    """The refspecs that let a plain `git fetch REMOTE` bring the runs too (into flexgit's tracking refs)."""
+    tracking = Tracking.of(git, remote, target)
+    return [f"+{target.remote_ref}:{tracking.branch}", f"+{NOTES_REF}:{tracking.notes}",
+            f"+{RUN_PREFIX}*:{tracking.names}*"]
 
 
 def remember_refspecs(git: GitRepo, remote: str, target: BranchRef) -> None:
-    """Let a plain `git fetch REMOTE` bring the runs too (into flexgit's tracking refs)."""
+    """Configure `fetch_refspecs` for a configured remote, replacing format 1's."""
     if git.config_value(f"remote.{remote}.url") is None:
         return  # a URL or path given directly: nothing to configure
-    found, listed = git.try_git(["config", "--get-all", f"remote.{remote}.fetch"])
+    key = f"remote.{remote}.fetch"
+    found, listed = git.try_git(["config", "--get-all", key])
     known = listed.split() if found else []
-    for ref in (target.ref, NOTES_REF):
-        spec = f"+{ref}:{tracking_ref(remote, ref)}"
+    tracking = Tracking.of(git, remote, target)
+    # Format 1 fetched the remote's refs/heads/<branch> to where format 2 keeps its refs/flexgit/heads/<branch>;
+    # git refuses two sources for one destination, so the old line goes.
+    stale = f"+{target.ref}:{tracking.branch}"
+    if stale in known:
+        git.run_git(["config", "--fixed-value", "--unset-all", key, stale])
+    for spec in fetch_refspecs(git, remote, target):
         if spec not in known:
-            git.run_git(["config", "--add", f"remote.{remote}.fetch", spec])
+            git.run_git(["config", "--add", key, spec])
 
 
-def join_branch(store: Store, target: BranchRef, remote: str) -> bool:
-    """Bring the remote's runs onto the local branch; True when a merge commit was needed."""
+@dataclass
+class Joined:
+    """What joining a remote's refs did."""
+
+    new_runs: int = 0
+    merged: bool = False
+    conflicts: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # incoming names flexgit does not accept
+
+
+def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
+    """Fetch `remote` and join its runs with ours, under the writer lock."""
+    tracking = fetch(store.repo, remote, target)
+    joined = Joined()
+    with store.repo.writer_lock():
+        before = store.branch_tip(target)
+        for theirs in (tracking.branch, tracking.legacy_branch):
+            joined.merged |= join_branch(store, target, store.repo.ref_target(theirs), remote)
+        join_notes(store, store.repo.ref_target(tracking.notes), remote)
+        joined.conflicts, joined.refused = join_names(store, tracking)
+        joined.new_runs = store.new_runs([before], store.branch_tip(target))
+    return joined
+
+
+def join_branch(store: Store, target: BranchRef, theirs: str | None, remote: str) -> bool:
+    """Bring the runs of `theirs` onto the local branch; True when a merge commit was needed."""
     git = store.repo
-    theirs = git.ref_target(tracking_ref(remote, target.ref))
     ours = store.branch_tip(target)
     if theirs is None or ours == theirs or (ours and git.is_ancestor(theirs, ours)):
         return False
@@ -70,10 +165,9 @@ def join_branch(store: Store, target: BranchRef, remote: str) -> bool:
     return True
 
 
-def join_notes(store: Store, remote: str) -> None:
-    """Join the remote's notes with ours: a union of lines for a run noted on both sides."""
+def join_notes(store: Store, theirs: str | None, remote: str) -> None:
+    """Join the notes commit `theirs` with ours: a union of lines for a run noted on both sides."""
     git = store.repo
-    theirs = git.ref_target(tracking_ref(remote, NOTES_REF))
     ours = git.ref_target(NOTES_REF)
     if theirs is None or ours == theirs or (ours and git.is_ancestor(theirs, ours)):
         return
@@ -86,29 +180,82 @@ def join_notes(store: Store, remote: str) -> None:
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")
 
 
-def join_tags(store: Store, remote: str) -> list[str]:
-    """Create the remote's run tags that are new here; names taken by different runs are conflicts."""
+def join_names(store: Store, tracking: Tracking) -> tuple[list[str], list[str]]:
+    """Create the remote's run names that are new here: (names taken here by other runs, names refused).
+
+    A name flexgit would not write, or one that does not point at a commit, is refused: it
+    never becomes a ref here.
+    """
     git = store.repo
-    fetched = tracking_prefix(remote) + "tags/"
-    conflicts = []
-    local = git.refs_under(TAG_PREFIX)
-    for name, target in git.refs_under(fetched).items():
-        ref = "refs/tags/" + name[len(fetched):]
-        if ref not in local:
-            try:
-                git.set_ref(ref, target, None, "flexgit: pull")
-            except RefMoved:
-                pass
-        elif local[ref] != target:
-            conflicts.append(ref[len(TAG_PREFIX):])
-    return sorted(conflicts)
+    conflicts, refused = set(), set()
+    for prefix in (tracking.names, tracking.legacy_names):
+        for ref, target in git.refs_under(prefix).items():
+            name = ref[len(prefix):]
+            if not is_valid_run_name(name) or not git.is_commit(target):
+                refused.add(name)
+                continue
+            local = store.name_target(name)
+            if local is None:
+                try:
+                    git.set_ref(run_ref(name), target, None, "flexgit: pull")
+                except RefMoved:
+                    pass
+            elif local != target:
+                conflicts.add(name)
+    return sorted(conflicts), sorted(refused)
 
 
 def notes_tree_with_remote(store: Store, remote: str, target: BranchRef) -> str | None:
     """Fetch `remote` and return our notes joined with its notes, as a tree; no local ref moves."""
-    fetch(store.repo, remote, target)
-    tips = (store.repo.ref_target(NOTES_REF), store.repo.ref_target(tracking_ref(remote, NOTES_REF)))
+    tracking = fetch(store.repo, remote, target)
+    tips = (store.repo.ref_target(NOTES_REF), store.repo.ref_target(tracking.notes))
     trees = [store.repo.commit(tip)[0] for tip in tips if tip]
     if len(trees) < 2:
         return trees[0] if trees else None
     return store.joined_notes_tree(trees[0], trees[1])
+
+
+def push_runs(git: GitRepo, remote: str, target: BranchRef) -> tuple[bool, str]:
+    """Push the branch (to its format 2 place), the notes and the run names in one atomic push:
+    (pushed, git's output)."""
+    refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}", f"{RUN_PREFIX}*:{RUN_PREFIX}*"]
+    # --atomic: the remote takes the branch, the notes and the names together or not at all.
+    return git.try_git(["push", "--atomic", "--porcelain", remote, *refspecs])
+
+
+def lost_a_race(output: str) -> bool:
+    """Did a push fail because the remote moved (or a name there differs), not because it refuses?"""
+    return any(word in output for word in ("[rejected]", "fetch first", "non-fast-forward", "already exists",
+                                           "cannot lock ref", "failed to update ref"))
+
+
+def refusal(output: str) -> str:
+    """The remote's reason for refusing a push, on one line."""
+    reasons = [line for line in output.splitlines() if "remote rejected" in line and "atomic" not in line]
+    return last_lines("\n".join(reasons) if reasons else output)
+
+
+def remove_legacy_refs(store: Store, remote: str, target: BranchRef, tracking: Tracking) -> tuple[int, list[str]]:
+    """Delete format 1's refs on `remote` whose format 2 counterparts are there: (deleted, names kept).
+
+    The old branch goes only while it still points where we fetched it (a lease), and only
+    when our pushed branch holds it; a name goes only when the same name points at the same
+    run in format 2. Run after `push_runs` succeeded.
+    """
+    git = store.repo
+    deletions, kept = [], []
+    old_branch = git.ref_target(tracking.legacy_branch)
+    pushed = git.ref_target(target.ref)
+    if old_branch and pushed and git.is_ancestor(old_branch, pushed):
+        deletions.append((f"--force-with-lease={target.ref}:{old_branch}", f":{target.ref}"))
+    for ref, commit in sorted(git.refs_under(tracking.legacy_names).items()):
+        name = ref[len(tracking.legacy_names):]
+        if is_valid_run_name(name) and store.name_target(name) == commit:
+            deletions.append(("", f":refs/tags/exp/{name}"))
+        else:
+            kept.append(name)
+    for start in range(0, len(deletions), DELETE_BATCH):
+        batch = deletions[start:start + DELETE_BATCH]
+        leases = [lease for lease, _ in batch if lease]
+        git.run_git(["push", "--quiet", "--no-verify", *leases, remote, *(spec for _, spec in batch)])
+    return len(deletions), kept

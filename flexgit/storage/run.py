@@ -22,6 +22,7 @@ from .refs import (
     FORMAT_VERSION,
     KIND_RUN,
     META_FILE,
+    NOTE_VERSION,
     RESULTS_FILE,
     TRAILER_KIND,
     TRAILER_NAME,
@@ -70,7 +71,7 @@ class Run:
 
     def to_note_line(self) -> bytes:
         """The note's first line: the whole row."""
-        row = {"v": FORMAT_VERSION, "t": self.time, "name": self.name, "message": self.message,
+        row = {"v": NOTE_VERSION, "t": self.time, "name": self.name, "message": self.message,
                "date": self.date, "branch": self.branch, "meta": dict(self.meta),
                "params": dict(self.params), "metrics": dict(self.metrics)}
         if self.data:
@@ -193,7 +194,7 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
 def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,
                 time: str | None = None, name: str | None = None) -> bytes:
     """A later note line that adds or changes metrics or params of a run, or renames it."""
-    line: dict[str, Any] = {"v": FORMAT_VERSION, "t": time or utc_now()}
+    line: dict[str, Any] = {"v": NOTE_VERSION, "t": time or utc_now()}
     if name:
         line["rename"] = name
     if metrics:
@@ -224,8 +225,8 @@ def _parse_line(raw: bytes) -> dict | None:
 
 
 def _check_version(version: int) -> None:
-    if version > FORMAT_VERSION:
-        raise FormatError(f"a note was written by a newer flexgit (format {version}); upgrade flexgit")
+    if version > NOTE_VERSION:
+        raise FormatError(f"a note was written by a newer flexgit (note format {version}); upgrade flexgit")
 
 
 def _toml_bytes(data: Mapping[str, Any]) -> bytes:

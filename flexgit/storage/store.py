@@ -22,7 +22,11 @@ from .gitrepo import GitRepo, RefMoved
 from .refs import (
     ARTIFACTS_DIR,
     FLEXGIT_DIR,
+    FORMAT_CONFIG,
+    FORMAT_VERSION,
     KIND_ROOT,
+    KIND_RUN,
+    LEGACY_RUN_PREFIX,
     NOTES_REF,
     TRAILER_BRANCH,
     TRAILER_FORMAT,
@@ -33,7 +37,8 @@ from .refs import (
     BranchRef,
     commit_message,
     is_valid_run_name,
-    tag_ref,
+    legacy_run_ref,
+    run_ref,
     trailers,
 )
 from .run import Run, rows_from_notes, update_line
@@ -71,8 +76,57 @@ class Store:
     def init(self, branch: BranchRef) -> str:
         """Create the experiments branch (an orphan root commit of flexgit's own) unless it exists."""
         with self.repo.writer_lock():
-            self._complete_last_write()
+            self._prepare_write()
             return self._ensure_branch(branch)
+
+    # -- the format -------------------------------------------------------------------
+
+    def migrate(self) -> tuple[int, list[str]]:
+        """Move format 1's run names (refs/tags/exp/*) to refs/exp/*; returns (moved, names kept in both).
+
+        Each new ref is in place before its old one goes, so an interrupted migration loses
+        nothing and the next one finishes it. A name that means another run in each place is
+        kept in both (the new one wins when reading); `flexgit rename` settles it.
+        """
+        with self.repo.writer_lock():
+            return self._migrate_locked()
+
+    def _migrate_locked(self) -> tuple[int, list[str]]:
+        moved, kept = 0, []
+        for ref, target in sorted(self.repo.refs_under(LEGACY_RUN_PREFIX).items()):
+            name = ref[len(LEGACY_RUN_PREFIX):]
+            if not is_valid_run_name(name) or not self.repo.is_commit(target):
+                kept.append(name)  # not a name flexgit writes: left where it is, never followed
+                continue
+            if self.repo.ref_target(run_ref(name)) is None:
+                try:
+                    self.repo.set_ref(run_ref(name), target, None, "flexgit: migrate to format 2")
+                except RefMoved:
+                    pass
+            if self.repo.ref_target(run_ref(name)) == target:
+                try:
+                    self.repo.remove_ref(ref, target)
+                    moved += 1
+                except RefMoved:
+                    kept.append(name)
+            else:
+                kept.append(name)
+        self.repo.set_config(FORMAT_CONFIG, str(FORMAT_VERSION))
+        return moved, kept
+
+    def ensure_format(self) -> None:
+        """Migrate once, if the repository's refs are still in an older format."""
+        with self.repo.writer_lock():
+            self._ensure_format_locked()
+
+    def _ensure_format_locked(self) -> None:
+        if self.repo.config_value(FORMAT_CONFIG) != str(FORMAT_VERSION):
+            self._migrate_locked()
+
+    def _prepare_write(self) -> None:
+        """Before a write (under the writer lock): bring format 1 names over once, finish a half-done write."""
+        self._ensure_format_locked()
+        self._complete_last_write()
 
     def _ensure_branch(self, branch: BranchRef) -> str:
         tip = self.branch_tip(branch)
@@ -99,6 +153,7 @@ class Store:
         if len(set(named)) != len(named):
             raise InputError("two runs in one batch have the same name; give each run its own name")
         with self.repo.writer_lock():
+            self._prepare_write()
             for _ in range(MAX_ATTEMPTS):
                 self._complete_last_write()
                 final = self._assign_names(runs, branch)
@@ -131,13 +186,13 @@ class Store:
         """Refuse a name that is invalid or already taken by a run."""
         if not is_valid_run_name(name):
             raise InputError(bad_name_message(name))
-        if self.repo.ref_target(tag_ref(name)) is not None:
+        if self.name_target(name) is not None:
             raise RunExistsError(f"a run named '{name}' already exists; pick another name with --name")
 
     def _new_name(self, taken: set[str]) -> str:
         while True:
             name = "run-" + secrets.token_hex(3)
-            if name not in taken and self.repo.ref_target(tag_ref(name)) is None:
+            if name not in taken and self.name_target(name) is None:
                 return name
 
     def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str,
@@ -165,16 +220,18 @@ class Store:
     def rename(self, run: Run, new_name: str) -> None:
         """Give `run` the name `new_name`: a line in its note, the new tag, then the old tag goes."""
         with self.repo.writer_lock():
+            self._prepare_write()
             self.check_name_free(new_name)
             self._append_locked(run, update_line(name=new_name))
-            self.repo.set_ref(tag_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
-            old = self.repo.ref_target(tag_ref(run.name))
-            if old == run.id:
-                self.repo.remove_ref(tag_ref(run.name), old)
+            self.repo.set_ref(run_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
+            for old_ref in (run_ref(run.name), legacy_run_ref(run.name)):
+                if self.repo.ref_target(old_ref) == run.id:
+                    self.repo.remove_ref(old_ref, run.id)
 
     def append(self, run: Run, line: bytes) -> None:
         """Add a line to the note of recorded `run` (values added after the fact); compare-and-swap."""
         with self.repo.writer_lock():
+            self._prepare_write()
             self._append_locked(run, line)
 
     def _append_locked(self, run: Run, line: bytes) -> None:
@@ -248,15 +305,15 @@ class Store:
             except RefMoved:
                 pass  # moved by someone else in between; the note keeps the run
         for commit, name in reversed(chain):  # oldest first, so the newest tag proves all exist
-            if name and self.repo.ref_target(tag_ref(name)) is None:
+            if name and self.name_target(name) is None:
                 try:
-                    self.repo.set_ref(tag_ref(name), commit, None, "flexgit: record")
+                    self.repo.set_ref(run_ref(name), commit, None, "flexgit: record")
                 except RefMoved:
                     pass
 
     def _has_tag(self, commit: str) -> bool:
         name = trailers(self.repo.commit(commit)[2]).get(TRAILER_NAME, "")
-        return bool(name) and self.repo.ref_target(tag_ref(name)) is not None
+        return bool(name) and self.name_target(name) is not None
 
     def _chain(self, tip: str, count: int) -> list[tuple[str, str]]:
         """The newest `count` run commits ending at `tip`, newest first, with their names."""
@@ -324,7 +381,7 @@ class Store:
         """The run with this name (or commit id prefix)."""
         commit = None
         if is_valid_run_name(name_or_id):
-            commit = self.repo.ref_target(tag_ref(name_or_id)) or self._untagged(name_or_id)
+            commit = self.name_target(name_or_id) or self._untagged(name_or_id)
         if commit is None and len(name_or_id) >= 4 and all(c in "0123456789abcdef" for c in name_or_id.lower()):
             commit = self.repo.expand_commit_prefix(name_or_id.lower())
         note = self.note_of(commit) if commit else None
@@ -332,6 +389,17 @@ class Store:
         if run is None:
             raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
         return run
+
+    def name_target(self, name: str) -> str | None:
+        """The commit run name `name` points at (format 2's ref, else format 1's tag), or None."""
+        return self.repo.ref_target(run_ref(name)) or self.repo.ref_target(legacy_run_ref(name))
+
+    def new_runs(self, old_tips: Sequence[str | None], new_tip: str | None) -> int:
+        """How many run commits `new_tip` holds that none of `old_tips` does (cost: the new commits only)."""
+        if new_tip is None:
+            return 0
+        messages = self.repo.commits_between(new_tip, [tip for tip in old_tips if tip])
+        return sum(trailers(message).get(TRAILER_KIND) == KIND_RUN for message in messages)
 
     def _untagged(self, name: str) -> str | None:
         """A run of a write interrupted before its tag: it is recorded, so it can be found."""

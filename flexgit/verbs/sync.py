@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 from .._context import open_store, target_branch
 from ..errors import FlexgitError
-from ..storage.gitrepo import last_lines
-from ..storage.refs import NOTES_REF, TAG_PREFIX
-from ..storage.remotes import fetch, join_branch, join_notes, join_tags, remember_refspecs
+from ..storage.remotes import lost_a_race, pull_into, push_runs, refusal, remember_refspecs
 
 PUSH_ATTEMPTS = 20
 
@@ -29,43 +27,37 @@ class SyncReport:
     merged: bool = False
     pushed: bool = False
     conflicts: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # names from the remote that flexgit does not accept
 
 
 def pull(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
     """Fetch the remote's runs and join them with the local ones."""
     store = open_store(repo)
-    target = target_branch(store.repo, branch)
-    report = SyncReport(remote)
-    fetch(store.repo, remote, target)
-    with store.repo.writer_lock():
-        before = len(store.repo.refs_under(TAG_PREFIX))
-        report.merged = join_branch(store, target, remote)
-        join_notes(store, remote)
-        report.conflicts = join_tags(store, remote)
-        report.fetched_runs = len(store.repo.refs_under(TAG_PREFIX)) - before
-    return report
+    joined = pull_into(store, remote, target_branch(store.repo, branch))
+    return SyncReport(remote, fetched_runs=joined.new_runs, merged=joined.merged, conflicts=joined.conflicts,
+                      refused=joined.refused)
 
 
 def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
     """Send the local runs to the remote; if it moved meanwhile, pull, join and try again."""
-    git = open_store(repo).repo
+    store = open_store(repo)
+    git = store.repo
     target = target_branch(git, branch)
     report = SyncReport(remote)
     remember_refspecs(git, remote, target)
+    store.ensure_format()  # format 1 names, if any, are pushed as format 2
     for attempt in range(PUSH_ATTEMPTS):
         if attempt:
             # Others are pushing: back off, randomly, so that one of them wins each round.
             time.sleep(random.uniform(0.05, 0.2) * min(attempt, 8))
-        refspecs = [f"{target.ref}:{target.ref}", f"{NOTES_REF}:{NOTES_REF}", f"{TAG_PREFIX}*:{TAG_PREFIX}*"]
         if git.ref_target(target.ref) is None:
             return report  # nothing recorded yet
-        # --atomic: the remote takes the branch, the notes and the tags together or not at all.
-        done, detail = git.try_git(["push", "--atomic", "--porcelain", remote, *refspecs])
+        done, detail = push_runs(git, remote, target)
         if done:
             report.pushed = True
             return report
-        if not _lost_a_race(detail):
-            raise FlexgitError(f"cannot push to '{remote}': {_refusal(detail)}")
+        if not lost_a_race(detail):
+            raise FlexgitError(f"cannot push to '{remote}': {refusal(detail)}")
         pulled = pull(remote, branch, git)
         report.conflicts = pulled.conflicts
         if pulled.conflicts:
@@ -81,15 +73,5 @@ def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     pushed = push(remote, branch, repo)
     pushed.fetched_runs, pushed.merged = pulled.fetched_runs, pulled.merged
     pushed.conflicts = pulled.conflicts or pushed.conflicts
+    pushed.refused = pulled.refused
     return pushed
-
-
-def _lost_a_race(output: str) -> bool:
-    """Did the push fail because the remote moved (or a tag there differs), not because it refuses?"""
-    return any(word in output for word in ("[rejected]", "fetch first", "non-fast-forward", "already exists",
-                                           "cannot lock ref", "failed to update ref"))
-
-
-def _refusal(output: str) -> str:
-    reasons = [line for line in output.splitlines() if "remote rejected" in line and "atomic" not in line]
-    return last_lines("\n".join(reasons) if reasons else output)

@@ -206,7 +206,7 @@ def test_init_and_push_add_the_fetch_refspecs(tmp_path):
     assert cli(b, "push").code == 0
     assert "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit" in git(b, "config", "--get-all",
                                                                                "remote.origin.fetch")
-    assert git(b, "config", "--get-all", "remote.origin.fetch").count("flexgit/remotes") == 3  # once each
+    assert git(b, "config", "--get-all", "remote.origin.fetch").count("flexgit/remotes") == 2  # once each
 
 
 @pytest.mark.parametrize("form", ["relative", "absolute", "url"])

@@ -31,6 +31,7 @@ BLOB = "blob"
 # A ref lock file older than this, found while we hold flexgit's own writer lock,
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
+PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
 
 
 class RefMoved(Exception):
@@ -385,6 +386,59 @@ class GitRepo:
         except (pygit2.GitError, OSError) as exc:
             raise FlexgitError(f"cannot delete {name}: {exc}") from None
 
+    def create_refs(self, refs: Mapping[str, str], log_message: str) -> None:
+        """Create many refs that do not exist yet; refs that appeared meanwhile are left as they are.
+
+        Many at once go straight into packed-refs (one file, under git's own lock), because
+        each loose ref is a file: 100,000 names would be 100,000 files. A few are loose refs,
+        written in one git transaction.
+        """
+        if len(refs) >= PACK_REFS_AT and self._add_packed_refs(refs):
+            return
+        lines = "".join(f"create {name} {target}\n" for name, target in refs.items())
+        done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")
+        if not done:  # one of them was created meanwhile (by plain git): one by one, skipping it
+            for name, target in refs.items():
+                with contextlib.suppress(RefMoved):
+                    self.set_ref(name, target, None, log_message)
+
+    def delete_refs(self, refs: Mapping[str, str], log_message: str) -> None:
+        """Delete each ref that still points where `refs` says, in one git transaction when none moved."""
+        lines = "".join(f"delete {name} {old}\n" for name, old in refs.items())
+        done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")
+        if not done:  # one of them moved meanwhile: one by one, leaving that one
+            for name, old in refs.items():
+                with contextlib.suppress(RefMoved):
+                    self.remove_ref(name, old)
+
+    def _add_packed_refs(self, refs: Mapping[str, str]) -> bool:
+        """Add `refs` to packed-refs under git's lock file; False when the lock is taken (nothing written)."""
+        packed = self.common_dir / "packed-refs"
+        lock = packed.with_name("packed-refs.lock")
+        try:
+            descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            text = packed.read_text(encoding="utf-8") if packed.exists() else ""
+            header, entries = _parse_packed_refs(text)
+            for name, target in refs.items():
+                if name not in entries and not (self.common_dir / name).exists():
+                    entries[name] = [f"{target} {name}\n"]
+            traits = header.split(":", 1)[1].split() if header else ["peeled", "fully-peeled"]
+            header = "# pack-refs with: " + " ".join(dict.fromkeys([*traits, "sorted"])) + " \n"
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                descriptor = -1
+                out.write(header + "".join("".join(entries[name]) for name in sorted(entries, key=str.encode)))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(lock, packed)
+            return True
+        finally:
+            if descriptor != -1:
+                os.close(descriptor)
+            lock.unlink(missing_ok=True)
+
     def create_branch_ref(self, name: str, target: str, log_message: str) -> None:
         """Create a branch ref with git's full name checks; RefMoved when it exists."""
         try:
@@ -473,17 +527,31 @@ class GitRepo:
             raise FlexgitError(f"git {args[0]}: {last_lines(detail)}")
         return detail
 
-    def try_git(self, args: list[str]) -> tuple[bool, str]:
+    def try_git(self, args: list[str], stdin: str | None = None) -> tuple[bool, str]:
         """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
         place = self.common_dir if self.is_bare else self.workdir
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
-                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, input=stdin)
         except FileNotFoundError:
             raise FlexgitError("the 'git' command is not installed; install git and try again") from None
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:
+    """(header line, ref name -> its lines, a peeled `^` line kept with its ref) of a packed-refs file."""
+    header, entries, last = "", {}, None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("#"):
+            header = line.strip()
+        elif line.startswith("^") and last is not None:
+            entries[last].append(line)
+        elif line.strip():
+            last = line.split(" ", 1)[1].strip()
+            entries[last] = [line]
+    return header, entries
 
 
 def last_lines(text: str, count: int = 3) -> str:

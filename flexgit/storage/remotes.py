@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from .gitrepo import GitRepo, RefMoved, last_lines
+from .gitrepo import GitRepo, last_lines
 from .refs import (
     KIND_MERGE,
     LEGACY_RUN_PREFIX,
@@ -71,41 +71,47 @@ class Tracking:
     def notes(self) -> str:
         return f"{self.prefix}notes/flexgit"
 
-    @property
-    def names(self) -> str:
-        """Prefix of the remote's run names (its refs/exp/*)."""
-        return f"{self.prefix}exp/"
 
-    @property
-    def legacy_names(self) -> str:
-        """Prefix of the remote's format 1 run names (its refs/tags/exp/*)."""
-        return f"{self.prefix}legacy/exp/"
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch found on a remote: where its branch and notes now are here, and its run names.
+
+    Names are read from the remote's ref list, never kept as tracking refs: a project with
+    100,000 runs would otherwise make every fetch write 100,000 files.
+    """
+
+    tracking: Tracking
+    names: dict[str, str]  # name -> commit, format 2 (refs/exp/*)
+    legacy_names: dict[str, str]  # name -> commit, format 1 (refs/tags/exp/*)
+    legacy_branch: str | None  # the remote's format 1 branch tip, as listed
 
 
-def fetch(git: GitRepo, remote: str, target: BranchRef) -> Tracking:
-    """Fetch the remote's experiments branch, notes and run names (both formats) into tracking refs."""
+def fetch(git: GitRepo, remote: str, target: BranchRef) -> Fetched:
+    """Fetch the remote's experiments branch and notes (both formats) into tracking refs; list its names."""
     tracking = Tracking.of(git, remote, target)
     remember_refspecs(git, remote, target)
     git.clear_stale_locks(tracking.prefix)  # a fetch killed midway must not block the next one
     singles = [(target.remote_ref, tracking.branch), (target.ref, tracking.legacy_branch), (NOTES_REF, tracking.notes)]
-    advertised = set(git.run_git(["ls-remote", remote, *(ref for ref, _ in singles)]).split())
+    listed = git.run_git(["ls-remote", remote, *(ref for ref, _ in singles), RUN_PREFIX + "*",
+                          LEGACY_RUN_PREFIX + "*"]).split()
+    advertised = dict(zip(listed[1::2], listed[0::2], strict=True))
     refspecs = [f"+{ref}:{local}" for ref, local in singles if ref in advertised]
-    refspecs += [f"+{RUN_PREFIX}*:{tracking.names}*", f"+{LEGACY_RUN_PREFIX}*:{tracking.legacy_names}*"]
-    # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs;
-    # --prune : a name gone there (renamed, migrated) is gone from the tracking refs too.
-    git.run_git(["fetch", "--quiet", "--no-tags", "--prune", "--refmap=", remote, *refspecs])
+    if refspecs:
+        # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs.
+        git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", remote, *refspecs])
     for ref, local in singles:
         old = git.ref_target(local)
         if ref not in advertised and old is not None:
             git.remove_ref(local, old)  # gone there (a migrated remote's format 1 branch)
-    return tracking
+    names = {ref[len(RUN_PREFIX):]: oid for ref, oid in advertised.items() if ref.startswith(RUN_PREFIX)}
+    legacy = {ref[len(LEGACY_RUN_PREFIX):]: oid for ref, oid in advertised.items() if ref.startswith(LEGACY_RUN_PREFIX)}
+    return Fetched(tracking, names, legacy, advertised.get(target.ref))
 
 
 def fetch_refspecs(git: GitRepo, remote: str, target: BranchRef) -> list[str]:
     """The refspecs that let a plain `git fetch REMOTE` bring the runs too (into flexgit's tracking refs)."""
     tracking = Tracking.of(git, remote, target)
-    return [f"+{target.remote_ref}:{tracking.branch}", f"+{NOTES_REF}:{tracking.notes}",
-            f"+{RUN_PREFIX}*:{tracking.names}*"]
+    return [f"+{target.remote_ref}:{tracking.branch}", f"+{NOTES_REF}:{tracking.notes}"]
 
 
 def remember_refspecs(git: GitRepo, remote: str, target: BranchRef) -> None:
@@ -134,18 +140,20 @@ class Joined:
     merged: bool = False
     conflicts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # incoming names flexgit does not accept
+    fetched: Fetched | None = None
 
 
 def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     """Fetch `remote` and join its runs with ours, under the writer lock."""
-    tracking = fetch(store.repo, remote, target)
-    joined = Joined()
+    fetched = fetch(store.repo, remote, target)
+    tracking = fetched.tracking
+    joined = Joined(fetched=fetched)
     with store.repo.writer_lock():
         before = store.branch_tip(target)
         for theirs in (tracking.branch, tracking.legacy_branch):
             joined.merged |= join_branch(store, target, store.repo.ref_target(theirs), remote)
         join_notes(store, store.repo.ref_target(tracking.notes), remote)
-        joined.conflicts, joined.refused = join_names(store, tracking)
+        joined.conflicts, joined.refused = join_names(store, fetched)
         joined.new_runs = store.new_runs([before], store.branch_tip(target))
     return joined
 
@@ -180,34 +188,31 @@ def join_notes(store: Store, theirs: str | None, remote: str) -> None:
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")
 
 
-def join_names(store: Store, tracking: Tracking) -> tuple[list[str], list[str]]:
+def join_names(store: Store, fetched: Fetched) -> tuple[list[str], list[str]]:
     """Create the remote's run names that are new here: (names taken here by other runs, names refused).
 
-    A name flexgit would not write, or one that does not point at a commit, is refused: it
-    never becomes a ref here.
+    A name flexgit would not write, or one that does not point at a commit here (the branch
+    brought every run's commit), is refused: it never becomes a ref here.
     """
     git = store.repo
-    conflicts, refused = set(), set()
-    for prefix in (tracking.names, tracking.legacy_names):
-        for ref, target in git.refs_under(prefix).items():
-            name = ref[len(prefix):]
+    conflicts, refused, new = set(), set(), {}
+    for listed in (fetched.names, fetched.legacy_names):
+        for name, target in listed.items():
             if not is_valid_run_name(name) or not git.is_commit(target):
                 refused.add(name)
                 continue
-            local = store.name_target(name)
+            local = new.get(name) or store.name_target(name)
             if local is None:
-                try:
-                    git.set_ref(run_ref(name), target, None, "flexgit: pull")
-                except RefMoved:
-                    pass
+                new[name] = target
             elif local != target:
                 conflicts.add(name)
+    git.create_refs({run_ref(name): target for name, target in new.items()}, "flexgit: pull")
     return sorted(conflicts), sorted(refused)
 
 
 def notes_tree_with_remote(store: Store, remote: str, target: BranchRef) -> str | None:
     """Fetch `remote` and return our notes joined with its notes, as a tree; no local ref moves."""
-    tracking = fetch(store.repo, remote, target)
+    tracking = fetch(store.repo, remote, target).tracking
     tips = (store.repo.ref_target(NOTES_REF), store.repo.ref_target(tracking.notes))
     trees = [store.repo.commit(tip)[0] for tip in tips if tip]
     if len(trees) < 2:
@@ -235,7 +240,7 @@ def refusal(output: str) -> str:
     return last_lines("\n".join(reasons) if reasons else output)
 
 
-def remove_legacy_refs(store: Store, remote: str, target: BranchRef, tracking: Tracking) -> tuple[int, list[str]]:
+def remove_legacy_refs(store: Store, remote: str, target: BranchRef, fetched: Fetched) -> tuple[int, list[str]]:
     """Delete format 1's refs on `remote` whose format 2 counterparts are there: (deleted, names kept).
 
     The old branch goes only while it still points where we fetched it (a lease), and only
@@ -244,14 +249,12 @@ def remove_legacy_refs(store: Store, remote: str, target: BranchRef, tracking: T
     """
     git = store.repo
     deletions, kept = [], []
-    old_branch = git.ref_target(tracking.legacy_branch)
-    pushed = git.ref_target(target.ref)
-    if old_branch and pushed and git.is_ancestor(old_branch, pushed):
+    old_branch, pushed = fetched.legacy_branch, git.ref_target(target.ref)
+    if old_branch and pushed and git.is_commit(old_branch) and git.is_ancestor(old_branch, pushed):
         deletions.append((f"--force-with-lease={target.ref}:{old_branch}", f":{target.ref}"))
-    for ref, commit in sorted(git.refs_under(tracking.legacy_names).items()):
-        name = ref[len(tracking.legacy_names):]
+    for name, commit in sorted(fetched.legacy_names.items()):
         if is_valid_run_name(name) and store.name_target(name) == commit:
-            deletions.append(("", f":refs/tags/exp/{name}"))
+            deletions.append(("", f":{LEGACY_RUN_PREFIX}{name}"))
         else:
             kept.append(name)
     for start in range(0, len(deletions), DELETE_BATCH):

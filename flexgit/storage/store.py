@@ -92,27 +92,21 @@ class Store:
             return self._migrate_locked()
 
     def _migrate_locked(self) -> tuple[int, list[str]]:
-        moved, kept = 0, []
+        legacy, kept = {}, []
         for ref, target in sorted(self.repo.refs_under(LEGACY_RUN_PREFIX).items()):
             name = ref[len(LEGACY_RUN_PREFIX):]
-            if not is_valid_run_name(name) or not self.repo.is_commit(target):
-                kept.append(name)  # not a name flexgit writes: left where it is, never followed
-                continue
-            if self.repo.ref_target(run_ref(name)) is None:
-                try:
-                    self.repo.set_ref(run_ref(name), target, None, "flexgit: migrate to format 2")
-                except RefMoved:
-                    pass
-            if self.repo.ref_target(run_ref(name)) == target:
-                try:
-                    self.repo.remove_ref(ref, target)
-                    moved += 1
-                except RefMoved:
-                    kept.append(name)
+            if is_valid_run_name(name) and self.repo.is_commit(target):
+                legacy[name] = target
             else:
-                kept.append(name)
+                kept.append(name)  # not a name flexgit writes: left where it is, never followed
+        self.repo.create_refs({run_ref(name): target for name, target in legacy.items()
+                               if self.repo.ref_target(run_ref(name)) is None}, "flexgit: migrate to format 2")
+        moved = {legacy_run_ref(name): target for name, target in legacy.items()
+                 if self.repo.ref_target(run_ref(name)) == target}
+        kept += [name for name in legacy if legacy_run_ref(name) not in moved]
+        self.repo.delete_refs(moved, "flexgit: migrate to format 2")
         self.repo.set_config(FORMAT_CONFIG, str(FORMAT_VERSION))
-        return moved, kept
+        return len(moved), sorted(kept)
 
     def ensure_format(self) -> None:
         """Migrate once, if the repository's refs are still in an older format."""

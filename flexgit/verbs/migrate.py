@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .._context import PathLike, open_store, target_branch
 from ..errors import FlexgitError
-from ..storage.remotes import Tracking, lost_a_race, pull_into, push_runs, refusal, remove_legacy_refs
+from ..storage.remotes import lost_a_race, pull_into, push_runs, refusal, remove_legacy_refs
 
 
 @dataclass
@@ -39,13 +39,13 @@ def migrate(remote: str | None = None, branch: str | None = None, repo: PathLike
     if remote is None:
         return done
     done.remote = remote
-    done.pulled_runs = pull_into(store, remote, target).new_runs
+    joined = pull_into(store, remote, target)
+    done.pulled_runs = joined.new_runs
     if store.repo.ref_target(target.ref) is None:
         return done  # nothing recorded anywhere
     pushed, detail = push_runs(store.repo, remote, target)
     if not pushed:
         advice = "someone pushed meanwhile: run 'flexgit migrate' again" if lost_a_race(detail) else refusal(detail)
         raise FlexgitError(f"cannot push to '{remote}': {advice}; nothing was removed there")
-    done.removed_on_remote, done.kept_on_remote = remove_legacy_refs(
-        store, remote, target, Tracking.of(store.repo, remote, target))
+    done.removed_on_remote, done.kept_on_remote = remove_legacy_refs(store, remote, target, joined.fetched)
     return done

@@ -12,7 +12,7 @@ from flexgit.errors import InputError
 from flexgit.view.query import TableQuery, build_table
 from flexgit.storage.run import Run
 from flexgit.view.render import render
-from conftest import flexgit as cli, git, repo_state
+from conftest import flexgit as cli, flexgit_in_process as cli_in_process, git, repo_state
 
 
 def run(name, t, params=None, metrics=None, message=""):
@@ -95,10 +95,17 @@ def test_long_cells_are_cut_in_the_terminal_view_only():
     assert "y" * 50 in render(build_table(long), "csv")
 
 
+def strict_json(text):
+    """Parse as JSON proper: NaN, Infinity and -Infinity are Python extensions, refused here."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_json_and_markdown():
-    records = json.loads(render(build_table(RUNS), "json").replace("NaN", "null"))
+    records = strict_json(render(build_table(RUNS), "json"))
     assert records[0]["params.depth"] is None and records[2]["params.depth"] == 3
-    assert "NaN" in render(build_table(RUNS), "json")
     markdown = render(build_table(RUNS, TableQuery(columns=["name", "acc"])), "markdown")
     assert markdown == "| name | metrics.acc |\n|---|---|\n| a | 0.8 |\n| b | 0.95 |\n| c | 0.9 |\n"
 
@@ -152,3 +159,15 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
 def test_default_columns_follow_the_rows_left_after_filtering():
     table = build_table(RUNS, TableQuery(where="params.model = cnn"))
     assert "params.depth" not in table.columns and "metrics.loss" in table.columns
+
+
+def test_json_is_strict_json_with_null_for_nan_and_infinity(repo):
+    flexgit.record(name="a", params={"grid": [1.0, float("nan")]}, metrics={"acc": 0.8, "loss": float("nan")},
+                   repo=repo)
+    flexgit.record(name="b", metrics={"acc": float("inf"), "loss": float("-inf")}, repo=repo)
+    result = cli_in_process(repo, "table", "--format", "json", "--columns", "name,grid,acc,loss")
+    assert result.code == 0, result
+    assert strict_json(result.out) == [
+        {"name": "a", "params.grid": [1.0, None], "metrics.acc": 0.8, "metrics.loss": None},
+        {"name": "b", "params.grid": None, "metrics.acc": None, "metrics.loss": None},
+    ]

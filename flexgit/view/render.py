@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from itertools import chain
 from typing import Any
 
@@ -47,9 +48,26 @@ def to_csv(table: Table) -> str:
 
 
 def to_json(table: Table) -> str:
-    """A JSON array of objects; a missing value is null, NaN and infinity are NaN / Infinity."""
+    """A JSON array of objects; a missing value is null, and so are NaN and infinity.
+
+    JSON has no NaN or infinity; null is what JSON.stringify, jq and pandas write for them,
+    and what every strict parser reads (the CSV format keeps nan, inf, -inf).
+    """
     records = [{c: row.get(c) for c in table.columns} for row in table.rows]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # some value is not finite: the rare case, so only then walk every value
+        records = [{c: _finite(v) for c, v in record.items()} for record in records]
+        text = json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    return text + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def to_markdown(table: Table) -> str:

@@ -145,6 +145,20 @@ def test_cli_table_on_no_runs(repo):
     assert cli(repo, "table", "--format", "json").out == "[]\n"
 
 
+def test_cli_table_on_no_runs_names_the_branch_it_read(repo):
+    (repo / ".flexgit.toml").write_text('branch = "mine"\n')
+    result = cli_in_process(repo, "table")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "no runs on branch 'mine'; record one with 'flexgit record'\n"
+    assert cli_in_process(repo, "table", "--branch", "other").err == (
+        "no runs on branch 'other'; record one with 'flexgit record'\n")
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    assert flexgit.list_runs(repo=repo)[0].branch == "mine"
+    result = cli_in_process(repo, "table", "--where", "acc > 0.9")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "no runs on branch 'mine' match --where 'acc > 0.9'\n"
+
+
 def test_table_works_in_a_bare_clone(repo, tmp_path):
     flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
     bare = tmp_path / "bare.git"

@@ -85,15 +85,18 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
       flexgit table --format csv > runs.csv
     """
-    from .._context import branch_ref
-    from ..verbs.table import table_text
+    from ..verbs.table import table_branch, table_text
     from ..view.query import TableQuery
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit, remote=remote)
     text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
     if not text:
-        click.echo(f"no runs on branch '{branch_ref(branch).name}'; record one with 'flexgit record'", err=True)
+        name = table_branch(branch, repo=repo_of(ctx))
+        if where:
+            click.echo(f"no runs on branch '{name}' match --where '{where}'", err=True)
+        else:
+            click.echo(f"no runs on branch '{name}'; record one with 'flexgit record'", err=True)
     click.echo(text, nl=False)
 
 

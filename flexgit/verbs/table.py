@@ -27,6 +27,11 @@ def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[R
     return store.runs(target)
 
 
+def table_branch(branch: str | None = None, repo: PathLike | None = None) -> str:
+    """The name of the branch `table` reads: `branch`, else the one the project's settings name, else experiments."""
+    return target_branch(open_store(repo).repo, branch).name
+
+
 def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_tree: str | None = None) -> Table:
     """The merged table of runs as plain rows (no pandas): what `flexgit table` prints.
 

@@ -122,6 +122,30 @@ def test_dataframe_api_has_nan_for_missing_keys(repo):
     assert list(flexgit.table(repo=repo, sort_by="acc", desc=True, limit=1)["name"]) == ["b"]
 
 
+def test_dataframe_api_date_is_a_utc_datetime_column(repo):
+    import pandas as pd
+
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    (repo / "old.csv").write_text("name,date,acc\nold,2023-05-04,0.5\nolder,2023-05-03T10:00:00+02:00,0.4\n")
+    flexgit.import_csv(repo / "old.csv", repo=repo)
+    frame = flexgit.table(repo=repo, sort_by="name")
+    assert isinstance(frame["date"].dtype, pd.DatetimeTZDtype) and str(frame["date"].dt.tz) == "UTC"
+    recorded = flexgit.list_runs(repo=repo)[0].date
+    assert list(frame["date"]) == [pd.Timestamp(recorded), pd.Timestamp("2023-05-04T00:00:00Z"),
+                                   pd.Timestamp("2023-05-03T08:00:00Z")]
+
+
+@pytest.mark.parametrize("odd", ["today", "05/04/2023", "2023-13-45"])
+def test_dataframe_api_keeps_dates_that_are_not_dates_as_text_and_warns(repo, odd):
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    (repo / "old.csv").write_text(f"name,date,acc\nold,{odd},0.5\n")
+    flexgit.import_csv(repo / "old.csv", repo=repo)
+    with pytest.warns(UserWarning, match=f"1 date\\(s\\) are not dates pandas can read \\(first: '{odd}'\\); "
+                      "the date column is kept as text"):
+        frame = flexgit.table(repo=repo, sort_by="name")
+    assert list(frame["date"]) == [flexgit.list_runs(repo=repo)[0].date, odd]  # nothing turned into now or NaT
+
+
 def test_cli_table_reads_without_writing(repo):
     flexgit.record(name="a", params={"lr": 0.1}, metrics={"acc": 0.8}, repo=repo)
     flexgit.record(name="b", params={"lr": 0.2}, metrics={"acc": 0.9}, repo=repo)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any, Mapping, Union
 
 from ..errors import InputError
@@ -122,6 +123,25 @@ def _insert(table: dict, parts: list[str], value: Value) -> bool:
         return False
     table[parts[-1]] = value
     return True
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def parse_moment(text: str) -> dt.datetime | None:
+    """ISO 8601 text (`2024-06-01`, `2024-06-01T10:00:00Z`) as a UTC datetime, else None.
+
+    Text without a zone is UTC, as flexgit writes dates. Words like `today` are not dates.
+    """
+    if not ISO_DATE.fullmatch(text):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
 
 
 def is_number(value: Any) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from .._context import PathLike, open_store, target_branch
 from .._version import __version__
+from ..project.values import parse_moment
 from ..storage import textcache
 from ..storage.gitrepo import GitRepo
 from ..storage.refs import NOTES_REF
@@ -68,11 +70,34 @@ def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str 
           only_changed: bool = False, limit: int | None = None) -> "pandas.DataFrame":
     """Every recorded run as one DataFrame: name, id, date, message, params.*, metrics.*.
 
-    Columns are the union of all runs' keys; a run without a key has NaN there.
+    Columns are the union of all runs' keys; a run without a key has NaN there. `date` is a
+    UTC datetime column, or text (with a warning) when some run's date is not a date.
     """
     import pandas as pd
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit)
     rows = table_rows(query, repo)
-    return pd.DataFrame(rows.rows, columns=list(rows.columns))
+    frame = pd.DataFrame(rows.rows, columns=list(rows.columns))
+    if "date" in frame.columns:
+        frame["date"] = _dates(frame["date"])
+    return frame
+
+
+def _dates(column: "pandas.Series") -> "pandas.Series":
+    """`column` as UTC datetimes; kept as text, with a warning, if a value is not an ISO 8601 date.
+
+    Checked before pandas sees them: pandas reads `today` and `now` as the current time, and
+    coercing what it cannot read to NaT would hide a date a user imported.
+    """
+    import pandas as pd
+
+    odd = [value for value in column if isinstance(value, str) and parse_moment(value) is None]
+    if not odd:
+        try:
+            return pd.to_datetime(column, utc=True, format="ISO8601")
+        except (ValueError, OverflowError) as exc:  # a year older pandas cannot hold
+            odd = [str(exc)]
+    warnings.warn(f"flexgit.table: {len(odd)} date(s) are not dates pandas can read (first: {odd[0]!r}); "
+                  "the date column is kept as text", stacklevel=3)
+    return column

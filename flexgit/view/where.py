@@ -8,14 +8,13 @@ as a date, in UTC; a date without a time compares by day.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InputError
-from ..project.values import format_value, parse_scalar
+from ..project.values import format_value, parse_moment, parse_scalar
 
 EXAMPLE = 'metrics.acc > 0.9 and params.model = "mlp"'
 ORDERING = ("<", "<=", ">", ">=")
@@ -25,7 +24,6 @@ _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 _UNSUPPORTED = re.compile(r"\b(?:or|not)\b|[()]", re.IGNORECASE)
 _CLAUSE = re.compile(r"(?P<column>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>.*)", re.DOTALL)
 _BARE_VALUE_STOP = re.compile(r"[\s=<>!\"']")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?")
 _KINDS = {"number": "a number", "bool": "a bool", "text": "text", "date": "a date", "list": "a list"}
 _PLURALS = {"number": "numbers", "bool": "bools", "text": "text", "date": "dates", "list": "lists"}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -102,7 +100,7 @@ def kind_of(value: Any) -> str:
         return "number"
     if isinstance(value, list):
         return "list"
-    if isinstance(value, str) and _moment(value) is not None:
+    if isinstance(value, str) and parse_moment(value) is not None:
         return "date"
     return "text"
 
@@ -150,21 +148,8 @@ def _same_kind(kind: str, cell: Any, op: str, value: Any) -> bool:
         both = math.isnan(cell) and math.isnan(value)  # `loss = nan` finds the runs whose loss is NaN
         return {"=": both, "!=": not both}.get(op, False)
     if kind == "date":
-        cell_moment, moment = _moment(cell), _moment(value)
+        cell_moment, moment = parse_moment(cell), parse_moment(value)
         if len(value) == 10:  # a day: `date = 2024-06-01` is any time that day
             return _OPS[op](cell_moment.date(), moment.date())
         return _OPS[op](cell_moment, moment)
     return _OPS[op](cell, value)
-
-
-def _moment(text: str) -> dt.datetime | None:
-    """ISO 8601 text as a UTC datetime (no zone: UTC, as flexgit writes dates), else None."""
-    if not _DATE.fullmatch(text):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)

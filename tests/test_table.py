@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 import pytest
 
@@ -101,6 +102,36 @@ def strict_json(text):
         raise ValueError(f"not JSON: {constant}")
 
     return json.loads(text, parse_constant=refuse)
+
+
+def terminal_width(text):
+    """Columns a terminal gives `text`, by Unicode's tables: wide/fullwidth 2, combining and zero-width 0."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def test_terminal_view_aligns_cjk_emoji_and_combining_marks_by_display_width():
+    rows = [run("実験-一", 1, {"model": "ロジスティック回帰"}, {"acc": 0.81}),
+            run("rocket-🚀", 2, {"model": "mlp"}, {"acc": 0.9}),
+            run("cafe\u0301", 3, {"model": "👩\u200d🔬-lab"}, {"acc": 0.875})]
+    table = build_table(rows, TableQuery(columns=["name", "model", "acc"]))
+    lines = render(table, "table").splitlines()
+    cells = [("name", "params.model", "metrics.acc")] + [
+        (r["name"], r["params.model"], format(r["metrics.acc"], ".6g")) for r in table.rows]
+    starts = set()
+    for line, (name, model, acc) in zip(lines, cells, strict=True):
+        at = line.index(model, len(name))
+        starts.add((line.index(name), terminal_width(line[:at])))
+        assert line.endswith(acc)
+    assert starts == {(0, terminal_width("rocket-🚀") + 2)}  # every model starts in one display column
+    assert len({terminal_width(line) for line in lines}) == 1  # the right-aligned acc ends in one column too
+
+
+def test_wide_cells_are_cut_by_display_width():
+    text = render(build_table([run("x", 1, {"note": "実験" * 20})], TableQuery(columns=["note"])), "table")
+    cell = text.splitlines()[1]
+    assert cell.endswith("…") and terminal_width(cell) <= 24 and terminal_width(cell) >= 23
+    assert cell.startswith("実験" * 5)
 
 
 def test_json_and_markdown():

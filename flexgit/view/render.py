@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import unicodedata
 from itertools import chain
 from typing import Any
 
@@ -85,7 +86,7 @@ def to_text(table: Table, width: int = 80) -> str:
     Every block repeats the name column so each line still says which run it is.
     """
     cells = {c: [_short(_cell_text(row.get(c), c)) for row in table.rows] for c in table.columns}
-    widths = {c: max([len(c)] + [len(v) for v in cells[c]]) for c in table.columns}
+    widths = {c: max([display_width(c)] + [display_width(v) for v in cells[c]]) for c in table.columns}
     numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in table.columns}
     blocks = _blocks(list(table.columns), widths, width)
     parts = []
@@ -122,8 +123,30 @@ def _cell_text(value: Any, column: str) -> str:
     return format_value(value).replace("\n", " ")
 
 
+def display_width(text: str) -> int:
+    """The columns `text` takes in a terminal: East Asian wide and fullwidth characters (CJK,
+    most emoji) take 2, combining marks and zero-width joiners 0."""
+    if text.isascii():
+        return len(text)
+    return sum(map(_char_width, text))
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
 def _short(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    if display_width(text) <= MAX_CELL:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += _char_width(char)
+        if used > MAX_CELL - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def _is_numeric_cell(value: Any) -> bool:
@@ -131,4 +154,5 @@ def _is_numeric_cell(value: Any) -> bool:
 
 
 def _align(text: str, width: int, right: bool) -> str:
-    return text.rjust(width) if right else text.ljust(width)
+    pad = " " * (width - display_width(text))
+    return pad + text if right else text + pad

@@ -34,7 +34,7 @@ def test_runs_travel_through_a_remote(tmp_path):
     flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
     assert cli(a, "push").out == "pushed to origin\n"
     result = cli(b, "pull")
-    assert result.out == "pulled from origin: 1 new runs\n", result
+    assert result.out == "pulled from origin: 1 new run\n", result
     assert names(b) == ["a1"] and flexgit.show("a1", repo=b).run.metrics == {"acc": 0.5}
     assert git(remote, "rev-parse", "refs/tags/exp/a1").strip() == git(a, "rev-parse", "exp/a1").strip()
 
@@ -47,8 +47,9 @@ def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):
     assert cli(a, "push").code == 0
     result = cli(b, "sync")
     assert result.code == 0, result
-    assert result.out == "pulled from origin: 1 new runs, joined with a merge commit\npushed to origin\n"
-    assert cli(a, "pull").code == 0
+    assert result.out == "pulled from origin: 1 new run, joined with a merge commit\npushed to origin\n"
+    assert cli(a, "pull").out == "pulled from origin: 2 new runs\n"
+    assert cli(a, "pull").out == "pulled from origin: 0 new runs\n"
     assert names(a) == names(b) == ["a1", "b1", "b2"]
     assert "Flexgit-Kind: merge" in git(b, "log", "-1", "--format=%B", "experiments")
     assert git(a, "rev-parse", "experiments") == git(b, "rev-parse", "experiments")

@@ -18,7 +18,8 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
         report = getattr(sync, verb)(remote, branch=branch, repo=repo_of(ctx))
         if verb != "push":
             joined = ", joined with a merge commit" if report.merged else ""
-            click.echo(f"pulled from {remote}: {report.fetched_runs} new runs{joined}")
+            runs = "run" if report.fetched_runs == 1 else "runs"
+            click.echo(f"pulled from {remote}: {report.fetched_runs} new {runs}{joined}")
         if report.pushed:
             click.echo(f"pushed to {remote}")
         for name in report.conflicts:

@@ -20,6 +20,11 @@ from ..view.render import render
 if TYPE_CHECKING:
     import pandas
 
+# Part of the text cache's key, bumped when the same query on the same runs would print other
+# text (rendering, --where), so text cached by an older build of one version is never served.
+# 2: strict JSON, display widths, --where refusals and dates.
+TEXT_REVISION = 2
+
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
     """Every run recorded on `branch` (default: experiments), oldest first."""
@@ -55,7 +60,7 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
     target = target_branch(store.repo, query.branch)
     notes_tree = notes_tree_with_remote(store, query.remote, target) if query.remote is not None else None
     tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {notes_tree}"
-    key = [__version__, fmt, width if fmt == "table" else 0, target.ref, asdict(query)]
+    key = [__version__, TEXT_REVISION, fmt, width if fmt == "table" else 0, target.ref, asdict(query)]
     cache_dir = store.repo.flexgit_dir(create=False)
     text = textcache.get(cache_dir, key, tips)
     if text is None:

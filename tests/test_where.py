@@ -39,9 +39,12 @@ def test_or_not_and_parentheses_are_refused_saying_only_and_works(where, word):
 
 
 def test_words_and_parentheses_inside_quotes_are_values():
-    rows = [{"name": "x", "message": "this or that (v2)"}, {"name": "y", "message": "other"}]
+    rows = [{"name": "x", "message": "this or that (v2)", "params.or": 1, "params.mode": "not-sure"},
+            {"name": "y", "message": "other", "params.or": 2, "params.mode": "sure"}]
     assert names('message = "this or that (v2)"', rows) == ["x"]
     assert names("message != 'this or that (v2)'", rows) == ["y"]
+    assert names("params.or > 1 and mode = sure", rows) == ["y"]  # or/not count only as words of their own
+    assert names("mode = not-sure", rows) == ["x"]
 
 
 @pytest.mark.parametrize("where, message", [

@@ -21,7 +21,7 @@ ORDERING = ("<", "<=", ">", ">=")
 
 _QUOTED = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'")
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-_UNSUPPORTED = re.compile(r"\b(?:or|not)\b|[()]", re.IGNORECASE)
+_UNSUPPORTED = re.compile(r"(?<!\S)(?:or|not)(?!\S)|[()]", re.IGNORECASE)  # words alone: `params.or` is a column
 _CLAUSE = re.compile(r"(?P<column>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>.*)", re.DOTALL)
 _BARE_VALUE_STOP = re.compile(r"[\s=<>!\"']")
 _KINDS = {"number": "a number", "bool": "a bool", "text": "text", "date": "a date", "list": "a list"}
@@ -70,9 +70,9 @@ def parse_where(text: str) -> list[Comparison]:
         raise InputError(f"cannot read the condition '{text.strip()}': a quote is not closed")
     unsupported = _UNSUPPORTED.search(masked)
     if unsupported:
-        raise InputError(
-            f"--where supports only 'and' between comparisons for now, not '{unsupported.group()}'; "
-            f"write e.g. {EXAMPLE} (quote a value that holds '{unsupported.group()}')")
+        word = unsupported.group()
+        raise InputError(f"--where supports only 'and' between comparisons for now, not '{word}'; "
+                         f"write e.g. {EXAMPLE} (quote a value that holds '{word}')")
     comparisons, start = [], 0
     for separator in [*_AND.finditer(masked), None]:
         end = separator.start() if separator else len(text)

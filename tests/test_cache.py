@@ -76,3 +76,21 @@ def test_read_only_cache_directory_still_gives_the_table(repo):
         assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
     finally:
         cache.chmod(0o700)
+
+
+def test_text_cached_by_an_older_build_of_the_same_version_is_not_served(repo):
+    from dataclasses import asdict
+
+    from flexgit._version import __version__
+    from flexgit.storage import textcache
+    from flexgit.view.query import TableQuery
+
+    flexgit.record(name="a", metrics={"loss": float("nan")}, repo=repo)
+    query = TableQuery(columns=("name", "loss"))
+    notes, branch = (git(repo, "rev-parse", ref).strip() for ref in ("refs/notes/flexgit", "experiments"))
+    tips = f"{notes} {branch} None"
+    old_key = [__version__, "json", 0, "refs/heads/experiments", asdict(query)]  # the key before TEXT_REVISION
+    textcache.put(repo / ".git" / "flexgit.d", old_key, tips, '[{"name": "a", "metrics.loss": NaN}]\n')
+    assert textcache.get(repo / ".git" / "flexgit.d", old_key, tips) is not None
+    result = cli(repo, "table", "--format", "json", "--columns", "name,loss")
+    assert result.out == '[\n  {\n    "name": "a",\n    "metrics.loss": null\n  }\n]\n'

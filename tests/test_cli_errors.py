@@ -56,6 +56,14 @@ CASES = [
     ({"null.json": "{\"acc\": null}"}, ["record", "-r", "null.json"], 1, "Error: key 'acc' in results file"),
     ({"deep.json": "{\"a\": [[1]]}"}, ["record", "-r", "deep.json"], 1, "Error: key 'a' in results file 'deep.json' "
                                                                           "holds a nested list"),
+    ({"clash.toml": "\"a.b\" = 1\n[a]\nb = 2\n"}, ["record", "-c", "clash.toml"], 1,
+     "Error: key 'a.b' and key 'b' of table 'a' in config file 'clash.toml' both flatten to 'a.b'"),
+    ({"clash.json": "{\"a\": {\"b\": 2}, \"a.b\": 1}"}, ["record", "-r", "clash.json"], 1,
+     "Error: key 'b' of table 'a' and key 'a.b' in results file 'clash.json' both flatten to 'a.b'"),
+    ({"clash.yaml": "x:\n  y.z: 1\n  y:\n    z: 2\n"}, ["record", "-c", "clash.yaml"], 1,
+     "Error: key 'y.z' of table 'x' and key 'z' of table 'x.y' in config file 'clash.yaml' both flatten to 'x.y.z'"),
+    ({}, ["record", "-m", "acc=1", "-m", "acc=2"], 2, "Error: Invalid value for '-m' / '--metric': --metric acc is "
+                                                      "given twice (1 and 2); give it once"),
     ({"conf.ini": "[a]\n"}, ["record", "-c", "conf.ini"], 1, "Error: config file 'conf.ini' has an unknown type"),
     ({}, ["record", "--branch", "bad..branch"], 1, "Error: 'bad..branch' cannot be a branch name"),
     ({}, ["show", "nope"], 1, "Error: no run named 'nope'"),

@@ -206,3 +206,18 @@ def test_record_from_a_subdirectory_discovers_the_repository(repo):
     result = run_cli(sub, "record", "--name", "fromsub", "-p", "lr=0.1")
     assert result.code == 0, result
     assert "src/model.py" in tree_paths(repo, "exp/fromsub")
+
+
+def test_keys_that_flatten_to_the_same_key_are_refused_and_nothing_written(repo):
+    before = repo_state(repo)
+    for kwargs in ({"params": {"a.b": 1, "a": {"b": 2}}}, {"metrics": {"x": {"y.z": 1, "y": {"z": 2}}}},
+                   {"meta": {"purpose": {"a": 1}, "purpose.a": 2}}):
+        with pytest.raises(InputError, match="both flatten to"):
+            flexgit.record(name="clash", repo=repo, **kwargs)
+    with pytest.raises(InputError, match="key 'a.b' and key 'b' of table 'a' in the config given both flatten to"):
+        flexgit.record(name="clash", params={"a.b": 1, "a": {"b": 2}}, repo=repo)
+    assert repo_state(repo) == before
+    flexgit.record(name="kept", params={"a": 1, "a.b": 2}, repo=repo)  # different keys: both kept
+    assert flexgit.list_runs(repo=repo)[0].params == {"a": 1, "a.b": 2}
+    with pytest.raises(InputError, match="both flatten to 'c.d'"):
+        flexgit.update("kept", metrics={"c.d": 1, "c": {"d": 2}}, repo=repo)

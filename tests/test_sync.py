@@ -48,7 +48,8 @@ def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):
     result = cli(b, "sync")
     assert result.code == 0, result
     assert result.out == "pulled from origin: 1 new run, joined with a merge commit\npushed to origin\n"
-    assert cli(a, "pull").code == 0
+    assert cli(a, "pull").out == "pulled from origin: 2 new runs\n"
+    assert cli(a, "pull").out == "pulled from origin: 0 new runs\n"
     assert names(a) == names(b) == ["a1", "b1", "b2"]
     assert "Flexgit-Kind: merge" in git(b, "log", "-1", "--format=%B", "experiments")
     assert git(a, "rev-parse", "experiments") == git(b, "rev-parse", "experiments")

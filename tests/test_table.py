@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 import pytest
 
@@ -12,7 +13,7 @@ from flexgit.errors import InputError
 from flexgit.view.query import TableQuery, build_table
 from flexgit.storage.run import Run
 from flexgit.view.render import render
-from conftest import flexgit as cli, git, repo_state
+from conftest import flexgit as cli, flexgit_in_process as cli_in_process, git, repo_state
 
 
 def run(name, t, params=None, metrics=None, message=""):
@@ -95,10 +96,47 @@ def test_long_cells_are_cut_in_the_terminal_view_only():
     assert "y" * 50 in render(build_table(long), "csv")
 
 
+def strict_json(text):
+    """Parse as JSON proper: NaN, Infinity and -Infinity are Python extensions, refused here."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def terminal_width(text):
+    """Columns a terminal gives `text`, by Unicode's tables: wide/fullwidth 2, combining and zero-width 0."""
+    return sum(0 if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def test_terminal_view_aligns_cjk_emoji_and_combining_marks_by_display_width():
+    rows = [run("実験-一", 1, {"model": "ロジスティック回帰"}, {"acc": 0.81}),
+            run("rocket-🚀", 2, {"model": "mlp"}, {"acc": 0.9}),
+            run("cafe\u0301", 3, {"model": "👩\u200d🔬-lab"}, {"acc": 0.875})]
+    table = build_table(rows, TableQuery(columns=["name", "model", "acc"]))
+    lines = render(table, "table").splitlines()
+    cells = [("name", "params.model", "metrics.acc")] + [
+        (r["name"], r["params.model"], format(r["metrics.acc"], ".6g")) for r in table.rows]
+    starts = set()
+    for line, (name, model, acc) in zip(lines, cells, strict=True):
+        at = line.index(model, len(name))
+        starts.add((line.index(name), terminal_width(line[:at])))
+        assert line.endswith(acc)
+    assert starts == {(0, terminal_width("rocket-🚀") + 2)}  # every model starts in one display column
+    assert len({terminal_width(line) for line in lines}) == 1  # the right-aligned acc ends in one column too
+
+
+def test_wide_cells_are_cut_by_display_width():
+    text = render(build_table([run("x", 1, {"note": "実験" * 20})], TableQuery(columns=["note"])), "table")
+    cell = text.splitlines()[1]
+    assert cell.endswith("…") and terminal_width(cell) <= 24 and terminal_width(cell) >= 23
+    assert cell.startswith("実験" * 5)
+
+
 def test_json_and_markdown():
-    records = json.loads(render(build_table(RUNS), "json").replace("NaN", "null"))
+    records = strict_json(render(build_table(RUNS), "json"))
     assert records[0]["params.depth"] is None and records[2]["params.depth"] == 3
-    assert "NaN" in render(build_table(RUNS), "json")
     markdown = render(build_table(RUNS, TableQuery(columns=["name", "acc"])), "markdown")
     assert markdown == "| name | metrics.acc |\n|---|---|\n| a | 0.8 |\n| b | 0.95 |\n| c | 0.9 |\n"
 
@@ -113,6 +151,30 @@ def test_dataframe_api_has_nan_for_missing_keys(repo):
     assert math.isnan(frame.loc[0, "params.depth"]) and frame.loc[1, "params.depth"] == 4
     assert frame.loc[1, "metrics.loss"] == float("inf")
     assert list(flexgit.table(repo=repo, sort_by="acc", desc=True, limit=1)["name"]) == ["b"]
+
+
+def test_dataframe_api_date_is_a_utc_datetime_column(repo):
+    import pandas as pd
+
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    (repo / "old.csv").write_text("name,date,acc\nold,2023-05-04,0.5\nolder,2023-05-03T10:00:00+02:00,0.4\n")
+    flexgit.import_csv(repo / "old.csv", repo=repo)
+    frame = flexgit.table(repo=repo, sort_by="name")
+    assert isinstance(frame["date"].dtype, pd.DatetimeTZDtype) and str(frame["date"].dt.tz) == "UTC"
+    recorded = flexgit.list_runs(repo=repo)[0].date
+    assert list(frame["date"]) == [pd.Timestamp(recorded), pd.Timestamp("2023-05-04T00:00:00Z"),
+                                   pd.Timestamp("2023-05-03T08:00:00Z")]
+
+
+@pytest.mark.parametrize("odd", ["today", "05/04/2023", "2023-13-45"])
+def test_dataframe_api_keeps_dates_that_are_not_dates_as_text_and_warns(repo, odd):
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    (repo / "old.csv").write_text(f"name,date,acc\nold,{odd},0.5\n")
+    flexgit.import_csv(repo / "old.csv", repo=repo)
+    with pytest.warns(UserWarning, match=f"1 date\\(s\\) are not dates pandas can read \\(first: '{odd}'\\); "
+                      "the date column is kept as text"):
+        frame = flexgit.table(repo=repo, sort_by="name")
+    assert list(frame["date"]) == [flexgit.list_runs(repo=repo)[0].date, odd]  # nothing turned into now or NaT
 
 
 def test_cli_table_reads_without_writing(repo):
@@ -138,6 +200,20 @@ def test_cli_table_on_no_runs(repo):
     assert cli(repo, "table", "--format", "json").out == "[]\n"
 
 
+def test_cli_table_on_no_runs_names_the_branch_it_read(repo):
+    (repo / ".flexgit.toml").write_text('branch = "mine"\n')
+    result = cli_in_process(repo, "table")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "no runs on branch 'mine'; record one with 'flexgit record'\n"
+    assert cli_in_process(repo, "table", "--branch", "other").err == (
+        "no runs on branch 'other'; record one with 'flexgit record'\n")
+    flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
+    assert flexgit.list_runs(repo=repo)[0].branch == "mine"
+    result = cli_in_process(repo, "table", "--where", "acc > 0.9")
+    assert result.code == 0 and result.out == ""
+    assert result.err == "no runs on branch 'mine' match --where 'acc > 0.9'\n"
+
+
 def test_table_works_in_a_bare_clone(repo, tmp_path):
     flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
     bare = tmp_path / "bare.git"
@@ -152,3 +228,15 @@ def test_table_works_in_a_bare_clone(repo, tmp_path):
 def test_default_columns_follow_the_rows_left_after_filtering():
     table = build_table(RUNS, TableQuery(where="params.model = cnn"))
     assert "params.depth" not in table.columns and "metrics.loss" in table.columns
+
+
+def test_json_is_strict_json_with_null_for_nan_and_infinity(repo):
+    flexgit.record(name="a", params={"grid": [1.0, float("nan")]}, metrics={"acc": 0.8, "loss": float("nan")},
+                   repo=repo)
+    flexgit.record(name="b", metrics={"acc": float("inf"), "loss": float("-inf")}, repo=repo)
+    result = cli_in_process(repo, "table", "--format", "json", "--columns", "name,grid,acc,loss")
+    assert result.code == 0, result
+    assert strict_json(result.out) == [
+        {"name": "a", "params.grid": [1.0, None], "metrics.acc": 0.8, "metrics.loss": None},
+        {"name": "b", "params.grid": None, "metrics.acc": None, "metrics.loss": None},
+    ]

@@ -71,7 +71,8 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--columns", metavar="A,B", help="Show only these columns, in this order (meta.* allowed).")
 @click.option("--where", metavar="EXPR",
-              help='Keep rows matching, e.g. \'metrics.acc > 0.9 and params.model = "mlp"\'.')
+              help='Keep rows matching comparisons joined by and (dates compare as dates), e.g. '
+                   '\'metrics.acc > 0.9 and params.model = "mlp" and date >= 2024-06-01\'.')
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
@@ -84,15 +85,18 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
       flexgit table --format csv > runs.csv
     """
-    from .._context import branch_ref
-    from ..verbs.table import table_text
+    from ..verbs.table import table_branch, table_text
     from ..view.query import TableQuery
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit, remote=remote)
     text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
     if not text:
-        click.echo(f"no runs on branch '{branch_ref(branch).name}'; record one with 'flexgit record'", err=True)
+        name = table_branch(branch, repo=repo_of(ctx))
+        if where:
+            click.echo(f"no runs on branch '{name}' match --where '{where}'", err=True)
+        else:
+            click.echo(f"no runs on branch '{name}'; record one with 'flexgit record'", err=True)
     click.echo(text, nl=False)
 
 

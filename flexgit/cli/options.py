@@ -25,6 +25,8 @@ def _assignments(option: str):
                 key, value = parse_assignment(text, option)
             except InputError as exc:
                 raise click.BadParameter(str(exc)) from None
+            if key in pairs and pairs[key] != value:  # keeping either would lose the other silently
+                raise click.BadParameter(f"{option} {key} is given twice ({pairs[key]!r} and {value!r}); give it once")
             pairs[key] = value
         return pairs
 

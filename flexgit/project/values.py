@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any, Mapping, Union
 
 from ..errors import InputError
@@ -45,20 +46,39 @@ def check_key(key: str, where: str) -> None:
         raise InputError(f"bad key {key!r} in {where}: keys are non-empty text without control characters")
 
 
-def flatten(data: Mapping[str, Any], where: str, prefix: str = "") -> Flat:
-    """Flatten nested mappings into dotted keys, checking every value."""
+def flatten(data: Mapping[str, Any], where: str) -> Flat:
+    """Flatten nested mappings into dotted keys, checking every value.
+
+    Two keys that flatten to the same dotted key (`"a.b"` beside `a = {b = ...}`) are refused:
+    keeping either value would lose the other.
+    """
     flat: Flat = {}
+    _flatten_into(flat, {}, data, where, ())
+    return flat
+
+
+def _flatten_into(flat: Flat, paths: dict[str, tuple[str, ...]], data: Mapping[str, Any], where: str,
+                  path: tuple[str, ...]) -> None:
     for key, value in data.items():
         key = str(key)
         check_key(key, where)
-        full = prefix + key
+        here = (*path, key)
         if isinstance(value, Mapping):
-            if not value:
-                continue
-            flat.update(flatten(value, where, full + "."))
-        else:
-            flat[full] = check_value(value, full, where)
-    return flat
+            _flatten_into(flat, paths, value, where, here)
+            continue
+        full = ".".join(here)
+        if full in paths:
+            raise InputError(f"{_spelled(paths[full])} and {_spelled(here)} in {where} both flatten to '{full}'; "
+                             "rename or remove one of them")
+        paths[full] = here
+        flat[full] = check_value(value, full, where)
+
+
+def _spelled(path: tuple[str, ...]) -> str:
+    """A key as it was written: `key 'a.b'`, or `key 'b' of table 'a'` when nested."""
+    if len(path) == 1:
+        return f"key '{path[0]}'"
+    return f"key '{path[-1]}' of table '{'.'.join(path[:-1])}'"
 
 
 def check_value(value: Any, key: str, where: str) -> Value:
@@ -103,6 +123,25 @@ def _insert(table: dict, parts: list[str], value: Value) -> bool:
         return False
     table[parts[-1]] = value
     return True
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+
+
+def parse_moment(text: str) -> dt.datetime | None:
+    """ISO 8601 text (`2024-06-01`, `2024-06-01T10:00:00Z`) as a UTC datetime, else None.
+
+    Text without a zone is UTC, as flexgit writes dates. Words like `today` are not dates.
+    """
+    if not ISO_DATE.fullmatch(text):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
 
 
 def is_number(value: Any) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from .._context import PathLike, open_store, target_branch
 from .._version import __version__
+from ..project.values import parse_moment
 from ..storage import textcache
 from ..storage.gitrepo import GitRepo
 from ..storage.refs import NOTES_REF
@@ -18,6 +20,11 @@ from ..view.render import render
 if TYPE_CHECKING:
     import pandas
 
+# Part of the text cache's key, bumped when the same query on the same runs would print other
+# text (rendering, --where), so text cached by an older build of one version is never served.
+# 2: strict JSON, display widths, --where refusals and dates.
+TEXT_REVISION = 2
+
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
     """Every run recorded on `branch` (default: experiments), oldest first."""
@@ -25,6 +32,11 @@ def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[R
     target = target_branch(store.repo, branch)
     store.branch_tip(target)
     return store.runs(target)
+
+
+def table_branch(branch: str | None = None, repo: PathLike | None = None) -> str:
+    """The name of the branch `table` reads: `branch`, else the one the project's settings name, else experiments."""
+    return target_branch(open_store(repo).repo, branch).name
 
 
 def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_tree: str | None = None) -> Table:
@@ -48,7 +60,7 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
     target = target_branch(store.repo, query.branch)
     notes_tree = notes_tree_with_remote(store, query.remote, target) if query.remote is not None else None
     tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {notes_tree}"
-    key = [__version__, fmt, width if fmt == "table" else 0, target.ref, asdict(query)]
+    key = [__version__, TEXT_REVISION, fmt, width if fmt == "table" else 0, target.ref, asdict(query)]
     cache_dir = store.repo.flexgit_dir(create=False)
     text = textcache.get(cache_dir, key, tips)
     if text is None:
@@ -63,11 +75,34 @@ def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str 
           only_changed: bool = False, limit: int | None = None) -> "pandas.DataFrame":
     """Every recorded run as one DataFrame: name, id, date, message, params.*, metrics.*.
 
-    Columns are the union of all runs' keys; a run without a key has NaN there.
+    Columns are the union of all runs' keys; a run without a key has NaN there. `date` is a
+    UTC datetime column, or text (with a warning) when some run's date is not a date.
     """
     import pandas as pd
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit)
     rows = table_rows(query, repo)
-    return pd.DataFrame(rows.rows, columns=list(rows.columns))
+    frame = pd.DataFrame(rows.rows, columns=list(rows.columns))
+    if "date" in frame.columns:
+        frame["date"] = _dates(frame["date"])
+    return frame
+
+
+def _dates(column: "pandas.Series") -> "pandas.Series":
+    """`column` as UTC datetimes; kept as text, with a warning, if a value is not an ISO 8601 date.
+
+    Checked before pandas sees them: pandas reads `today` and `now` as the current time, and
+    coercing what it cannot read to NaT would hide a date a user imported.
+    """
+    import pandas as pd
+
+    odd = [value for value in column if isinstance(value, str) and parse_moment(value) is None]
+    if not odd:
+        try:
+            return pd.to_datetime(column, utc=True, format="ISO8601")
+        except (ValueError, OverflowError) as exc:  # a year older pandas cannot hold
+            odd = [str(exc)]
+    warnings.warn(f"flexgit.table: {len(odd)} date(s) are not dates pandas can read (first: {odd[0]!r}); "
+                  "the date column is kept as text", stacklevel=3)
+    return column

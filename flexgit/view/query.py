@@ -1,4 +1,4 @@
-"""Table rows -> one merged table: union of columns, filtering, sorting. Pure functions, no I/O.
+"""Table rows -> one merged table: union of columns, filtering (see where.py), sorting. Pure, no I/O.
 
 Kept free of pandas so that `flexgit table` does not pay pandas' import; the DataFrame
 API builds its frame from these rows.
@@ -7,13 +7,13 @@ API builds its frame from these rows.
 from __future__ import annotations
 
 import math
-import re
+from dataclasses import dataclass, replace
 from itertools import chain
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..errors import InputError
-from ..project.values import is_number, parse_scalar
+from ..project.values import is_number
+from .where import parse_where, row_test
 
 BASE_COLUMNS = ("name", "id", "date", "message")
 ALWAYS_SHOWN = ("name", "id")
@@ -70,7 +70,8 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     query = query or TableQuery()
     known = _all_columns(rows)
     if query.where:
-        test = parse_where(query.where, known)
+        comparisons = [replace(c, column=resolve_column(c.column, known)) for c in parse_where(query.where)]
+        test = row_test(comparisons, rows)
         rows = [row for row in rows if test(row)]
     if query.sort_by:
         rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
@@ -136,50 +137,3 @@ def _sort_key(value: Any) -> tuple:
     if is_number(value):
         return (0, value, "")
     return (1, 0, str(value))
-
-
-# -- filtering ---------------------------------------------------------------------------
-
-_CLAUSE = re.compile(r"^\s*(?P<col>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>[^=<>!\s].*?)\s*$")
-_AND = re.compile(r"\s+and\s+(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", re.IGNORECASE)
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}
-
-
-def parse_where(text: str, known: Sequence[str]) -> Callable[[dict[str, Any]], bool]:
-    """A row test from `col OP value [and ...]`; OP is one of = == != < <= > >=.
-
-    Values are read as TOML scalars (`0.9`, `3`, `true`, `"mlp"`; bare words are text).
-    A run that lacks the column never matches.
-    """
-    tests = []
-    for clause in _AND.split(text.strip()):
-        match = _CLAUSE.match(clause)
-        if not match:
-            raise InputError(
-                f"cannot read the condition '{clause.strip()}'; write COLUMN OP VALUE, e.g. "
-                "metrics.acc > 0.9 and params.model = \"mlp\""
-            )
-        column = resolve_column(match["col"], known)
-        tests.append((column, _OPS[match["op"]], match["op"], parse_scalar(match["value"])))
-
-    def test(row: dict[str, Any]) -> bool:
-        return all(_compare(row.get(col, _MISSING), op, name, value) for col, op, name, value in tests)
-
-    return test
-
-
-def _compare(cell: Any, op: Callable[[Any, Any], bool], name: str, value: Any) -> bool:
-    if cell is _MISSING:
-        return False
-    if is_number(cell) and is_number(value):
-        return op(cell, value)
-    if type(cell) is type(value):
-        return op(cell, value)
-    if name in ("=", "=="):
-        return str(cell) == str(value) if isinstance(cell, str) or isinstance(value, str) else False
-    if name == "!=":
-        return str(cell) != str(value)
-    return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import unicodedata
 from itertools import chain
 from typing import Any
 
@@ -47,9 +49,26 @@ def to_csv(table: Table) -> str:
 
 
 def to_json(table: Table) -> str:
-    """A JSON array of objects; a missing value is null, NaN and infinity are NaN / Infinity."""
+    """A JSON array of objects; a missing value is null, and so are NaN and infinity.
+
+    JSON has no NaN or infinity; null is what JSON.stringify, jq and pandas write for them,
+    and what every strict parser reads (the CSV format keeps nan, inf, -inf).
+    """
     records = [{c: row.get(c) for c in table.columns} for row in table.rows]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # some value is not finite: the rare case, so only then walk every value
+        records = [{c: _finite(v) for c, v in record.items()} for record in records]
+        text = json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    return text + "\n"
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def to_markdown(table: Table) -> str:
@@ -67,7 +86,7 @@ def to_text(table: Table, width: int = 80) -> str:
     Every block repeats the name column so each line still says which run it is.
     """
     cells = {c: [_short(_cell_text(row.get(c), c)) for row in table.rows] for c in table.columns}
-    widths = {c: max([len(c)] + [len(v) for v in cells[c]]) for c in table.columns}
+    widths = {c: max([display_width(c)] + [display_width(v) for v in cells[c]]) for c in table.columns}
     numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in table.columns}
     blocks = _blocks(list(table.columns), widths, width)
     parts = []
@@ -104,8 +123,30 @@ def _cell_text(value: Any, column: str) -> str:
     return format_value(value).replace("\n", " ")
 
 
+def display_width(text: str) -> int:
+    """The columns `text` takes in a terminal: East Asian wide and fullwidth characters (CJK,
+    most emoji) take 2, combining marks and zero-width joiners 0."""
+    if text.isascii():
+        return len(text)
+    return sum(map(_char_width, text))
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
 def _short(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    if display_width(text) <= MAX_CELL:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += _char_width(char)
+        if used > MAX_CELL - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def _is_numeric_cell(value: Any) -> bool:
@@ -113,4 +154,5 @@ def _is_numeric_cell(value: Any) -> bool:
 
 
 def _align(text: str, width: int, right: bool) -> str:
-    return text.rjust(width) if right else text.ljust(width)
+    pad = " " * (width - display_width(text))
+    return pad + text if right else text + pad

@@ -89,6 +89,16 @@ def test_bad_input_as_a_real_subprocess(repo, files, args, code, message):
     assert repo_state(repo) == before
 
 
+def test_a_message_given_with_dash_m_suggests_dash_dash_message(repo):
+    before = repo_state(repo)
+    result = cli(repo, "record", "-m", "wider layers")
+    assert_refused(result, 2, "Error: Invalid value for '-m' / '--metric': --metric 'wider layers' has no value")
+    assert result.err.strip().splitlines()[-1].endswith("; -m is --metric; for a message use --message TEXT")
+    assert "--message" not in cli(repo, "record", "-m", "=1").err  # a bad key is not a message
+    assert "--message" not in cli(repo, "update", "x", "-m", "note").err  # update takes no message
+    assert repo_state(repo) == before
+
+
 def test_duplicate_run_name_from_the_cli(repo):
     assert cli(repo, "record", "--name", "dup").code == 0
     before = repo_state(repo)

@@ -43,7 +43,8 @@ def init(ctx: click.Context, branch: str | None) -> None:
 @param_option("A param, read as a TOML scalar (0.1, 3, true, text). Repeatable; wins over files.")
 @click.option("-r", "--results", "results_files", multiple=True, metavar="FILE",
               help="Results file (.toml/.json/.yaml) whose values are the run's metrics. Repeatable.")
-@metric_option("A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.")
+@metric_option("A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.",
+               no_value_hint="-m is --metric; for a message use --message TEXT")
 @click.pass_context
 def record(ctx: click.Context, name, message, branch, config_files, params, results_files, metrics) -> None:
     """Record a run: snapshot the code (uncommitted and untracked files too), params, metrics.

@@ -37,6 +37,8 @@ class HookStatus:
     path: Path
     chained: Path | None
     last: str | None
+    results: tuple[str, ...] = ()  # the results files the hook watches; none: it records nothing
+    settings_error: str | None = None  # why the settings cannot be read, when they cannot
 
 
 def hook_path(git: GitRepo) -> Path:
@@ -91,12 +93,19 @@ def uninstall(repo: str | os.PathLike | None = None) -> HookStatus:
 
 
 def status(repo: str | os.PathLike | None = None) -> HookStatus:
+    """Whether the hook is installed, the results files it watches and the last line of its log."""
     git = GitRepo.open(repo)
     path = hook_path(git)
     chained = path.with_name(CHAINED)
     log = git.flexgit_dir(create=False) / LOG_FILE
-    last = log.read_text(encoding="utf-8").splitlines()[-1] if log.is_file() and log.stat().st_size else None
-    return HookStatus(installed=_is_ours(path), path=path, chained=chained if chained.exists() else None, last=last)
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    results, problem = (), None
+    try:
+        results = load_settings(git.workdir).results
+    except FlexgitError as exc:  # status must still answer; the hook reports the same error at each commit
+        problem = str(exc)
+    return HookStatus(installed=_is_ours(path), path=path, chained=chained if chained.exists() else None,
+                      last=lines[-1].strip() if lines else None, results=results, settings_error=problem)
 
 
 def post_commit(repo: str | os.PathLike | None = None) -> str:
@@ -133,8 +142,9 @@ def log(repo: str | os.PathLike | None, line: str) -> Path | None:
     """Append a timestamped line to the hook log; returns its path (None when it cannot be written)."""
     try:
         path = GitRepo.open(repo).flexgit_dir() / LOG_FILE
+        one_line = " ".join(part.strip() for part in line.splitlines() if part.strip())  # `status` shows the last line
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{utc_now()[:19]}Z {line}\n")
+            handle.write(f"{utc_now()[:19]}Z {one_line}\n")
         return path
     except (OSError, FlexgitError):
         return None

@@ -58,6 +58,15 @@ CASES = [
                                                                           "holds a nested list"),
     ({"conf.ini": "[a]\n"}, ["record", "-c", "conf.ini"], 1, "Error: config file 'conf.ini' has an unknown type"),
     ({}, ["record", "--branch", "bad..branch"], 1, "Error: 'bad..branch' cannot be a branch name"),
+    ({}, ["record", "-m", "n=9223372036854775808"], 2, "Error: Invalid value for '-m' / '--metric': --metric n: "
+                                                       "9223372036854775808 is an integer beyond 64 bits"),
+    ({"big.json": '{"a": {"n": -9223372036854775809}}'}, ["record", "-r", "big.json"], 1,
+     "Error: key 'a.n' in results file 'big.json' is an integer beyond 64 bits"),
+    ({"big.toml": "[a]\nn = [1, 99999999999999999999]\n"}, ["record", "-c", "big.toml"], 1,
+     "Error: config file 'big.toml' is not valid TOML: the integer 99999999999999999999 of 'a.n' is beyond the "
+     "64-bit range TOML allows"),
+    ({".flexgit.toml": "max_file_size = 99999999999999999999\n"}, ["record"], 1,
+     "Error: settings file '"),
     ({}, ["show", "nope"], 1, "Error: no run named 'nope'"),
     ({}, ["table", "--where", "acc >"], 1, "Error: cannot read the condition"),
     ({}, ["table", "--sort-by", "nothing"], 1, "Error: no column 'nothing'"),
@@ -121,6 +130,16 @@ def test_foreign_experiments_branch(repo):
     assert_refused(cli(repo, "record"), 1, "Error: branch 'experiments' exists and is not a flexgit experiments branch")
     assert_refused(cli(repo, "table"), 1, "Error: branch 'experiments' exists")
     assert repo_state(repo) == before
+
+
+def test_64_bit_integers_are_kept_exactly(repo):
+    (repo / ".flexgit.toml").write_text("max_file_size = 99999999999999999999\n")
+    assert "beyond the 64-bit range TOML allows; fix it" in cli(repo, "record").err
+    (repo / ".flexgit.toml").unlink()
+    edges = ["-m", "hi=9223372036854775807", "-m", "lo=-9223372036854775808"]
+    assert cli(repo, "record", "--name", "edge", *edges).code == 0
+    shown = cli(repo, "show", "edge").out
+    assert "hi = 9223372036854775807\n" in shown and "lo = -9223372036854775808\n" in shown
 
 
 def test_nan_and_infinity_are_recorded_and_shown(tmp_path):

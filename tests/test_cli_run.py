@@ -118,6 +118,8 @@ def test_ctrl_c_records_what_finished_and_marks_the_rest_interrupted(repo, tmp_p
     statuses = sorted(r.status for r in flexgit.list_runs(repo=repo))
     assert statuses == ["interrupted", "interrupted", "ok", "ok"], err
     assert "interrupted: finished runs are recorded" in err
+    progress = [line for line in err.splitlines() if line.startswith("flexgit: ")]
+    assert progress[-1] == "flexgit: 4/6 done, 0 running, 0 failed, 2 interrupted", err  # not counted as failed
     assert list(temp.iterdir()) == []
     assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
     assert cli(repo, "record", "--name", "after").code == 0

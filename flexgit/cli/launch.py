@@ -45,8 +45,9 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     def show_progress(progress) -> None:
         if not single:
             with lock:
+                stopped = f", {progress.interrupted} interrupted" if progress.interrupted else ""
                 click.echo(f"flexgit: {progress.done}/{progress.total} done, {progress.running} running, "
-                           f"{progress.failed} failed", err=True)
+                           f"{progress.failed} failed{stopped}", err=True)
 
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
                   on_progress=show_progress)

@@ -66,6 +66,7 @@ class Progress:
     done: int = 0
     running: int = 0
     failed: int = 0
+    interrupted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -172,7 +173,8 @@ class Sweep:
             outcome.status, outcome.error = "failed", str(exc)
         finally:
             shutil.rmtree(checkout, ignore_errors=True)
-            self._count(running=-1, done=1, failed=int(outcome.status != "ok"))
+            self._count(running=-1, done=1, failed=int(outcome.status == "failed"),
+                        interrupted=int(outcome.status == "interrupted"))
 
     def _prepare(self, checkout: Path, overrides: dict[str, Scalar]) -> str:
         git = self.store.repo
@@ -220,11 +222,12 @@ class Sweep:
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
                          checkout / ".flexgit-history.jsonl")
 
-    def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
+    def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
         with self.progress.lock:
             self.progress.running += running
             self.progress.done += done
             self.progress.failed += failed
+            self.progress.interrupted += interrupted
         if done:
             self.on_progress(self.progress)
 

@@ -12,7 +12,7 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
-from .options import branch_option, metric_option, param_option, repo_of
+from .options import branch_option, metric_option, param_option, repo_of, warn_left_out
 
 
 @click.command()
@@ -61,8 +61,7 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                       config_files=config_files or None, results_files=results_files or None, branch=branch,
                       repo=repo_of(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
-    for path in run.meta.get("left_out", []):
-        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+    warn_left_out(run.meta.get("left_out", []))
 
 
 @click.command()

@@ -47,3 +47,12 @@ def metric_option(help_text: str, no_value_hint: str = ""):
 def param_option(help_text: str):
     return click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
                         callback=_assignments("--param"), help=help_text)
+
+
+def warn_left_out(paths) -> None:
+    """Warn about the files a snapshot left out for their size, and say how to keep them."""
+    for path in paths:
+        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+    if paths:
+        click.echo('to keep such files, raise max_file_size in .flexgit.toml (e.g. max_file_size = "100MB", '
+                   'or "none" for no limit)', err=True)

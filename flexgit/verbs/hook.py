@@ -135,7 +135,9 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
     state_path.write_text(json.dumps({"results_sha256": digest, "run": run.name, "commit": head}))
-    return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}"
+    left_out = run.meta.get("left_out") or []
+    return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
+        f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "")
 
 
 def log(repo: str | os.PathLike | None, line: str) -> Path | None:

@@ -97,7 +97,8 @@ class Sweep:
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
-        tree, _ = git.snapshot_tree(self.settings.snapshot_filter()[0])
+        keep, self.too_large = self.settings.snapshot_filter()  # too_large: listed in each run's meta
+        tree, _ = git.snapshot_tree(keep)
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -211,6 +212,8 @@ class Sweep:
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
                                 "duration_s": duration}
+        if self.too_large:
+            meta["left_out"] = list(self.too_large)
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")

@@ -22,7 +22,8 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
-    folders such as data/ are linked in), so -S never touches your files. The config and
+    folders such as data/, and files the snapshot leaves out, are linked in), so -S never
+    touches your files. The config and
     results files are those of .flexgit.toml.
 
     \b

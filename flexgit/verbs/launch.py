@@ -2,8 +2,9 @@
 
 Each run executes in a temporary checkout of the snapshot of the working tree taken at launch,
 with its `-S key=value` overrides written into the project's config file there (the user's
-copy is never touched). Top-level entries that git ignores (a `data/` folder) are linked into
-the checkout so the command finds them. The run records the overridden config as its params,
+copy is never touched). Top-level entries that git ignores (a `data/` folder), and files the
+snapshot left out (`exclude`, `include`, `max_file_size`), are linked into the checkout so the
+command finds what it would find in the working tree. The run records the overridden config as its params,
 the results files the command wrote as its metrics, its output as `.flexgit/output.log`,
 and its status, exit code and duration. Temporary checkouts are always removed.
 """
@@ -98,7 +99,7 @@ class Sweep:
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
         keep, self.too_large = self.settings.snapshot_filter()  # too_large: listed in each run's meta
-        tree, _ = git.snapshot_tree(keep)
+        tree, self.left_out = git.snapshot_tree(keep)  # kept out of the record, not out of the command's sight
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -188,7 +189,21 @@ class Sweep:
         for entry in git.ignored_top_level():
             if not (checkout / entry.name).exists():
                 (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        self._link_left_out(checkout)
         return tree
+
+    def _link_left_out(self, checkout: Path) -> None:
+        """Link the files the snapshot left out (exclude, include, max_file_size) into the checkout, so the
+        command sees what it would see in the working tree; the results files are the command's to write."""
+        workdir = self.store.repo.workdir
+        for path in self.left_out:
+            source, target = workdir / path, checkout / path
+            if path in self.settings.results or not (source.exists() or source.is_symlink()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()  # the committed version of a file whose working copy was left out
+            target.symlink_to(source)
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:
         cwd = checkout / self.subdir

@@ -140,3 +140,34 @@ def test_status_is_whole_lines_ending_with_a_newline(repo):
     out = status_bytes()
     assert out.endswith(b"Z error: git fetch: fatal: first line second line\n") and b"\r" not in out
     assert out.count(b"\n") == 3 and out.startswith(b"installed: ")
+
+
+def test_a_commit_after_a_branch_switch_compares_with_its_own_history(repo):
+    setup_project(repo)
+    cli(repo, "hook", "install")
+
+    def head():
+        return git(repo, "rev-parse", "HEAD").strip()[:10]
+
+    commit(repo, "main: baseline", '{"acc": 0.8}')
+    a = head()
+    git(repo, "switch", "-q", "-c", "feat")
+    commit(repo, "feat: wider", '{"acc": 0.9}')
+    b = head()
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}"]
+    git(repo, "switch", "-q", "main")
+    commit(repo, "main: docs only, retrained", '{"acc": 0.8}')  # same as main's own last run
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}"]
+    log = (repo / ".git" / "flexgit.d" / "hook.log").read_text().splitlines()
+    assert log[-1].endswith(f"skipped: results unchanged since commit-{a} (commit {a})")
+    commit(repo, "main: better", '{"acc": 0.95}')
+    d = head()
+    assert run_names(repo)[-1] == f"commit-{d}"
+    git(repo, "switch", "-q", "feat")
+    commit(repo, "feat: again", '{"acc": 0.9}')  # what feat's own run has: no copy
+    assert len(run_names(repo)) == 3
+    git(repo, "switch", "-q", "main")
+    (repo / "metrics.json").write_text('{"acc": 0.7}')
+    assert cli(repo, "record", "--name", "by-hand").code == 0  # a run for commit d, found by its source
+    commit(repo, "main: same as by hand")
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}", f"commit-{d}", "by-hand"]

@@ -8,24 +8,26 @@ becomes one warning line and an entry in `.git/flexgit.d/hook.log`.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import math
 import os
 import shlex
 import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
-from .._context import open_store, record_working_tree
+from .._context import branch_ref, open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
 from ..project.settings import load_settings
+from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo
-from ..storage.run import utc_now
+from ..storage.refs import BranchRef
+from ..storage.run import Run, utc_now
+from ..storage.store import Store
 
 MARKER = "# flexgit post-commit hook"
 CHAINED = "post-commit.flexgit-chained"
-STATE_FILE = "hook.json"
 LOG_FILE = "hook.log"
 
 
@@ -109,8 +111,11 @@ def status(repo: str | os.PathLike | None = None) -> HookStatus:
 
 
 def post_commit(repo: str | os.PathLike | None = None) -> str:
-    """Record a run for the new commit when the results changed since the last auto-record.
+    """Record a run for the new commit when its results differ from those of the run recorded for
+    its nearest first-parent ancestor that has one (or when no ancestor has one).
 
+    Comparing with the commit's own history, not with the last run recorded anywhere, keeps a
+    branch switch from recording a copy of a run the new commit's history already has.
     Returns what happened, in one line; the caller logs it and never fails the commit.
     """
     git = GitRepo.open(repo)
@@ -123,18 +128,16 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     files = [git.workdir / name for name in settings.results if (git.workdir / name).is_file()]
     if not files:
         return f"skipped: no results file ({', '.join(settings.results)}) exists"
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-    state_path = git.flexgit_dir() / STATE_FILE
-    state = _read_state(state_path)
-    if state.get("results_sha256") == digest:
-        return f"skipped: results unchanged since {state.get('run', 'the last run')}"
     head = git.head_commit() or ""
+    store = open_store(git)
+    earlier = _ancestor_run(store, branch_ref(settings.branch), head)
+    if earlier is not None and _same_results(merge_sources(files, None, "results"), earlier.metrics):
+        return f"skipped: results unchanged since {earlier.name} (commit {str(earlier.source)[:10]})"
     subject = git.commit(head)[2].strip().split("\n", 1)[0] if head else ""
     try:
-        run = record_working_tree(open_store(git), name=f"commit-{head[:10]}", message=subject)
+        run = record_working_tree(store, name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
-    state_path.write_text(json.dumps({"results_sha256": digest, "run": run.name, "commit": head}))
     left_out = run.meta.get("left_out") or []
     return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
         f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "")
@@ -159,9 +162,19 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def _read_state(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+def _ancestor_run(store: Store, branch: BranchRef, head: str) -> Run | None:
+    """The run recorded for `head` or its nearest first-parent ancestor that has one (the newest such run)."""
+    by_source = {run.source: run for run in store.runs(branch) if run.source}  # oldest first: the newest wins
+    if not by_source or not head:
+        return None
+    return next((by_source[commit] for commit in store.repo.first_parents(head) if commit in by_source), None)
+
+
+def _same_results(results: Mapping[str, Any], recorded: Mapping[str, Any]) -> bool:
+    """True when the run recorded every value of `results` as it is now (NaN equals NaN)."""
+    return all(key in recorded and _same(recorded[key], value) for key, value in results.items())
+
+
+def _same(a: Any, b: Any) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or (a == b and isinstance(a, bool) == isinstance(b, bool))

@@ -61,6 +61,11 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                       config_files=config_files or None, results_files=results_files or None, branch=branch,
                       repo=repo_of(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
+    if run.meta.get("history_steps"):
+        click.echo(f"attached {run.meta['history_steps']} logged steps, the first at {run.meta.get('history_since')}")
+    if run.meta.get("history_set_aside"):
+        click.echo(f"warning: set aside {run.meta['history_set_aside']} steps logged by an earlier process that no "
+                   "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl", err=True)
     warn_left_out(run.meta.get("left_out", []))
 
 

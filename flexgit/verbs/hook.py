@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 from .._context import branch_ref, open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
+from ..project.history import SET_ASIDE
 from ..project.settings import load_settings
 from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo
@@ -138,9 +139,10 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
         run = record_working_tree(store, name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
-    left_out = run.meta.get("left_out") or []
+    left_out, set_aside = run.meta.get("left_out") or [], run.meta.get("history_set_aside")
     return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
-        f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "")
+        f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "") + (
+        f"; set aside {set_aside} steps an earlier process logged (.git/flexgit.d/{SET_ASIDE})" if set_aside else "")
 
 
 def log(repo: str | os.PathLike | None, line: str) -> Path | None:

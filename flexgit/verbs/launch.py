@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .._context import open_store, target_branch, write_run
+from .._context import open_store, read_history, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
 from ..project.history import ENV as HISTORY_ENV
@@ -237,8 +237,9 @@ class Sweep:
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=f"flexgit run {' '.join(self.command)}")
+        # The history file is this run's own: every line in it is the run's, whichever process logged it.
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
-                         checkout / ".flexgit-history.jsonl")
+                         read_history(checkout / ".flexgit-history.jsonl"))
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
         with self.progress.lock:

@@ -17,8 +17,9 @@ from typing import Any, Iterable, Mapping
 from ._version import __version__
 from .errors import InputError
 from .project.datafiles import DIGEST_CACHE, fingerprints
+from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
-from .project.history import PENDING, summarize
+from .project.history import PENDING, SET_ASIDE, process_id, span, split_pending, summarize
 from .project.settings import load_settings
 from .project.sources import merge_sources
 from .project.values import flatten
@@ -88,27 +89,57 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     if too_large:
         extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
-    history = pending_path(git)
+    pending = pending_path(git)
+    logged = read_history(pending)
+    history = split_pending(logged, process_id())
+    if history.set_aside_steps:
+        extra_meta["history_set_aside"] = history.set_aside_steps  # the CLI warns
     run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
-    written = write_run(store, target, tree, run, files, Path.cwd(), history)
-    history.unlink(missing_ok=True)  # taken by this run
+    written = write_run(store, target, tree, run, files, Path.cwd(), history.taken)
+    _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
     return written
 
 
+def read_history(path: Path) -> bytes:
+    """The lines logged to `path` so far (none when it does not exist)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _settle_pending(pending: Path, read: bytes, set_aside: bytes, set_aside_path: Path) -> None:
+    """Keep the lines no run took in the set-aside file, and drop what this record read from the pending
+    file; lines a process logged since it was read stay pending."""
+    if set_aside:
+        with open(set_aside_path, "ab") as out:
+            out.write(set_aside)
+    now = read_history(pending)
+    rest = now[len(read):] if now.startswith(read) else now
+    if rest:
+        write_atomic(pending, rest)
+    else:
+        pending.unlink(missing_ok=True)
+
+
 def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,
-              history: Path | None = None) -> Run:
+              history: bytes = b"") -> Run:
     """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
     fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
-    logged to `history`, if any (their summary under the run's own metrics)."""
+    of `history`, if any (kept whole, their summary under the run's own metrics, their count
+    and start in its meta)."""
     git = store.repo
     now = utc_now()
     files = dict(files)
     metrics = dict(run.metrics)
-    if history is not None and history.is_file():
-        files[HISTORY_FILE] = git.write_blob_from_file(history)
-        metrics = {**summarize(history.read_bytes()), **metrics}
+    meta = dict(run.meta)
+    if history:
+        files[HISTORY_FILE] = git.write_blob(history)
+        metrics = {**summarize(history), **metrics}
+        steps, since = span(history)
+        meta.update({"history_steps": steps, **({"history_since": since} if since else {})})
     data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
-    run = replace(run, metrics=metrics, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
+    run = replace(run, metrics=metrics, meta={**meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
                   time=now, data=data)
     return store.write([run], [tree], target, [files])[0]
 

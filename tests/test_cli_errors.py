@@ -66,6 +66,15 @@ CASES = [
                                                       "given twice (1 and 2); give it once"),
     ({"conf.ini": "[a]\n"}, ["record", "-c", "conf.ini"], 1, "Error: config file 'conf.ini' has an unknown type"),
     ({}, ["record", "--branch", "bad..branch"], 1, "Error: 'bad..branch' cannot be a branch name"),
+    ({}, ["record", "-m", "n=9223372036854775808"], 2, "Error: Invalid value for '-m' / '--metric': --metric n: "
+                                                       "9223372036854775808 is an integer beyond 64 bits"),
+    ({"big.json": '{"a": {"n": -9223372036854775809}}'}, ["record", "-r", "big.json"], 1,
+     "Error: key 'a.n' in results file 'big.json' is an integer beyond 64 bits"),
+    ({"big.toml": "[a]\nn = [1, 99999999999999999999]\n"}, ["record", "-c", "big.toml"], 1,
+     "Error: config file 'big.toml' is not valid TOML: the integer 99999999999999999999 of 'a.n' is beyond the "
+     "64-bit range TOML allows"),
+    ({".flexgit.toml": "max_file_size = 99999999999999999999\n"}, ["record"], 1,
+     "Error: settings file '"),
     ({}, ["show", "nope"], 1, "Error: no run named 'nope'"),
     ({}, ["table", "--where", "acc >"], 1, "Error: cannot read the condition"),
     ({}, ["table", "--sort-by", "nothing"], 1, "Error: no column 'nothing'"),
@@ -97,6 +106,16 @@ def test_bad_input_as_a_real_subprocess(repo, files, args, code, message):
     assert repo_state(repo) == before
 
 
+def test_a_message_given_with_dash_m_suggests_dash_dash_message(repo):
+    before = repo_state(repo)
+    result = cli(repo, "record", "-m", "wider layers")
+    assert_refused(result, 2, "Error: Invalid value for '-m' / '--metric': --metric 'wider layers' has no value")
+    assert result.err.strip().splitlines()[-1].endswith("; -m is --metric; for a message use --message TEXT")
+    assert "--message" not in cli(repo, "record", "-m", "=1").err  # a bad key is not a message
+    assert "--message" not in cli(repo, "update", "x", "-m", "note").err  # update takes no message
+    assert repo_state(repo) == before
+
+
 def test_duplicate_run_name_from_the_cli(repo):
     assert cli(repo, "record", "--name", "dup").code == 0
     before = repo_state(repo)
@@ -119,6 +138,16 @@ def test_foreign_experiments_branch(repo):
     assert_refused(cli(repo, "record"), 1, "Error: branch 'experiments' exists and is not a flexgit experiments branch")
     assert_refused(cli(repo, "table"), 1, "Error: branch 'experiments' exists")
     assert repo_state(repo) == before
+
+
+def test_64_bit_integers_are_kept_exactly(repo):
+    (repo / ".flexgit.toml").write_text("max_file_size = 99999999999999999999\n")
+    assert "beyond the 64-bit range TOML allows; fix it" in cli(repo, "record").err
+    (repo / ".flexgit.toml").unlink()
+    edges = ["-m", "hi=9223372036854775807", "-m", "lo=-9223372036854775808"]
+    assert cli(repo, "record", "--name", "edge", *edges).code == 0
+    shown = cli(repo, "show", "edge").out
+    assert "hi = 9223372036854775807\n" in shown and "lo = -9223372036854775808\n" in shown
 
 
 def test_nan_and_infinity_are_recorded_and_shown(tmp_path):

@@ -118,9 +118,34 @@ def test_ctrl_c_records_what_finished_and_marks_the_rest_interrupted(repo, tmp_p
     statuses = sorted(r.status for r in flexgit.list_runs(repo=repo))
     assert statuses == ["interrupted", "interrupted", "ok", "ok"], err
     assert "interrupted: finished runs are recorded" in err
+    progress = [line for line in err.splitlines() if line.startswith("flexgit: ")]
+    assert progress[-1] == "flexgit: 4/6 done, 0 running, 0 failed, 2 interrupted", err  # not counted as failed
     assert list(temp.iterdir()) == []
     assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
     assert cli(repo, "record", "--name", "after").code == 0
+
+
+def test_files_left_out_of_the_snapshot_are_there_for_the_command(repo, tmp_path):
+    project(repo)
+    (repo / ".flexgit.toml").write_text('config = "params.toml"\nresults = "metrics.json"\nexclude = ["*.ckpt"]\n'
+                                        'max_file_size = "1MB"\n')
+    (repo / "pretrained.ckpt").write_bytes(b"\x07" * 3000)                     # excluded by name
+    (repo / "weights").mkdir()
+    (repo / "weights" / "embeddings.bin").write_bytes(b"\x08" * (2 * 1024 ** 2))  # over max_file_size
+    (repo / "train.py").write_text(
+        TRAIN + "import json\nckpt = open('pretrained.ckpt', 'rb').read()\n"
+        "emb = open('weights/embeddings.bin', 'rb').read()\n"
+        "json.dump({'ckpt': len(ckpt), 'emb': len(emb), 'byte': ckpt[0]}, open('metrics.json', 'w'))\n"
+        "open('new.ckpt', 'w').write('made by the run')\n")  # tracked train.py changed: in the snapshot
+    env, temp = temp_env(tmp_path)
+    result = cli(repo, "run", "--name", "sees", "--", sys.executable, "train.py", env=env)
+    assert result.code == 0, result
+    assert flexgit.show("sees", repo=repo).run.metrics == {"ckpt": 3000, "emb": 2 * 1024 ** 2, "byte": 7}
+    paths = git(repo, "ls-tree", "-r", "--name-only", "exp/sees").split()
+    assert "train.py" in paths and "pretrained.ckpt" not in paths and "weights/embeddings.bin" not in paths
+    assert not (repo / "new.ckpt").exists() and not (repo / "metrics.json").exists()  # the user's tree untouched
+    assert (repo / "pretrained.ckpt").read_bytes() == b"\x07" * 3000
+    assert list(temp.iterdir()) == []
 
 
 def test_bad_run_requests_write_nothing(repo):

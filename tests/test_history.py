@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import flexgit
-from flexgit.project.history import summarize
+from flexgit.project.history import split_pending, summarize
 from conftest import flexgit as cli, git
 
 TRAIN = """\
@@ -58,3 +58,62 @@ def test_summary_skips_broken_lines_and_nan():
 def test_log_needs_a_metric(repo):
     with pytest.raises(flexgit.FlexgitError, match="needs at least one metric"):
         flexgit.log(step=1, repo=repo)
+
+
+LOG_ACC = "import flexgit; [flexgit.log(step=i, acc={acc}) for i in range(3)]; flexgit.finish(max=['acc'])"
+
+
+def python(repo, code):
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
+
+
+def history_lines(repo, name):
+    return [json.loads(line) for line in git(repo, "show", f"exp/{name}:.flexgit/history.jsonl").splitlines()]
+
+
+def test_a_run_takes_the_steps_of_one_process_and_sets_older_ones_aside(repo):
+    flexgit_d = repo / ".git" / "flexgit.d"
+    python(repo, LOG_ACC.format(acc=0.9))  # a training run nobody recorded
+    python(repo, LOG_ACC.format(acc=0.5))
+    result = cli(repo, "record", "--name", "second", "-m", "note=1")
+    assert result.code == 0, result
+    run = flexgit.show("second", repo=repo).run
+    assert run.metrics == {"acc": 0.5, "acc.max": 0.5, "note": 1}
+    lines = history_lines(repo, "second")
+    assert [line.get("metrics") for line in lines] == [{"acc": 0.5}] * 3 + [None]
+    assert len({line["proc"] for line in lines}) == 1
+    assert run.meta["history_steps"] == 3 and run.meta["history_since"] == lines[0]["t"]
+    assert result.out.splitlines()[1] == f"attached 3 logged steps, the first at {lines[0]['t']}"
+    assert result.err == ("warning: set aside 3 steps logged by an earlier process that no run took; they are kept "
+                          "in .git/flexgit.d/history-set-aside.jsonl\n")
+    aside = [json.loads(line) for line in (flexgit_d / "history-set-aside.jsonl").read_text().splitlines()]
+    assert [line.get("metrics") for line in aside] == [{"acc": 0.9}] * 3 + [None]
+    assert not (flexgit_d / "history.jsonl").exists()
+    # An unrelated script logs, then a training run: only the training run's steps go with the next run.
+    python(repo, "import flexgit; flexgit.log(step=0, loss=123.0)")
+    python(repo, LOG_ACC.format(acc=0.7))
+    assert cli(repo, "record", "--name", "third").code == 0
+    third = flexgit.show("third", repo=repo).run
+    assert third.metrics == {"acc": 0.7, "acc.max": 0.7} and third.meta["history_set_aside"] == 1
+    assert "loss" in (flexgit_d / "history-set-aside.jsonl").read_text().splitlines()[-1]
+    result = cli(repo, "record", "--name", "fourth")
+    assert flexgit.show("fourth", repo=repo).run.metrics == {} and result.err == ""
+    assert len(result.out.splitlines()) == 1 and "history_steps" not in flexgit.show("fourth", repo=repo).run.meta
+
+
+def test_the_process_that_records_takes_its_own_steps(repo):
+    flexgit.log(step=0, acc=0.3, repo=repo)
+    python(repo, "import flexgit; flexgit.log(step=0, acc=0.8); flexgit.log(step=1, acc=0.9)")  # logged later
+    run = flexgit.record(name="own", repo=repo)
+    assert run.metrics == {"acc": 0.3} and run.meta["history_steps"] == 1 and run.meta["history_set_aside"] == 2
+
+
+def test_lines_no_process_can_claim_are_set_aside_never_dropped():
+    own = b'{"step": 0, "t": "a", "metrics": {"x": 1}, "proc": "1@a"}\n'
+    other = b'{"step": 0, "t": "b", "metrics": {"x": 2}, "proc": "2@b"}\n'
+    legacy = b'{"step": 5, "t": "c", "metrics": {"x": 3}}\n'
+    pending = split_pending(legacy + own + b'{"step": 1, "t"' + b"\n" + other, own="1@a")
+    assert pending.taken == own and pending.set_aside == legacy + b'{"step": 1, "t"\n' + other
+    assert pending.set_aside_steps == 2
+    assert split_pending(legacy + other).taken == other  # no own lines: the process that logged last
+    assert split_pending(b"{cut").set_aside == b"{cut" and split_pending(b"{cut").taken == b""

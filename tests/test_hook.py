@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import sys
 
 import flexgit
+from flexgit.verbs.hook import log as hook_log
 from conftest import flexgit as cli, git
 
 
@@ -112,3 +114,60 @@ def test_without_settings_the_hook_says_why_it_skipped(repo):
     assert run_names(repo) == []
     assert "last: " in cli(repo, "hook", "status").out and "no results file configured" in \
         cli(repo, "hook", "status").out
+
+
+def test_install_without_results_says_nothing_will_be_recorded(repo):
+    result = cli(repo, "hook", "install")
+    assert result.code == 0 and result.out == f"installed {repo / '.git' / 'hooks' / 'post-commit'}\n"
+    assert result.err == ("warning: no results file is configured, so nothing will be recorded until you set "
+                          'results in .flexgit.toml, e.g. results = ["metrics.json"]\n')
+    assert "results: none configured, nothing will be recorded" in cli(repo, "hook", "status").out
+    setup_project(repo)
+    assert cli(repo, "hook", "install").err == ""
+    assert "results: metrics.json\n" in cli(repo, "hook", "status").out
+
+
+def test_status_is_whole_lines_ending_with_a_newline(repo):
+    def status_bytes():
+        return subprocess.run([sys.executable, "-m", "flexgit", "hook", "status"], cwd=repo, capture_output=True,
+                              check=True).stdout
+
+    assert status_bytes().endswith(b"\nlast: nothing yet\n")
+    cli(repo, "hook", "install")
+    commit(repo, "no settings", '{"acc": 1}')
+    assert status_bytes().endswith(b"no results file configured (results = [...] in .flexgit.toml)\n")
+    hook_log(repo, "error: git fetch: fatal: first line\r\nsecond line\n")  # a multi-line error from git
+    out = status_bytes()
+    assert out.endswith(b"Z error: git fetch: fatal: first line second line\n") and b"\r" not in out
+    assert out.count(b"\n") == 3 and out.startswith(b"installed: ")
+
+
+def test_a_commit_after_a_branch_switch_compares_with_its_own_history(repo):
+    setup_project(repo)
+    cli(repo, "hook", "install")
+
+    def head():
+        return git(repo, "rev-parse", "HEAD").strip()[:10]
+
+    commit(repo, "main: baseline", '{"acc": 0.8}')
+    a = head()
+    git(repo, "switch", "-q", "-c", "feat")
+    commit(repo, "feat: wider", '{"acc": 0.9}')
+    b = head()
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}"]
+    git(repo, "switch", "-q", "main")
+    commit(repo, "main: docs only, retrained", '{"acc": 0.8}')  # same as main's own last run
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}"]
+    log = (repo / ".git" / "flexgit.d" / "hook.log").read_text().splitlines()
+    assert log[-1].endswith(f"skipped: results unchanged since commit-{a} (commit {a})")
+    commit(repo, "main: better", '{"acc": 0.95}')
+    d = head()
+    assert run_names(repo)[-1] == f"commit-{d}"
+    git(repo, "switch", "-q", "feat")
+    commit(repo, "feat: again", '{"acc": 0.9}')  # what feat's own run has: no copy
+    assert len(run_names(repo)) == 3
+    git(repo, "switch", "-q", "main")
+    (repo / "metrics.json").write_text('{"acc": 0.7}')
+    assert cli(repo, "record", "--name", "by-hand").code == 0  # a run for commit d, found by its source
+    commit(repo, "main: same as by hand")
+    assert run_names(repo) == [f"commit-{a}", f"commit-{b}", f"commit-{d}", "by-hand"]

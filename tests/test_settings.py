@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import flexgit
 from conftest import flexgit as cli, git, repo_state
+
+HINT = ('to keep such files, raise max_file_size in .flexgit.toml (e.g. max_file_size = "100MB", or "none" for no '
+        'limit)')
 
 
 def test_settings_name_the_branch_and_the_files_record_reads(repo):
@@ -64,7 +68,8 @@ def test_snapshot_include_exclude_and_max_file_size(repo):
     result = cli(repo, "record", "--name", "f1")
     assert result.code == 0, result
     warning = "warning: left out of the snapshot, larger than max_file_size: "
-    assert sorted(result.err.splitlines()) == [warning + "big.ckpt (5000 bytes)", warning + "train.py (2017 bytes)"]
+    assert sorted(result.err.splitlines()[:2]) == [warning + "big.ckpt (5000 bytes)", warning + "train.py (2017 bytes)"]
+    assert result.err.splitlines()[2:] == [HINT]
     paths = git(repo, "ls-tree", "-r", "--name-only", "exp/f1").split()
     assert "model.py" in paths and "big.ckpt" not in paths and "scratch/notes.txt" not in paths
     assert git(repo, "show", "exp/f1:train.py") == "print('training')\n"  # the committed version stays
@@ -73,6 +78,36 @@ def test_snapshot_include_exclude_and_max_file_size(repo):
     big_blob = git(repo, "hash-object", "big.ckpt").strip()
     assert subprocess.run(["git", "cat-file", "-e", big_blob], cwd=repo).returncode != 0  # never stored
     assert repo_state(repo)["index"] == before["index"]
+
+
+def test_a_default_size_limit_keeps_large_files_out_and_says_how_to_change_it(repo):
+    limit = 10 * 1024 ** 2
+    (repo / "pretrained.bin").write_bytes(b"\0" * (limit + 1))
+    (repo / "exactly.bin").write_bytes(b"\0" * limit)
+    result = cli(repo, "record", "--name", "d1")
+    assert result.code == 0, result
+    assert result.err.splitlines() == [f"warning: left out of the snapshot, larger than max_file_size: "
+                                       f"pretrained.bin ({limit + 1} bytes)", HINT]
+    paths = git(repo, "ls-tree", "-r", "--name-only", "exp/d1").split()
+    assert "exactly.bin" in paths and "pretrained.bin" not in paths
+    assert flexgit.show("d1", repo=repo).run.meta["left_out"] == [f"pretrained.bin ({limit + 1} bytes)"]
+    ran = cli(repo, "run", "--name", "d2", "--", sys.executable, "-c", "pass")
+    assert ran.code == 0 and ran.err.startswith("warning: left out of the snapshot, larger than max_file_size: "
+                                                "pretrained.bin"), ran
+    assert HINT in ran.err.splitlines()
+    assert flexgit.show("d2", repo=repo).run.meta["left_out"] == [f"pretrained.bin ({limit + 1} bytes)"]
+    (repo / ".flexgit.toml").write_text('max_file_size = "None"\n')  # no limit
+    result = cli(repo, "record", "--name", "d3")
+    assert result.code == 0 and result.err == ""
+    assert "pretrained.bin" in git(repo, "ls-tree", "-r", "--name-only", "exp/d3").split()
+
+
+def test_the_default_settings_file_documents_the_size_limit(repo):
+    assert cli(repo, "init").code == 0
+    text = (repo / ".flexgit.toml").read_text()
+    assert '"10MB"' in text and '"none" for no limit' in text
+    (repo / "big.bin").write_bytes(b"\1" * (10 * 1024 ** 2 + 1))
+    assert "big.bin" in cli(repo, "record").err  # the default applies with the default file
 
 
 def test_include_limits_new_files_and_bad_sizes_are_refused(repo):

@@ -12,7 +12,7 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
-from .options import branch_option, metric_option, param_option, repo_of
+from .options import branch_option, metric_option, param_option, repo_of, warn_left_out
 
 
 @click.command()
@@ -43,7 +43,8 @@ def init(ctx: click.Context, branch: str | None) -> None:
 @param_option("A param, read as a TOML scalar (0.1, 3, true, text). Repeatable; wins over files.")
 @click.option("-r", "--results", "results_files", multiple=True, metavar="FILE",
               help="Results file (.toml/.json/.yaml) whose values are the run's metrics. Repeatable.")
-@metric_option("A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.")
+@metric_option("A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.",
+               no_value_hint="-m is --metric; for a message use --message TEXT")
 @click.pass_context
 def record(ctx: click.Context, name, message, branch, config_files, params, results_files, metrics) -> None:
     """Record a run: snapshot the code (uncommitted and untracked files too), params, metrics.
@@ -60,8 +61,12 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                       config_files=config_files or None, results_files=results_files or None, branch=branch,
                       repo=repo_of(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
-    for path in run.meta.get("left_out", []):
-        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+    if run.meta.get("history_steps"):
+        click.echo(f"attached {run.meta['history_steps']} logged steps, the first at {run.meta.get('history_since')}")
+    if run.meta.get("history_set_aside"):
+        click.echo(f"warning: set aside {run.meta['history_set_aside']} steps logged by an earlier process that no "
+                   "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl", err=True)
+    warn_left_out(run.meta.get("left_out", []))
 
 
 @click.command()

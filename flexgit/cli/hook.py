@@ -27,6 +27,11 @@ def hook_install(ctx: click.Context) -> None:
 
     done = install(repo_of(ctx))
     click.echo(f"installed {done.path}" + (f"; your hook runs first from {done.chained.name}" if done.chained else ""))
+    if done.settings_error:
+        click.echo(f"warning: nothing will be recorded until the settings are fixed: {done.settings_error}", err=True)
+    elif not done.results:
+        click.echo("warning: no results file is configured, so nothing will be recorded until you set results "
+                   'in .flexgit.toml, e.g. results = ["metrics.json"]', err=True)
 
 
 @hook.command(name="uninstall")
@@ -47,10 +52,16 @@ def hook_status(ctx: click.Context) -> None:
     from ..verbs.hook import status
 
     state = status(repo_of(ctx))
-    click.echo(f"{'installed' if state.installed else 'not installed'}: {state.path}")
+    lines = [f"{'installed' if state.installed else 'not installed'}: {state.path}"]
     if state.chained:
-        click.echo(f"chained: {state.chained}")
-    click.echo(f"last: {state.last or 'nothing yet'}")
+        lines.append(f"chained: {state.chained}")
+    if state.settings_error:
+        lines.append(f"results: unknown, the settings cannot be read: {state.settings_error}")
+    else:
+        lines.append(f"results: {', '.join(state.results)}" if state.results else
+                     "results: none configured, nothing will be recorded (set results in .flexgit.toml)")
+    lines.append(f"last: {state.last or 'nothing yet'}")
+    click.echo("\n".join(lines) + "\n", nl=False)  # whole lines, the last one ended too
 
 
 @hook.command(name="post-commit")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..project.values import format_value
-from .options import branch_option, repo_of
+from .options import branch_option, repo_of, warn_left_out
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -22,7 +22,8 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
-    folders such as data/ are linked in), so -S never touches your files. The config and
+    folders such as data/, and files the snapshot leaves out, are linked in), so -S never
+    touches your files. The config and
     results files are those of .flexgit.toml.
 
     \b
@@ -45,11 +46,13 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     def show_progress(progress) -> None:
         if not single:
             with lock:
+                stopped = f", {progress.interrupted} interrupted" if progress.interrupted else ""
                 click.echo(f"flexgit: {progress.done}/{progress.total} done, {progress.running} running, "
-                           f"{progress.failed} failed", err=True)
+                           f"{progress.failed} failed{stopped}", err=True)
 
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
                   on_progress=show_progress)
+    warn_left_out(sweep.too_large)
     try:
         outcomes = sweep.run(jobs)
     except KeyboardInterrupt:

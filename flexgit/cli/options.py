@@ -15,8 +15,9 @@ def repo_of(ctx: click.Context) -> Path | None:
     return ctx.find_root().obj
 
 
-def _assignments(option: str):
-    """A click callback turning repeated KEY=VALUE options into a dict (usage error if malformed)."""
+def _assignments(option: str, no_value_hint: str = ""):
+    """A click callback turning repeated KEY=VALUE options into a dict (usage error if malformed);
+    `no_value_hint` is added to the error when a value has no `=`."""
 
     def convert(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
         pairs = {}
@@ -24,7 +25,8 @@ def _assignments(option: str):
             try:
                 key, value = parse_assignment(text, option)
             except InputError as exc:
-                raise click.BadParameter(str(exc)) from None
+                hint = f"; {no_value_hint}" if no_value_hint and "=" not in text else ""
+                raise click.BadParameter(f"{exc}{hint}") from None
             if key in pairs and pairs[key] != value:  # keeping either would lose the other silently
                 raise click.BadParameter(f"{option} {key} is given twice ({pairs[key]!r} and {value!r}); give it once")
             pairs[key] = value
@@ -38,11 +40,21 @@ branch_option = click.option(
     help="Experiments branch (default: the one .flexgit.toml names, else experiments).")
 
 
-def metric_option(help_text: str):
+def metric_option(help_text: str, no_value_hint: str = ""):
+    """-m/--metric KEY=VALUE, repeatable; `no_value_hint` helps a value with no `=` (git's `-m "message"` habit)."""
     return click.option("-m", "--metric", "metrics", multiple=True, metavar="KEY=VALUE",
-                        callback=_assignments("--metric"), help=help_text)
+                        callback=_assignments("--metric", no_value_hint), help=help_text)
 
 
 def param_option(help_text: str):
     return click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
                         callback=_assignments("--param"), help=help_text)
+
+
+def warn_left_out(paths) -> None:
+    """Warn about the files a snapshot left out for their size, and say how to keep them."""
+    for path in paths:
+        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+    if paths:
+        click.echo('to keep such files, raise max_file_size in .flexgit.toml (e.g. max_file_size = "100MB", '
+                   'or "none" for no limit)', err=True)

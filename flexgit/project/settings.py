@@ -5,7 +5,8 @@
     results = ["metrics.json"]    # results file(s) whose values are a run's metrics
     include = ["src/*", "*.py"]   # only changed/untracked files matching these enter a snapshot
     exclude = ["scratch/*"]       # ... and none matching these
-    max_file_size = "50MB"        # larger changed/untracked files are left out, with a warning
+    max_file_size = "10MB"        # larger changed/untracked files are left out, with a warning (the default;
+                                  # "none": no limit)
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -23,6 +24,8 @@ from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
 KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size")
+DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
+NO_LIMIT = "none"
 _UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024 ** 2, "MIB": 1024 ** 2, "GB": 1024 ** 3, "GIB": 1024 ** 3}
 
 DEFAULT_SETTINGS = '''# flexgit project settings (see "Project settings" in flexgit's README).
@@ -39,7 +42,9 @@ results = []       # e.g. ["metrics.json"]
 # matched against the path from the top of the working tree; '*' also crosses '/').
 # include = ["*"]
 # exclude = ["checkpoints/*", "*.ckpt"]
-# max_file_size = "100MB"    # larger files are left out, listed in the run's meta
+# Larger new or changed files are left out (with a warning naming them, and listed in the
+# run's meta); the default is "10MB". Raise it ("100MB"), or "none" for no limit.
+# max_file_size = "10MB"
 '''
 
 
@@ -52,7 +57,7 @@ class Settings:
     results: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    max_file_size: int | None = None
+    max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # None: no limit
     source: str | None = None  # the file they came from
 
     def snapshot_filter(self) -> tuple[Callable[[str, int], bool] | None, list[str]]:
@@ -109,11 +114,16 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
 
 
 def _size(value: Any, source: str) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+    if value is None:
+        return DEFAULT_MAX_FILE_SIZE
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
+    if isinstance(value, str) and value.strip().lower() == NO_LIMIT:
+        return None
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value) if isinstance(value, str) else None
     if not match or match[2].upper() not in _UNITS:
-        raise InputError(f"'max_file_size' in {source} must be a number of bytes or a size like \"50MB\"")
+        raise InputError(f"'max_file_size' in {source} must be a number of bytes, a size like \"50MB\", "
+                         f"or \"{NO_LIMIT}\" for no limit")
     return int(float(match[1]) * _UNITS[match[2].upper()])
 
 

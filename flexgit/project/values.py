@@ -12,7 +12,7 @@ import re
 from typing import Any, Mapping, Union
 
 from ..errors import InputError
-from .formats import loads_toml
+from .formats import IntegerRangeError, is_int64, loads_toml
 
 Scalar = Union[str, int, float, bool]
 Value = Union[Scalar, list]
@@ -23,6 +23,9 @@ def parse_scalar(text: str) -> Scalar:
     """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself."""
     try:
         value = loads_toml("v = " + text)["v"]
+    except IntegerRangeError:
+        raise InputError(f"{text} is an integer beyond 64 bits, which flexgit cannot store (TOML allows 64-bit "
+                         f"integers); write it as a float ({text}.0) or as quoted text") from None
     except ValueError:
         return text
     if isinstance(value, (str, int, float, bool)):
@@ -37,7 +40,10 @@ def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
     if not sep:
         raise InputError(f"{option} {text!r} has no value; write {option} KEY=VALUE")
     check_key(key, option)
-    return key, parse_scalar(raw.strip())
+    try:
+        return key, parse_scalar(raw.strip())
+    except InputError as exc:
+        raise InputError(f"{option} {key}: {exc}") from None
 
 
 def check_key(key: str, where: str) -> None:
@@ -83,6 +89,9 @@ def _spelled(path: tuple[str, ...]) -> str:
 
 def check_value(value: Any, key: str, where: str) -> Value:
     """Return `value` as a storable value, or refuse it with a message naming `key`."""
+    if isinstance(value, int) and not is_int64(value):
+        raise InputError(f"key {key!r} in {where} is an integer beyond 64 bits ({value}), which flexgit cannot "
+                         "store (TOML allows 64-bit integers); write it as a float or as text")
     if isinstance(value, (str, int, float)):  # bool is an int
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):

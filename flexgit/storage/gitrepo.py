@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState, SortMode
 
 from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
 
@@ -514,6 +514,13 @@ class GitRepo:
         """Check `commit` out in a new linked worktree (on `branch`, else detached)."""
         spec = [str(directory), branch] if branch else ["--detach", str(directory), commit]
         self.run_git(["worktree", "add", "--quiet"] + spec)
+
+    def first_parents(self, start: str) -> Iterator[str]:
+        """`start`, its first parent, that one's first parent, ... (newest first), as libgit2 walks them."""
+        walker = self._repo.walk(start, SortMode.NONE)
+        walker.simplify_first_parent()
+        for commit in walker:
+            yield str(commit.id)
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """True when `ancestor` is reachable from `descendant`."""

@@ -8,24 +8,27 @@ becomes one warning line and an entry in `.git/flexgit.d/hook.log`.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import math
 import os
 import shlex
 import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
-from .._context import open_store, record_working_tree
+from .._context import branch_ref, open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
+from ..project.history import SET_ASIDE
 from ..project.settings import load_settings
+from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo
-from ..storage.run import utc_now
+from ..storage.refs import BranchRef
+from ..storage.run import Run, utc_now
+from ..storage.store import Store
 
 MARKER = "# flexgit post-commit hook"
 CHAINED = "post-commit.flexgit-chained"
-STATE_FILE = "hook.json"
 LOG_FILE = "hook.log"
 
 
@@ -37,6 +40,8 @@ class HookStatus:
     path: Path
     chained: Path | None
     last: str | None
+    results: tuple[str, ...] = ()  # the results files the hook watches; none: it records nothing
+    settings_error: str | None = None  # why the settings cannot be read, when they cannot
 
 
 def hook_path(git: GitRepo) -> Path:
@@ -91,17 +96,27 @@ def uninstall(repo: str | os.PathLike | None = None) -> HookStatus:
 
 
 def status(repo: str | os.PathLike | None = None) -> HookStatus:
+    """Whether the hook is installed, the results files it watches and the last line of its log."""
     git = GitRepo.open(repo)
     path = hook_path(git)
     chained = path.with_name(CHAINED)
     log = git.flexgit_dir(create=False) / LOG_FILE
-    last = log.read_text(encoding="utf-8").splitlines()[-1] if log.is_file() and log.stat().st_size else None
-    return HookStatus(installed=_is_ours(path), path=path, chained=chained if chained.exists() else None, last=last)
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    results, problem = (), None
+    try:
+        results = load_settings(git.workdir).results
+    except FlexgitError as exc:  # status must still answer; the hook reports the same error at each commit
+        problem = str(exc)
+    return HookStatus(installed=_is_ours(path), path=path, chained=chained if chained.exists() else None,
+                      last=lines[-1].strip() if lines else None, results=results, settings_error=problem)
 
 
 def post_commit(repo: str | os.PathLike | None = None) -> str:
-    """Record a run for the new commit when the results changed since the last auto-record.
+    """Record a run for the new commit when its results differ from those of the run recorded for
+    its nearest first-parent ancestor that has one (or when no ancestor has one).
 
+    Comparing with the commit's own history, not with the last run recorded anywhere, keeps a
+    branch switch from recording a copy of a run the new commit's history already has.
     Returns what happened, in one line; the caller logs it and never fails the commit.
     """
     git = GitRepo.open(repo)
@@ -114,27 +129,29 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     files = [git.workdir / name for name in settings.results if (git.workdir / name).is_file()]
     if not files:
         return f"skipped: no results file ({', '.join(settings.results)}) exists"
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-    state_path = git.flexgit_dir() / STATE_FILE
-    state = _read_state(state_path)
-    if state.get("results_sha256") == digest:
-        return f"skipped: results unchanged since {state.get('run', 'the last run')}"
     head = git.head_commit() or ""
+    store = open_store(git)
+    earlier = _ancestor_run(store, branch_ref(settings.branch), head)
+    if earlier is not None and _same_results(merge_sources(files, None, "results"), earlier.metrics):
+        return f"skipped: results unchanged since {earlier.name} (commit {str(earlier.source)[:10]})"
     subject = git.commit(head)[2].strip().split("\n", 1)[0] if head else ""
     try:
-        run = record_working_tree(open_store(git), name=f"commit-{head[:10]}", message=subject)
+        run = record_working_tree(store, name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
-    state_path.write_text(json.dumps({"results_sha256": digest, "run": run.name, "commit": head}))
-    return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}"
+    left_out, set_aside = run.meta.get("left_out") or [], run.meta.get("history_set_aside")
+    return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
+        f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "") + (
+        f"; set aside {set_aside} steps an earlier process logged (.git/flexgit.d/{SET_ASIDE})" if set_aside else "")
 
 
 def log(repo: str | os.PathLike | None, line: str) -> Path | None:
     """Append a timestamped line to the hook log; returns its path (None when it cannot be written)."""
     try:
         path = GitRepo.open(repo).flexgit_dir() / LOG_FILE
+        one_line = " ".join(part.strip() for part in line.splitlines() if part.strip())  # `status` shows the last line
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{utc_now()[:19]}Z {line}\n")
+            handle.write(f"{utc_now()[:19]}Z {one_line}\n")
         return path
     except (OSError, FlexgitError):
         return None
@@ -147,9 +164,19 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
-def _read_state(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+def _ancestor_run(store: Store, branch: BranchRef, head: str) -> Run | None:
+    """The run recorded for `head` or its nearest first-parent ancestor that has one (the newest such run)."""
+    by_source = {run.source: run for run in store.runs(branch) if run.source}  # oldest first: the newest wins
+    if not by_source or not head:
+        return None
+    return next((by_source[commit] for commit in store.repo.first_parents(head) if commit in by_source), None)
+
+
+def _same_results(results: Mapping[str, Any], recorded: Mapping[str, Any]) -> bool:
+    """True when the run recorded every value of `results` as it is now (NaN equals NaN)."""
+    return all(key in recorded and _same(recorded[key], value) for key, value in results.items())
+
+
+def _same(a: Any, b: Any) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or (a == b and isinstance(a, bool) == isinstance(b, bool))

@@ -2,8 +2,9 @@
 
 Each run executes in a temporary checkout of the snapshot of the working tree taken at launch,
 with its `-S key=value` overrides written into the project's config file there (the user's
-copy is never touched). Top-level entries that git ignores (a `data/` folder) are linked into
-the checkout so the command finds them. The run records the overridden config as its params,
+copy is never touched). Top-level entries that git ignores (a `data/` folder), and files the
+snapshot left out (`exclude`, `include`, `max_file_size`), are linked into the checkout so the
+command finds what it would find in the working tree. The run records the overridden config as its params,
 the results files the command wrote as its metrics, its output as `.flexgit/output.log`,
 and its status, exit code and duration. Temporary checkouts are always removed.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .._context import open_store, target_branch, write_run
+from .._context import open_store, read_history, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
 from ..project.history import ENV as HISTORY_ENV
@@ -66,6 +67,7 @@ class Progress:
     done: int = 0
     running: int = 0
     failed: int = 0
+    interrupted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -96,7 +98,8 @@ class Sweep:
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
-        tree, _ = git.snapshot_tree(self.settings.snapshot_filter()[0])
+        keep, self.too_large = self.settings.snapshot_filter()  # too_large: listed in each run's meta
+        tree, self.left_out = git.snapshot_tree(keep)  # kept out of the record, not out of the command's sight
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -172,7 +175,8 @@ class Sweep:
             outcome.status, outcome.error = "failed", str(exc)
         finally:
             shutil.rmtree(checkout, ignore_errors=True)
-            self._count(running=-1, done=1, failed=int(outcome.status != "ok"))
+            self._count(running=-1, done=1, failed=int(outcome.status == "failed"),
+                        interrupted=int(outcome.status == "interrupted"))
 
     def _prepare(self, checkout: Path, overrides: dict[str, Scalar]) -> str:
         git = self.store.repo
@@ -185,7 +189,21 @@ class Sweep:
         for entry in git.ignored_top_level():
             if not (checkout / entry.name).exists():
                 (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        self._link_left_out(checkout)
         return tree
+
+    def _link_left_out(self, checkout: Path) -> None:
+        """Link the files the snapshot left out (exclude, include, max_file_size) into the checkout, so the
+        command sees what it would see in the working tree; the results files are the command's to write."""
+        workdir = self.store.repo.workdir
+        for path in self.left_out:
+            source, target = workdir / path, checkout / path
+            if path in self.settings.results or not (source.exists() or source.is_symlink()):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()  # the committed version of a file whose working copy was left out
+            target.symlink_to(source)
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:
         cwd = checkout / self.subdir
@@ -209,6 +227,8 @@ class Sweep:
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
                                 "duration_s": duration}
+        if self.too_large:
+            meta["left_out"] = list(self.too_large)
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")
@@ -217,14 +237,16 @@ class Sweep:
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=f"flexgit run {' '.join(self.command)}")
+        # The history file is this run's own: every line in it is the run's, whichever process logged it.
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
-                         checkout / ".flexgit-history.jsonl")
+                         read_history(checkout / ".flexgit-history.jsonl"))
 
-    def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
+    def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
         with self.progress.lock:
             self.progress.running += running
             self.progress.done += done
             self.progress.failed += failed
+            self.progress.interrupted += interrupted
         if done:
             self.on_progress(self.progress)
 

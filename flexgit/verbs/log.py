@@ -1,6 +1,7 @@
 """Step-wise metrics from training code: `flexgit.log(step=..., **metrics)` and `flexgit.finish()`.
 
-Lines go to a pending file until the next record of the same repository takes them (see
+Lines go to a pending file until the next record of the same repository takes them, each
+tagged with the process that logged it: a run takes the lines of one process only (see
 `project/history.py` for the format and the summary). Under `flexgit run` each run logs to a
 file of its own (`FLEXGIT_HISTORY`), so parallel runs never mix.
 """
@@ -15,6 +16,7 @@ from typing import Any, Iterator, Sequence
 
 from .._context import pending_path
 from ..errors import InputError
+from ..project.history import process_id
 from ..project.values import check_value
 from ..storage.run import utc_now
 
@@ -24,12 +26,12 @@ def log(step: int | None = None, repo: str | os.PathLike | None = None, **metric
     if not metrics:
         raise InputError("flexgit.log needs at least one metric, e.g. flexgit.log(step=1, loss=0.5)")
     line = {key: check_value(value, key, "flexgit.log") for key, value in metrics.items()}
-    _append(pending_path(repo), {"step": step, "t": utc_now(), "metrics": line})
+    _append(pending_path(repo), {"step": step, "t": utc_now(), "metrics": line, "proc": process_id()})
 
 
 def finish(min: Sequence[str] = (), max: Sequence[str] = (), repo: str | os.PathLike | None = None) -> None:
     """Close the history; ask for the minimum / maximum of some metrics in the run's summary."""
-    _append(pending_path(repo), {"t": utc_now(), "finish": {"min": list(min), "max": list(max)}})
+    _append(pending_path(repo), {"t": utc_now(), "finish": {"min": list(min), "max": list(max)}, "proc": process_id()})
 
 
 @contextlib.contextmanager

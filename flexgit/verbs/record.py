@@ -19,8 +19,12 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     files given, the project's settings name them (those that exist are read). `artifacts`
     (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
     descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
-    in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
-    index, HEAD or the user's branches changes.
+    in `_path`, or in a `[data]` table) are fingerprinted. Steps logged with `flexgit.log` by
+    one process (this one if it logged, else the last that did) go with the run; the run's
+    meta says how many (`history_steps`), since when (`history_since`) and how many steps of
+    older processes were set aside (`history_set_aside`). Files left out of the snapshot for
+    their size are listed in `meta["left_out"]`. Nothing in the working tree, the index, HEAD
+    or the user's branches changes.
     """
     return record_working_tree(open_store(repo), name=name, message=message, params=params, metrics=metrics,
                                config_files=config_files, results_files=results_files, branch=branch,

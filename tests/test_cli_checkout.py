@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import flexgit
-from conftest import flexgit as cli, git, repo_state
+from conftest import flexgit as cli, flexgit_in_process, git, repo_state
 
 
 def record_dirty_run(repo):
@@ -129,3 +129,18 @@ def test_checkout_then_rerun_gives_the_same_files_as_recorded(repo):
     (repo / "model.py").unlink()
     assert cli(repo, "checkout", "bytes").code == 0
     assert (repo / "model.py").read_bytes() == bytes(range(256))
+
+
+def test_checkout_of_an_imported_run_is_refused_in_every_form(repo, tmp_path):
+    (repo / "old.csv").write_text("name,lr,acc\nold1,0.1,0.8\n")
+    assert cli(repo, "import", "old.csv").code == 0
+    (repo / "old.csv").unlink()
+    before = repo_state(repo)
+    for extra in ([], ["--force"], ["--branch", "redo-old"], ["--worktree", str(tmp_path / "wt")]):
+        result = flexgit_in_process(repo, "checkout", "old1", *extra)
+        assert (result.code, result.out) == (1, ""), result
+        assert result.err == ("Error: run 'old1' has no code snapshot (it was imported from a CSV, old.csv); "
+                              "there is nothing to check out: 'flexgit show old1' lists its values\n")
+        assert repo_state(repo) == before
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "train.py"]
+    assert not (tmp_path / "wt").exists()

@@ -38,6 +38,10 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     """
     store = open_store(repo)
     run = store.find(name)
+    if run.meta.get("imported"):
+        raise InputError(f"run '{run.name}' has no code snapshot (it was imported from a CSV, "
+                         f"{run.meta['imported']}); there is nothing to check out: 'flexgit show {run.name}' "
+                         "lists its values")
     if branch is None and worktree is None:
         return _restore_here(store, run, force)
     target = branch_ref(branch) if branch is not None else None

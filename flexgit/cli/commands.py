@@ -126,8 +126,8 @@ def show(ctx: click.Context, name: str) -> None:
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"
                   for key, d in run.data.items()]
     if not run.meta.get("imported"):
-        against = "source commit" if source else "an empty tree (no commit yet)"
-        lines.append(f"files changed from the {against}: {len(details.changes)}")
+        against = "the source commit" if source else "an empty tree (recorded before the first commit)"
+        lines.append(f"files changed from {against}: {len(details.changes)}")
         lines += [f"  {status} {path}" for status, path in details.changes]
     click.echo("\n".join(lines))
 

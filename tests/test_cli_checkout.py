@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import flexgit
-from conftest import flexgit as cli, flexgit_in_process, git, repo_state
+from conftest import colleague_run, flexgit as cli, flexgit_in_process, git, repo_state
 
 
 def record_dirty_run(repo):
@@ -144,3 +144,24 @@ def test_checkout_of_an_imported_run_is_refused_in_every_form(repo, tmp_path):
         assert repo_state(repo) == before
     assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "train.py"]
     assert not (tmp_path / "wt").exists()
+
+
+def test_checkout_elsewhere_warns_when_the_source_commit_is_not_in_this_clone(tmp_path):
+    mine, source = colleague_run(tmp_path)
+    hint = "fetch the branch it was recorded on ('feat', by whoever recorded the run), then check the run out again\n"
+    result = flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo")
+    assert result.code == 0, result
+    assert result.err == (f"warning: the source commit {source[:10]} of run theirs is not in this clone, "
+                          f"so branch 'redo' has no parent; {hint}")
+    assert git(mine, "rev-list", "--count", "redo").strip() == "1"
+    result = flexgit_in_process(mine, "checkout", "theirs", "--worktree", str(tmp_path / "wt"))
+    assert result.code == 0, result
+    assert result.err == (f"warning: the source commit {source[:10]} of run theirs is not in this clone, "
+                          f"so the worktree's commit has no parent; {hint}")
+    assert (tmp_path / "wt" / "train.py").read_text() == "print('their version')\n"
+    assert flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo2", "--worktree",
+                              str(tmp_path / "wt2")).err.startswith("warning: the source commit ")
+    git(mine, "fetch", "-q", str(tmp_path / "clone1"), "feat")  # what the warning advises
+    result = flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo3")
+    assert (result.code, result.err) == (0, ""), result
+    assert git(mine, "rev-parse", "redo3^").strip() == source

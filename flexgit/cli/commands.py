@@ -125,11 +125,20 @@ def show(ctx: click.Context, name: str) -> None:
         lines.append("data:")
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"
                   for key, d in run.data.items()]
-    if not run.meta.get("imported"):
+    if details.changes is None:
+        lines.append("files changed from the source commit: unknown, the source commit is not in this clone; "
+                     f"fetch the branch it was recorded on{_branch_hint(run)} to see them")
+    elif not run.meta.get("imported"):
         against = "the source commit" if source else "an empty tree (recorded before the first commit)"
         lines.append(f"files changed from {against}: {len(details.changes)}")
         lines += [f"  {status} {path}" for status, path in details.changes]
     click.echo("\n".join(lines))
+
+
+def _branch_hint(run) -> str:
+    """' (feat)': the branch a run's source commit was on, where it was recorded, for fetch hints."""
+    branch = run.meta.get("source_branch")
+    return f" ('{branch}', by whoever recorded the run)" if branch else ""
 
 
 @click.command()
@@ -189,6 +198,11 @@ def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Pa
 
     result = checkout_verb(name, branch=new_branch, worktree=worktree, force=force, repo=repo_of(ctx))
     run = result.run
+    if result.source_missing:
+        made = f"branch '{result.branch}'" if result.branch else "the worktree's commit"
+        click.echo(f"warning: the source commit {result.source_missing[:10]} of run {run.name} is not in this clone, "
+                   f"so {made} has no parent; fetch the branch it was recorded on{_branch_hint(run)}, "
+                   "then check the run out again", err=True)
     for warning in result.data_warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.stash:

@@ -25,6 +25,7 @@ class CheckoutResult:
     commit: str | None = None
     stash: str | None = None
     data_warnings: tuple[str, ...] = ()
+    source_missing: str | None = None  # the source commit this clone lacks: the new commit has no parent
 
 
 def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
@@ -59,8 +60,9 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
     warnings = _data_warnings(store, run, directory)
+    missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=warnings)
+                          data_warnings=warnings, source_missing=missing)
 
 
 def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:

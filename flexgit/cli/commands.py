@@ -208,7 +208,8 @@ def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Pa
     if result.stash:
         click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); 'git stash pop' brings it back")
     if result.worktree:
-        click.echo(f"run {run.name} checked out in {result.worktree}")
+        linked = f"; linked from your working tree: {', '.join(result.linked)}" if result.linked else ""
+        click.echo(f"run {run.name} checked out in {result.worktree}{linked}")
     if result.branch:
         click.echo(f"branch '{result.branch}' holds the code of run {run.name}; "
                    f"switch with: git switch {result.branch}")

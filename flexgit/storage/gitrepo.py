@@ -422,8 +422,41 @@ class GitRepo:
 
     def ignored_top_level(self) -> list[Path]:
         """Entries at the top of the working tree that git ignores (a data/ folder, a .venv)."""
-        return [p for p in self.workdir.iterdir()
-                if p.name != ".git" and self._repo.path_is_ignored(p.name + ("/" if p.is_dir() else ""))]
+        return [p for p in self.workdir.iterdir() if p.name != ".git" and _ignores(self._repo, p.name, p.is_dir())]
+
+    def link_ignored_top_level(self, target: Path, worktree: bool = False) -> list[str]:
+        """Symlink the ignored top-level entries of this working tree into `target`, a checkout of
+        a snapshot (which holds no ignored files), so code there finds its data as it would here.
+
+        With `worktree`, `target` is a linked worktree: a link its rules would not ignore (git
+        sees a link as a file, so `data/` does not match it) is added to the repository's
+        info/exclude as `/name`, so it never shows in `git status` there. Returns the names linked.
+        """
+        there = pygit2.Repository(str(target)) if worktree else None
+        linked, unignored = [], []
+        for entry in self.ignored_top_level():
+            place = target / entry.name
+            if place.exists() or place.is_symlink():
+                continue
+            # asked before the link exists: libgit2 would follow it and take it for a folder
+            if there is not None and not there.path_is_ignored(entry.name):
+                unignored.append(entry.name)
+            place.symlink_to(entry, target_is_directory=entry.is_dir())
+            linked.append(entry.name)
+        if unignored:
+            self._exclude([f"/{name}" for name in unignored])
+        return sorted(linked)
+
+    def _exclude(self, patterns: list[str]) -> None:
+        """Add `patterns` to info/exclude (shared by all worktrees), once each."""
+        path = self.common_dir / "info" / "exclude"
+        path.parent.mkdir(exist_ok=True)
+        text = path.read_text() if path.exists() else ""
+        new = [p for p in patterns if p not in text.splitlines()]
+        if new:
+            head = "" if not text or text.endswith("\n") else "\n"
+            note = "# flexgit: links to git-ignored entries in worktrees made by 'flexgit checkout --worktree'\n"
+            path.write_text(text + head + (note if note not in text else "") + "\n".join(new) + "\n")
 
     def stash_all(self, message: str) -> str:
         """Stash tracked changes and untracked files (as `git stash -u`); returns the stash id."""
@@ -461,6 +494,11 @@ class GitRepo:
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+def _ignores(repo: pygit2.Repository, name: str, folder: bool) -> bool:
+    """True when `repo` ignores the top-level entry `name` (a folder is asked about as 'name/')."""
+    return repo.path_is_ignored(name + ("/" if folder else ""))
 
 
 def last_lines(text: str, count: int = 3) -> str:

@@ -26,6 +26,7 @@ class CheckoutResult:
     stash: str | None = None
     data_warnings: tuple[str, ...] = ()
     source_missing: str | None = None  # the source commit this clone lacks: the new commit has no parent
+    linked: tuple[str, ...] = ()  # git-ignored entries of this working tree linked into the new worktree
 
 
 def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
@@ -57,21 +58,24 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
             store.repo.create_branch_ref(target.ref, commit, f"flexgit: checkout run {run.name}")
         except RefMoved:
             raise InputError(f"branch '{target.name}' already exists; pick another name for --branch") from None
+    linked: list[str] = []
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
+        if not store.repo.is_bare:
+            linked = store.repo.link_ignored_top_level(directory, worktree=True)  # as `flexgit run` does
     warnings = _data_warnings(store, run, directory)
     missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=warnings, source_missing=missing)
+                          data_warnings=warnings, source_missing=missing, linked=tuple(linked))
 
 
 def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:
     """Where the data the run used is missing or changed, beside the code it now gets."""
-    if directory is None:
-        if store.repo.is_bare:
-            return ()
-        directory = store.repo.workdir
-    return tuple(changed_data(run.data, directory, store.repo.flexgit_dir() / DIGEST_CACHE))
+    here = None if store.repo.is_bare else store.repo.workdir
+    if directory is None and here is None:
+        return ()
+    return tuple(changed_data(run.data, directory or here, store.repo.flexgit_dir() / DIGEST_CACHE,
+                              elsewhere=here if directory else None))
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:

@@ -182,9 +182,7 @@ class Sweep:
             text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
-        for entry in git.ignored_top_level():
-            if not (checkout / entry.name).exists():
-                (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        git.link_ignored_top_level(checkout)
         return tree
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:

@@ -177,25 +177,39 @@ def rename(ctx: click.Context, name: str, new_name: str) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--branch", "-b", "new_branch", metavar="NEW", help="Make a new branch whose tip is the run's code.")
 @click.option("--worktree", "-w", metavar="DIR", type=click.Path(path_type=Path),
               help="Put the run's code in a new git worktree at DIR.")
 @click.option("--force", is_flag=True, help="On a dirty working tree, stash your changes first (git stash -u).")
+@click.option("--back", is_flag=True, help="Undo the last checkout into this working tree; stashed work comes back.")
 @click.pass_context
-def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Path | None, force: bool) -> None:
+def checkout(ctx: click.Context, name: str | None, new_branch: str | None, worktree: Path | None, force: bool,
+             back: bool) -> None:
     """Get back exactly the code that produced a run.
 
-    Without options the working tree is made to match the run (only when it is clean;
-    HEAD and the index stay). --branch and --worktree never touch your working tree.
+    Without options the working tree is made to match the run (only when it is clean, or
+    with --force after stashing your changes; HEAD and the index stay); --back undoes that.
+    --branch and --worktree never touch your working tree.
 
     \b
     Example:
       flexgit checkout lr-0.1 --worktree ../lr-0.1
       flexgit checkout lr-0.1 --branch try-lr-0.1
+      flexgit checkout lr-0.1 --force && flexgit checkout --back
     """
     from ..verbs.checkout import checkout as checkout_verb
+    from ..verbs.checkout import checkout_back
 
+    if back:
+        if name or new_branch or worktree or force:
+            raise click.UsageError("--back takes no NAME and no other option: it undoes the last checkout here")
+        undone = checkout_back(repo=repo_of(ctx))
+        brought = "; your uncommitted work is back from the stash" if undone.stash else ""
+        click.echo(f"working tree back as it was before run {undone.run} was checked out{brought}")
+        return
+    if not name:
+        raise click.UsageError("Missing argument 'NAME' (or --back to undo the last checkout here).")
     result = checkout_verb(name, branch=new_branch, worktree=worktree, force=force, repo=repo_of(ctx))
     run = result.run
     if result.source_missing:
@@ -205,8 +219,6 @@ def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Pa
                    "then check the run out again", err=True)
     for warning in result.data_warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.stash:
-        click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); 'git stash pop' brings it back")
     if result.worktree:
         linked = f"; linked from your working tree: {', '.join(result.linked)}" if result.linked else ""
         click.echo(f"run {run.name} checked out in {result.worktree}{linked}")
@@ -216,6 +228,11 @@ def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Pa
     if not result.worktree and not result.branch:
         click.echo(f"working tree now holds the code of run {run.name} ({run.short_id}); "
                    "HEAD and the index are unchanged")
+        if result.stash:
+            click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); "
+                       "'flexgit checkout --back' brings it back and undoes this checkout")
+        else:
+            click.echo("'flexgit checkout --back' undoes this checkout")
 
 
 @click.command(name="import")

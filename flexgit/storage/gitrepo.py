@@ -399,10 +399,31 @@ class GitRepo:
 
     # -- the working tree ---------------------------------------------------------------
 
-    def dirty_paths(self) -> list[str]:
-        """Tracked files with changes and untracked files that are not ignored."""
-        status = self._repo.status(untracked_files="normal", ignored=False)
+    def dirty_paths(self, each_file: bool = False) -> list[str]:
+        """Tracked files with changes and untracked files that are not ignored (an untracked
+        folder as 'name/', unless `each_file`)."""
+        status = self._repo.status(untracked_files="all" if each_file else "normal", ignored=False)
         return sorted(p for p, flags in status.items() if not flags & FileStatus.IGNORED)
+
+    def staged_paths(self) -> list[str]:
+        """Paths whose index entry differs from HEAD."""
+        staged = (FileStatus.INDEX_NEW | FileStatus.INDEX_MODIFIED | FileStatus.INDEX_DELETED
+                  | FileStatus.INDEX_RENAMED | FileStatus.INDEX_TYPECHANGE)
+        return sorted(p for p, flags in self._repo.status(untracked_files="no").items() if flags & staged)
+
+    def is_ignored(self, path: str) -> bool:
+        """True when git ignores `path` (relative to the top of the working tree)."""
+        return self._repo.path_is_ignored(path)
+
+    def file_blob(self, path: str) -> str | None:
+        """The blob id the working tree's file at `path` would get (a symlink: of its target),
+        '' for a folder or anything else that is not a file, None when nothing is there."""
+        full = self.workdir / path
+        if full.is_symlink():
+            return str(pygit2.hash(os.readlink(os.fsencode(full))))
+        if full.is_file():
+            return str(pygit2.hashfile(str(full)))
+        return "" if os.path.lexists(full) else None
 
     def restore_tree(self, tree: str) -> None:
         """Make the working tree match `tree`; HEAD and the index stay as they are."""
@@ -465,6 +486,24 @@ class GitRepo:
             return str(self._repo.stash(pygit2.Signature(name, email), message, include_untracked=True))
         except (KeyError, pygit2.GitError) as exc:
             raise FlexgitError(f"cannot stash the uncommitted work: {exc}") from None
+
+    def stash_index(self, oid: str) -> int | None:
+        """The position of stash `oid` in the stash list (shared by all worktrees), or None."""
+        ids = [str(stash.commit_id) for stash in self._repo.listall_stashes()]
+        return ids.index(oid) if oid in ids else None
+
+    def stashed_untracked(self, oid: str) -> list[str]:
+        """The untracked files stash `oid` holds (its third parent, as `git stash -u` writes it)."""
+        parents = self.commit(oid)[1]
+        return sorted(path for path, _ in self.walk_blobs(self.commit(parents[2])[0])) if len(parents) > 2 else []
+
+    def pop_stash(self, oid: str) -> None:
+        """Apply stash `oid`, its index too, and drop it; found by id, as other worktrees may push and
+        pop the same stash list meanwhile."""
+        self.run_git(["stash", "apply", "--index", "--quiet", oid])
+        position = self.stash_index(oid)
+        if position is not None:
+            self.run_git(["stash", "drop", "--quiet", f"stash@{{{position}}}"])
 
     def add_worktree(self, directory: Path, commit: str, branch: str | None) -> None:
         """Check `commit` out in a new linked worktree (on `branch`, else detached)."""

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState
@@ -445,19 +445,22 @@ class GitRepo:
         """Entries at the top of the working tree that git ignores (a data/ folder, a .venv)."""
         return [p for p in self.workdir.iterdir() if p.name != ".git" and _ignores(self._repo, p.name, p.is_dir())]
 
-    def link_ignored_top_level(self, target: Path, worktree: bool = False) -> list[str]:
+    def link_ignored_top_level(self, target: Path, worktree: bool = False, outputs: Iterable[str] = ()) -> list[str]:
         """Symlink the ignored top-level entries of this working tree into `target`, a checkout of
         a snapshot (which holds no ignored files), so code there finds its data as it would here.
 
-        With `worktree`, `target` is a linked worktree: a link its rules would not ignore (git
-        sees a link as a file, so `data/` does not match it) is added to the repository's
-        info/exclude as `/name`, so it never shows in `git status` there. Returns the names linked.
+        The top-level entries holding `outputs` (the results files, relative paths) are not linked:
+        a command writing them would write through the link into this working tree. With
+        `worktree`, `target` is a linked worktree: a link its rules would not ignore (git sees a
+        link as a file, so `data/` does not match it) is added to the repository's info/exclude
+        as `/name`, so it never shows in `git status` there. Returns the names linked.
         """
         there = pygit2.Repository(str(target)) if worktree else None
+        written = {Path(output).parts[0] for output in outputs if Path(output).parts}
         linked, unignored = [], []
         for entry in self.ignored_top_level():
             place = target / entry.name
-            if place.exists() or place.is_symlink():
+            if place.exists() or place.is_symlink() or entry.name in written:
                 continue
             # asked before the link exists: libgit2 would follow it and take it for a folder
             if there is not None and not there.path_is_ignored(entry.name):

@@ -12,6 +12,7 @@ from .._context import branch_ref, open_store
 from ..errors import DirtyTreeError, InputError
 from ..project.datafiles import DIGEST_CACHE, changed_data
 from ..project.files import write_atomic
+from ..project.settings import load_settings
 from ..storage.gitrepo import GitRepo, RefMoved
 from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
 from ..storage.run import Run
@@ -49,12 +50,19 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
                          "lists its values")
     if branch is None and worktree is None:
         return _restore_here(store, run, force)
+    return _elsewhere(store, run, branch, worktree)
+
+
+def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.PathLike | None) -> CheckoutResult:
+    """The run as a new branch, a new worktree, or both; the working tree is not touched."""
     target = branch_ref(branch) if branch is not None else None
     if target is not None and store.repo.ref_target(target.ref) is not None:
         raise InputError(f"branch '{target.name}' already exists; pick another name for --branch")
     directory = Path(worktree).absolute() if worktree is not None else None
     if directory is not None and directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError(f"'{directory}' exists and is not an empty directory; pick another --worktree path")
+    # read before anything is written: a bad settings file must leave nothing behind
+    outputs = load_settings(store.repo.workdir).results if directory is not None and not store.repo.is_bare else ()
     commit = snapshot_commit(store, run)
     if target is not None:
         try:
@@ -64,12 +72,12 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     linked: list[str] = []
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
-        if not store.repo.is_bare:
-            linked = store.repo.link_ignored_top_level(directory, worktree=True)  # as `flexgit run` does
-    warnings = _data_warnings(store, run, directory)
+        if not store.repo.is_bare:  # as `flexgit run` does
+            linked = store.repo.link_ignored_top_level(directory, worktree=True, outputs=outputs)
     missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=warnings, source_missing=missing, linked=tuple(linked))
+                          data_warnings=_data_warnings(store, run, directory), source_missing=missing,
+                          linked=tuple(linked))
 
 
 def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:

@@ -182,7 +182,7 @@ class Sweep:
             text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
-        git.link_ignored_top_level(checkout)
+        git.link_ignored_top_level(checkout, outputs=self.settings.results)
         return tree
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:

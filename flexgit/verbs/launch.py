@@ -3,9 +3,10 @@
 Each run executes in a temporary checkout of the snapshot of the working tree taken at launch,
 with its `-S key=value` overrides written into the project's config file there (the user's
 copy is never touched). Top-level entries that git ignores (a `data/` folder) are linked into
-the checkout so the command finds them. The run records the overridden config as its params,
-the results files the command wrote as its metrics, its output as `.flexgit/output.log`,
-and its status, exit code and duration. Temporary checkouts are always removed.
+the checkout so the command finds them; not those holding a results file, which the command
+writes. The run records the overridden config as its params, the results files the command
+wrote as its metrics, its output as `.flexgit/output.log`, and its status, exit code and
+duration. Temporary checkouts are always removed.
 """
 
 from __future__ import annotations

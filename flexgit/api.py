@@ -5,7 +5,7 @@ from .flex.components import BaseDataLoader, BaseDataPreprocessor, BaseLearner, 
 from .flex.config import Configuration
 from .flex.experiment import Application, Experiment
 from .storage.run import Run
-from .verbs.checkout import checkout
+from .verbs.checkout import checkout, checkout_back
 from .verbs.hook import install as install_hook
 from .verbs.hook import status as hook_status
 from .verbs.hook import uninstall as uninstall_hook
@@ -24,7 +24,7 @@ from .view.query import TableQuery
 
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "finish", "hook_status",
-    "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "pull", "push", "record",
-    "rename", "run", "show", "sync", "table", "uninstall_hook", "update",
+    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish",
+    "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "pull", "push",
+    "record", "rename", "run", "show", "sync", "table", "uninstall_hook", "update",
 ]

@@ -57,6 +57,36 @@ def make_repo(path: Path, commit: bool = True) -> Path:
     return path
 
 
+def shared_clones(tmp_path: Path, count: int = 2) -> tuple[Path, list[Path]]:
+    """A bare remote and `count` clones of it, each with its own identity (machines sharing runs)."""
+    origin = make_repo(tmp_path / "origin-work")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(origin), str(remote))
+    paths = []
+    for i in range(count):
+        path = tmp_path / f"clone{i}"
+        git(tmp_path, "clone", "-q", str(remote), str(path))
+        git(path, "config", "user.name", f"Machine {i}")
+        git(path, "config", "user.email", f"m{i}@example.com")
+        paths.append(path)
+    return remote, paths
+
+
+def colleague_run(tmp_path: Path, name: str = "theirs") -> tuple[Path, str]:
+    """A clone that pulled run `name`, recorded by a colleague on a commit of branch 'feat' they never
+    pushed: the run is here, its source commit is not. Returns (this clone, that source commit)."""
+    _, (mine, theirs) = shared_clones(tmp_path)
+    git(theirs, "switch", "-q", "-c", "feat")
+    (theirs / "train.py").write_text("print('their version')\n")
+    git(theirs, "commit", "-qam", "their unpushed work")
+    (theirs / "notes.txt").write_text("uncommitted\n")
+    for args in (("record", "--name", name, "-m", "acc=0.5"), ("push",)):
+        done = flexgit(theirs, *args)
+        assert done.code == 0, done
+    assert flexgit(mine, "pull").code == 0
+    return mine, git(theirs, "rev-parse", "feat").strip()
+
+
 @pytest.fixture
 def repo(tmp_path) -> Path:
     return make_repo(tmp_path / "project")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import shutil
+
 import flexgit
-from conftest import flexgit as cli, git, repo_state
+from conftest import colleague_run, flexgit as cli, flexgit_in_process, git, repo_state
 
 
 def record_dirty_run(repo):
@@ -25,7 +30,7 @@ def test_checkout_into_a_clean_tree_restores_the_snapshot_and_keeps_head_and_ind
     assert result.code == 0, result
     short_id = flexgit.show('exp1', repo=repo).run.short_id
     assert result.out == f"working tree now holds the code of run exp1 ({short_id}); " \
-                         "HEAD and the index are unchanged\n"
+                         "HEAD and the index are unchanged\n'flexgit checkout --back' undoes this checkout\n"
     assert (repo / "train.py").read_text() == "print('lr=0.5')\n"
     assert (repo / "params.toml").read_text() == "lr = 0.5\n"
     assert not (repo / ".gitignore").exists()
@@ -53,19 +58,143 @@ def test_untracked_files_make_the_tree_dirty_too(repo):
     assert (repo / "scratch.py").read_text() == "keep me\n"
 
 
-def test_force_stashes_uncommitted_work_first(repo):
+def files_of(repo):
+    """Every file of the working tree but .git, path -> bytes (links: their target)."""
+    found = {}
+    for path in sorted(repo.rglob("*")):
+        relative = path.relative_to(repo).as_posix()
+        if relative == ".git" or relative.startswith(".git/"):
+            continue
+        if path.is_symlink():
+            found[relative] = ("link", os.readlink(path))
+        elif path.is_file():
+            found[relative] = path.read_bytes()
+        else:
+            found[relative] = "folder"
+    return found
+
+
+def work_state(repo):
+    """The files, what git says of them (staged and not) and the stash list."""
+    return {"files": files_of(repo), "status": git(repo, "status", "--porcelain=v1", "--untracked-files=all",
+                                                   "--ignored"),
+            "staged": git(repo, "diff", "--cached"), "stash": git(repo, "stash", "list"),
+            "head": git(repo, "rev-parse", "HEAD")}
+
+
+def run_printed_command(repo, out):
+    """Run the flexgit command the output tells the user to run, exactly as printed."""
+    command = shlex.split(re.search(r"'(flexgit [^']*)'", out).group(1))
+    return cli(repo, *command[1:])
+
+
+def test_force_then_the_printed_way_back_gives_back_every_edit_and_untracked_file(repo):
     record_dirty_run(repo)
-    (repo / "train.py").write_text("precious work\n")
-    (repo / "scratch.py").write_text("untracked work\n")
+    before_run = set(files_of(repo))
+    (repo / "train.py").write_text("precious work\n")                 # tracked, edited
+    (repo / ".gitignore").write_text("*.log\ndata/\n*.tmp\n")
+    git(repo, "add", ".gitignore")                                     # tracked, edited and staged
+    (repo / "scratch.py").write_bytes(b"untracked\x00work\n")         # untracked
+    (repo / "notes").mkdir()
+    (repo / "notes" / "idea.md").write_text("untracked folder\n")     # untracked, in a new folder
+    (repo / "params.toml").write_text("lr = 0.01  # mine, not the run's\n")  # untracked, the run has one too
+    (repo / "train.log").write_text("ignored\n")                      # ignored: never touched
+    before = work_state(repo)
     result = cli(repo, "checkout", "exp1", "--force")
     assert result.code == 0, result
-    assert "git stash pop" in result.out
+    stash = git(repo, "rev-parse", "stash@{0}").strip()
+    assert result.out.endswith(f"your uncommitted work is in the stash ({stash[:10]}); "
+                               "'flexgit checkout --back' brings it back and undoes this checkout\n")
     assert (repo / "train.py").read_text() == "print('lr=0.5')\n"
-    git(repo, "checkout", "-q", "--", ".")
-    git(repo, "clean", "-qfd")
-    git(repo, "stash", "pop", "-q")
-    assert (repo / "train.py").read_text() == "precious work\n"
-    assert (repo / "scratch.py").read_text() == "untracked work\n"
+    assert (repo / "params.toml").read_text() == "lr = 0.5\n"
+    assert not (repo / "scratch.py").exists() and not (repo / ".gitignore").exists()
+    back = run_printed_command(repo, result.out)
+    assert back.code == 0, back
+    assert back.out == "working tree back as it was before run exp1 was checked out; " \
+                       "your uncommitted work is back from the stash\n"
+    assert work_state(repo) == before
+    assert set(files_of(repo)) - before_run == {"scratch.py", "notes", "notes/idea.md", "params.toml", "train.log"}
+
+
+def test_the_way_back_removes_the_files_and_folders_the_run_brought_in(repo):
+    (repo / "conf" / "deep").mkdir(parents=True)
+    (repo / "conf" / "deep" / "x.toml").write_text("x = 1\n")
+    flexgit.record(name="deep", repo=repo)
+    shutil.rmtree(repo / "conf")
+    before = work_state(repo)
+    result = cli(repo, "checkout", "deep")
+    assert result.code == 0, result
+    assert result.out.endswith("\n'flexgit checkout --back' undoes this checkout\n")
+    assert (repo / "conf" / "deep" / "x.toml").exists()
+    back = run_printed_command(repo, result.out)
+    assert (back.code, back.out) == (0, "working tree back as it was before run deep was checked out\n"), back
+    assert work_state(repo) == before
+
+
+def test_the_way_back_refuses_to_lose_a_change_made_since(repo):
+    record_dirty_run(repo)
+    (repo / "train.py").write_text("precious work\n")
+    assert cli(repo, "checkout", "exp1", "--force").code == 0
+    stash = git(repo, "rev-parse", "stash@{0}").strip()
+    (repo / "params.toml").write_text("lr = 0.7  # tried after the checkout\n")
+    before = repo_state(repo)
+    result = flexgit_in_process(repo, "checkout", "--back")
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("Error: params.toml changed since run exp1 was checked out (1 paths); --back would lose "
+                          "that: keep it elsewhere or undo it, then run --back again; your earlier work is safe in "
+                          f"the stash ({stash[:10]})\n")
+    assert repo_state(repo) == before
+    (repo / "params.toml").write_text("lr = 0.5\n")
+    assert flexgit_in_process(repo, "checkout", "--back").code == 0
+    assert (repo / "train.py").read_text() == "precious work\n" and not (repo / "params.toml").exists()
+    assert git(repo, "stash", "list") == ""
+
+
+def test_the_way_back_refuses_when_head_moved_or_a_file_is_where_stashed_work_goes(repo):
+    record_dirty_run(repo)
+    (repo / "scratch.py").write_text("untracked work\n")
+    assert flexgit_in_process(repo, "checkout", "exp1", "--force").code == 0
+    stash = git(repo, "rev-parse", "stash@{0}").strip()
+    (repo / "scratch.py").write_text("made after the checkout\n")
+    result = flexgit_in_process(repo, "checkout", "--back")
+    assert (result.code, result.err) == (1, "Error: scratch.py is where one of your stashed untracked files goes "
+                                            f"back; move it away, then run --back again; your earlier work is safe "
+                                            f"in the stash ({stash[:10]})\n")
+    (repo / "scratch.py").unlink()
+    git(repo, "commit", "-q", "--allow-empty", "-m", "moved on")
+    before = repo_state(repo)
+    result = flexgit_in_process(repo, "checkout", "--back")
+    assert result.code == 1 and result.err.startswith("Error: HEAD or the index changed since run exp1 was checked")
+    assert repo_state(repo) == before
+
+
+def test_the_way_back_with_nothing_to_undo_or_with_a_name(repo):
+    result = flexgit_in_process(repo, "checkout", "--back")
+    assert result.code == 1
+    assert result.err == "Error: nothing to undo: no 'flexgit checkout NAME' wrote into this working tree " \
+                         "since the last --back\n"
+    flexgit.record(name="r", repo=repo)
+    assert flexgit_in_process(repo, "checkout", "r", "--back").code == 2
+    assert flexgit_in_process(repo, "checkout").code == 2
+    assert flexgit_in_process(repo, "checkout", "r").code == 0
+    assert flexgit_in_process(repo, "checkout", "--back").code == 0
+    assert flexgit_in_process(repo, "checkout", "--back").code == 1  # undone already
+
+
+def test_checkout_refuses_to_overwrite_an_ignored_file(repo):
+    (repo / "cache.tmp").write_text("from the run\n")
+    flexgit.record(name="tmp", repo=repo)
+    (repo / ".gitignore").write_text("*.log\ndata/\n*.tmp\n")
+    git(repo, "commit", "-qam", "ignore tmp")
+    (repo / "cache.tmp").write_text("mine, ignored\n")
+    before = repo_state(repo)
+    for extra in ([], ["--force"]):
+        result = flexgit_in_process(repo, "checkout", "tmp", *extra)
+        assert result.code == 1
+        assert result.err == ("Error: the run's files would overwrite 1 files git ignores here (e.g. cache.tmp); "
+                              "move them away, or use --branch NEW or --worktree DIR to get the run elsewhere\n")
+        assert repo_state(repo) == before
+    assert (repo / "cache.tmp").read_text() == "mine, ignored\n"
 
 
 def test_checkout_to_a_new_branch_parents_the_snapshot_on_the_source_commit(repo):
@@ -129,3 +258,39 @@ def test_checkout_then_rerun_gives_the_same_files_as_recorded(repo):
     (repo / "model.py").unlink()
     assert cli(repo, "checkout", "bytes").code == 0
     assert (repo / "model.py").read_bytes() == bytes(range(256))
+
+
+def test_checkout_of_an_imported_run_is_refused_in_every_form(repo, tmp_path):
+    (repo / "old.csv").write_text("name,lr,acc\nold1,0.1,0.8\n")
+    assert cli(repo, "import", "old.csv").code == 0
+    (repo / "old.csv").unlink()
+    before = repo_state(repo)
+    for extra in ([], ["--force"], ["--branch", "redo-old"], ["--worktree", str(tmp_path / "wt")]):
+        result = flexgit_in_process(repo, "checkout", "old1", *extra)
+        assert (result.code, result.out) == (1, ""), result
+        assert result.err == ("Error: run 'old1' has no code snapshot (it was imported from a CSV, old.csv); "
+                              "there is nothing to check out: 'flexgit show old1' lists its values\n")
+        assert repo_state(repo) == before
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "train.py"]
+    assert not (tmp_path / "wt").exists()
+
+
+def test_checkout_elsewhere_warns_when_the_source_commit_is_not_in_this_clone(tmp_path):
+    mine, source = colleague_run(tmp_path)
+    hint = "fetch the branch it was recorded on ('feat', by whoever recorded the run), then check the run out again\n"
+    result = flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo")
+    assert result.code == 0, result
+    assert result.err == (f"warning: the source commit {source[:10]} of run theirs is not in this clone, "
+                          f"so branch 'redo' has no parent; {hint}")
+    assert git(mine, "rev-list", "--count", "redo").strip() == "1"
+    result = flexgit_in_process(mine, "checkout", "theirs", "--worktree", str(tmp_path / "wt"))
+    assert result.code == 0, result
+    assert result.err == (f"warning: the source commit {source[:10]} of run theirs is not in this clone, "
+                          f"so the worktree's commit has no parent; {hint}")
+    assert (tmp_path / "wt" / "train.py").read_text() == "print('their version')\n"
+    assert flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo2", "--worktree",
+                              str(tmp_path / "wt2")).err.startswith("warning: the source commit ")
+    git(mine, "fetch", "-q", str(tmp_path / "clone1"), "feat")  # what the warning advises
+    result = flexgit_in_process(mine, "checkout", "theirs", "--branch", "redo3")
+    assert (result.code, result.err) == (0, ""), result
+    assert git(mine, "rev-parse", "redo3^").strip() == source

@@ -78,6 +78,24 @@ def test_a_grid_runs_in_parallel_and_failures_are_recorded(repo, tmp_path):
     assert list(temp.iterdir()) == []
 
 
+def test_an_ignored_results_file_of_the_working_tree_is_not_linked_and_so_never_written(repo, tmp_path):
+    """The temporary checkout links the ignored data/, not the ignored metrics.json: the command's
+    results go to its own file, not through a link into (and across a grid, over) the user's."""
+    project(repo)
+    (repo / ".gitignore").write_text("*.log\ndata/\nmetrics.json\n")
+    git(repo, "commit", "-qam", "ignore the results")
+    (repo / "metrics.json").write_text('{"acc": -1}\n')
+    env, _ = temp_env(tmp_path)
+    result = cli(repo, "run", "-S", "lr=0.1,0.2", "-j", "2", "--", sys.executable, "train.py", env=env)
+    assert result.code == 0, result
+    assert (repo / "metrics.json").read_text() == '{"acc": -1}\n'
+    assert sorted(r.metrics["acc"] for r in flexgit.list_runs(repo=repo)) == [6.01, 6.02]
+    target = tmp_path / "wt"
+    assert cli(repo, "checkout", flexgit.list_runs(repo=repo)[0].name,
+               "--worktree", str(target)).out.endswith("; linked from your working tree: data\n")
+    assert not (target / "metrics.json").exists()
+
+
 @pytest.mark.slow
 def test_a_sweep_of_24_with_4_workers_leaves_nothing_behind(repo, tmp_path):
     project(repo)

@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 
 import flexgit
-from conftest import flexgit as cli, git
+from conftest import flexgit as cli, flexgit_in_process, git
 
 
 def test_record_fingerprints_data_named_by_path_keys_and_data_tables(repo):
@@ -68,3 +68,54 @@ def test_unchanged_data_is_not_read_again_and_a_change_is_seen(repo):
     data.write_text("x\n2\n")  # same size, new content and time: hashed again
     flexgit.record(name="c3", params={"train_path": str(data)}, repo=repo)
     assert flexgit.show("c3", repo=repo).run.data["train_path"]["sha256"] == hashlib.sha256(b"x\n2\n").hexdigest()
+
+
+def test_checkout_worktree_links_the_ignored_data_as_run_does(repo, tmp_path):
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (repo / "params.toml").write_text('data_path = "data"\n')
+    assert cli(repo, "record", "--name", "d3", "-c", "params.toml").code == 0
+    target = tmp_path / "wt"
+    result = flexgit_in_process(repo, "checkout", "d3", "--worktree", str(target))
+    assert (result.code, result.err) == (0, ""), result
+    assert result.out == f"run d3 checked out in {target}; linked from your working tree: data\n"
+    assert (target / "data").resolve() == (repo / "data").resolve()
+    assert (target / "data" / "train.csv").read_text() == "x,y\n1,2\n"
+    assert git(target, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? params.toml\n"
+    # `flexgit run` sees the same data in its temporary checkout
+    script = "import pathlib; print(pathlib.Path('data/train.csv').read_text().splitlines()[1])"
+    ran = cli(repo, "run", "--name", "d3-again", "--", "python", "-c", script)
+    assert ran.code == 0 and "1,2" in ran.out, ran
+
+
+def test_checkout_worktree_says_where_data_that_was_not_linked_is(repo, tmp_path):
+    """Data below the top level (here a git-ignored data/ inside a tracked folder) is not linked: the
+    warning says the working tree has it, and whether it is what the run used."""
+    (repo / "src").mkdir()
+    (repo / "src" / "model.py").write_text("m = 1\n")
+    git(repo, "add", "src")
+    git(repo, "commit", "-qm", "src")
+    (repo / "src" / "data").mkdir()
+    (repo / "src" / "data" / "raw.csv").write_text("a\n1\n")
+    flexgit.record(name="d4", params={"raw_path": "src/data/raw.csv"}, repo=repo)
+    result = flexgit_in_process(repo, "checkout", "d4", "--worktree", str(tmp_path / "wt"))
+    assert result.code == 0, result
+    assert result.err == (f"warning: data 'src/data/raw.csv' (raw_path) is not in {tmp_path / 'wt'}; "
+                          f"{repo / 'src' / 'data' / 'raw.csv'} is what the run used: link or copy it\n")
+    (repo / "src" / "data" / "raw.csv").write_text("a\n2\n")
+    result = flexgit_in_process(repo, "checkout", "d4", "--worktree", str(tmp_path / "wt2"))
+    assert result.err.startswith(f"warning: data 'src/data/raw.csv' (raw_path) is not in {tmp_path / 'wt2'}; "
+                                 f"{repo / 'src' / 'data' / 'raw.csv'} exists but differs from what the run used "
+                                 "(sha256 ")
+
+
+def test_checkout_worktree_from_a_bare_repository_links_nothing(repo, tmp_path):
+    flexgit.record(name="b1", repo=repo)
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    git(bare, "fetch", "-q", str(repo), "refs/tags/*:refs/tags/*", "refs/notes/*:refs/notes/*",
+        "refs/heads/experiments:refs/heads/experiments")
+    result = flexgit_in_process(bare, "checkout", "b1", "--worktree", str(tmp_path / "wt"))
+    assert (result.code, result.err) == (0, ""), result
+    assert (tmp_path / "wt" / "train.py").exists()

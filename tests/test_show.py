@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import flexgit
-from conftest import flexgit as cli, git
+from conftest import colleague_run, flexgit as cli, flexgit_in_process, git, make_repo
 
 
 def test_show_lists_meta_params_metrics_source_and_changed_files(repo):
@@ -35,3 +35,27 @@ def test_show_a_commit_that_is_not_a_run(repo):
     head = git(repo, "rev-parse", "HEAD").strip()
     result = cli(repo, "show", head[:10])
     assert result.code == 1 and result.err.startswith(f"Error: no run named '{head[:10]}'")
+
+
+def test_show_a_run_recorded_before_the_first_commit(tmp_path):
+    repo = make_repo(tmp_path / "fresh", commit=False)
+    (repo / "train.py").write_text("print('first')\n")
+    flexgit.record(name="first", repo=repo)
+    result = flexgit_in_process(repo, "show", "first")
+    assert result.code == 0, result
+    assert "source " not in result.out
+    assert result.out.endswith("files changed from an empty tree (recorded before the first commit): 1\n"
+                               "  A train.py\n")
+
+
+def test_show_a_run_whose_source_commit_is_not_in_this_clone(tmp_path):
+    mine, source = colleague_run(tmp_path)
+    details = flexgit.show("theirs", repo=mine)
+    assert details.changes is None and not details.source_known
+    result = flexgit_in_process(mine, "show", "theirs")
+    assert result.code == 0, result
+    assert f"source   {source} (feat, with uncommitted changes) [not in this clone]\n" in result.out
+    assert result.out.endswith("files changed from the source commit: unknown, the source commit is not in this "
+                               "clone; fetch the branch it was recorded on ('feat', by whoever recorded the run) "
+                               "to see them\n")
+    assert "  A train.py" not in result.out

@@ -134,11 +134,20 @@ def show(ctx: click.Context, name: str) -> None:
         lines.append("data:")
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"
                   for key, d in run.data.items()]
-    if not run.meta.get("imported"):
-        against = "source commit" if source else "an empty tree (no commit yet)"
-        lines.append(f"files changed from the {against}: {len(details.changes)}")
+    if details.changes is None:
+        lines.append("files changed from the source commit: unknown, the source commit is not in this clone; "
+                     f"fetch the branch it was recorded on{_branch_hint(run)} to see them")
+    elif not run.meta.get("imported"):
+        against = "the source commit" if source else "an empty tree (recorded before the first commit)"
+        lines.append(f"files changed from {against}: {len(details.changes)}")
         lines += [f"  {status} {path}" for status, path in details.changes]
     click.echo("\n".join(lines))
+
+
+def _branch_hint(run) -> str:
+    """' (feat)': the branch a run's source commit was on, where it was recorded, for fetch hints."""
+    branch = run.meta.get("source_branch")
+    return f" ('{branch}', by whoever recorded the run)" if branch else ""
 
 
 @click.command()
@@ -177,39 +186,62 @@ def rename(ctx: click.Context, name: str, new_name: str) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--branch", "-b", "new_branch", metavar="NEW", help="Make a new branch whose tip is the run's code.")
 @click.option("--worktree", "-w", metavar="DIR", type=click.Path(path_type=Path),
               help="Put the run's code in a new git worktree at DIR.")
 @click.option("--force", is_flag=True, help="On a dirty working tree, stash your changes first (git stash -u).")
+@click.option("--back", is_flag=True, help="Undo the last checkout into this working tree; stashed work comes back.")
 @click.pass_context
-def checkout(ctx: click.Context, name: str, new_branch: str | None, worktree: Path | None, force: bool) -> None:
+def checkout(ctx: click.Context, name: str | None, new_branch: str | None, worktree: Path | None, force: bool,
+             back: bool) -> None:
     """Get back exactly the code that produced a run.
 
-    Without options the working tree is made to match the run (only when it is clean;
-    HEAD and the index stay). --branch and --worktree never touch your working tree.
+    Without options the working tree is made to match the run (only when it is clean, or
+    with --force after stashing your changes; HEAD and the index stay); --back undoes that.
+    --branch and --worktree never touch your working tree.
 
     \b
     Example:
       flexgit checkout lr-0.1 --worktree ../lr-0.1
       flexgit checkout lr-0.1 --branch try-lr-0.1
+      flexgit checkout lr-0.1 --force && flexgit checkout --back
     """
     from ..verbs.checkout import checkout as checkout_verb
+    from ..verbs.checkout import checkout_back
 
+    if back:
+        if name or new_branch or worktree or force:
+            raise click.UsageError("--back takes no NAME and no other option: it undoes the last checkout here")
+        undone = checkout_back(repo=repo_of(ctx))
+        brought = "; your uncommitted work is back from the stash" if undone.stash else ""
+        click.echo(f"working tree back as it was before run {undone.run} was checked out{brought}")
+        return
+    if not name:
+        raise click.UsageError("Missing argument 'NAME' (or --back to undo the last checkout here).")
     result = checkout_verb(name, branch=new_branch, worktree=worktree, force=force, repo=repo_of(ctx))
     run = result.run
+    if result.source_missing:
+        made = f"branch '{result.branch}'" if result.branch else "the worktree's commit"
+        click.echo(f"warning: the source commit {result.source_missing[:10]} of run {run.name} is not in this clone, "
+                   f"so {made} has no parent; fetch the branch it was recorded on{_branch_hint(run)}, "
+                   "then check the run out again", err=True)
     for warning in result.data_warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.stash:
-        click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); 'git stash pop' brings it back")
     if result.worktree:
-        click.echo(f"run {run.name} checked out in {result.worktree}")
+        linked = f"; linked from your working tree: {', '.join(result.linked)}" if result.linked else ""
+        click.echo(f"run {run.name} checked out in {result.worktree}{linked}")
     if result.branch:
         click.echo(f"branch '{result.branch}' holds the code of run {run.name}; "
                    f"switch with: git switch {result.branch}")
     if not result.worktree and not result.branch:
         click.echo(f"working tree now holds the code of run {run.name} ({run.short_id}); "
                    "HEAD and the index are unchanged")
+        if result.stash:
+            click.echo(f"your uncommitted work is in the stash ({result.stash[:10]}); "
+                       "'flexgit checkout --back' brings it back and undoes this checkout")
+        else:
+            click.echo("'flexgit checkout --back' undoes this checkout")
 
 
 @click.command(name="import")

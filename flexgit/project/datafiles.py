@@ -92,18 +92,30 @@ def fingerprint(path: Path, digests: DigestCache | None = None) -> dict[str, Any
     return {"kind": "folder", "sha256": combined.hexdigest(), "size": total}
 
 
-def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache: Path | None = None) -> list[str]:
-    """One line per recorded data path that is missing or differs on disk under `workdir`."""
+def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache: Path | None = None,
+                 elsewhere: Path | None = None) -> list[str]:
+    """One line per recorded data path that is missing or differs on disk under `workdir`.
+
+    A relative path missing under `workdir` but present under `elsewhere` (the working tree a
+    new worktree was made from) is reported as such, with whether it is what the run used.
+    """
     digests = DigestCache(cache)
     warnings = []
     for key, was in recorded.items():
-        path = Path(was["path"]) if os.path.isabs(was["path"]) else workdir / was["path"]
-        if not path.exists():
+        relative = not os.path.isabs(was["path"])
+        path = workdir / was["path"] if relative else Path(was["path"])
+        used = f"sha256 {was['sha256'][:12]}, {was['size']} bytes"
+        if not path.exists() and relative and elsewhere is not None and (elsewhere / was["path"]).exists():
+            there = elsewhere / was["path"]
+            same = fingerprint(there, digests)["sha256"] == was["sha256"]
+            warnings.append(f"data '{was['path']}' ({key}) is not in {workdir}; {there} "
+                            + ("is what the run used: link or copy it" if same
+                               else f"exists but differs from what the run used ({used})"))
+        elif not path.exists():
             warnings.append(f"data '{was['path']}' ({key}) is missing; the run used {was['size']} bytes "
                             f"with sha256 {was['sha256'][:12]}")
         elif fingerprint(path, digests)["sha256"] != was["sha256"]:
-            warnings.append(f"data '{was['path']}' ({key}) differs from what the run used "
-                            f"(sha256 {was['sha256'][:12]}, {was['size']} bytes)")
+            warnings.append(f"data '{was['path']}' ({key}) differs from what the run used ({used})")
     digests.save()
     return warnings
 

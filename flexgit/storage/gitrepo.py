@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState, SortMode
@@ -476,10 +476,31 @@ class GitRepo:
 
     # -- the working tree ---------------------------------------------------------------
 
-    def dirty_paths(self) -> list[str]:
-        """Tracked files with changes and untracked files that are not ignored."""
-        status = self._repo.status(untracked_files="normal", ignored=False)
+    def dirty_paths(self, each_file: bool = False) -> list[str]:
+        """Tracked files with changes and untracked files that are not ignored (an untracked
+        folder as 'name/', unless `each_file`)."""
+        status = self._repo.status(untracked_files="all" if each_file else "normal", ignored=False)
         return sorted(p for p, flags in status.items() if not flags & FileStatus.IGNORED)
+
+    def staged_paths(self) -> list[str]:
+        """Paths whose index entry differs from HEAD."""
+        staged = (FileStatus.INDEX_NEW | FileStatus.INDEX_MODIFIED | FileStatus.INDEX_DELETED
+                  | FileStatus.INDEX_RENAMED | FileStatus.INDEX_TYPECHANGE)
+        return sorted(p for p, flags in self._repo.status(untracked_files="no").items() if flags & staged)
+
+    def is_ignored(self, path: str) -> bool:
+        """True when git ignores `path` (relative to the top of the working tree)."""
+        return self._repo.path_is_ignored(path)
+
+    def file_blob(self, path: str) -> str | None:
+        """The blob id the working tree's file at `path` would get (a symlink: of its target),
+        '' for a folder or anything else that is not a file, None when nothing is there."""
+        full = self.workdir / path
+        if full.is_symlink():
+            return str(pygit2.hash(os.readlink(os.fsencode(full))))
+        if full.is_file():
+            return str(pygit2.hashfile(str(full)))
+        return "" if os.path.lexists(full) else None
 
     def restore_tree(self, tree: str) -> None:
         """Make the working tree match `tree`; HEAD and the index stay as they are."""
@@ -499,8 +520,44 @@ class GitRepo:
 
     def ignored_top_level(self) -> list[Path]:
         """Entries at the top of the working tree that git ignores (a data/ folder, a .venv)."""
-        return [p for p in self.workdir.iterdir()
-                if p.name != ".git" and self._repo.path_is_ignored(p.name + ("/" if p.is_dir() else ""))]
+        return [p for p in self.workdir.iterdir() if p.name != ".git" and _ignores(self._repo, p.name, p.is_dir())]
+
+    def link_ignored_top_level(self, target: Path, worktree: bool = False, outputs: Iterable[str] = ()) -> list[str]:
+        """Symlink the ignored top-level entries of this working tree into `target`, a checkout of
+        a snapshot (which holds no ignored files), so code there finds its data as it would here.
+
+        The top-level entries holding `outputs` (the results files, relative paths) are not linked:
+        a command writing them would write through the link into this working tree. With
+        `worktree`, `target` is a linked worktree: a link its rules would not ignore (git sees a
+        link as a file, so `data/` does not match it) is added to the repository's info/exclude
+        as `/name`, so it never shows in `git status` there. Returns the names linked.
+        """
+        there = pygit2.Repository(str(target)) if worktree else None
+        written = {Path(output).parts[0] for output in outputs if Path(output).parts}
+        linked, unignored = [], []
+        for entry in self.ignored_top_level():
+            place = target / entry.name
+            if place.exists() or place.is_symlink() or entry.name in written:
+                continue
+            # asked before the link exists: libgit2 would follow it and take it for a folder
+            if there is not None and not there.path_is_ignored(entry.name):
+                unignored.append(entry.name)
+            place.symlink_to(entry, target_is_directory=entry.is_dir())
+            linked.append(entry.name)
+        if unignored:
+            self._exclude([f"/{name}" for name in unignored])
+        return sorted(linked)
+
+    def _exclude(self, patterns: list[str]) -> None:
+        """Add `patterns` to info/exclude (shared by all worktrees), once each."""
+        path = self.common_dir / "info" / "exclude"
+        path.parent.mkdir(exist_ok=True)
+        text = path.read_text() if path.exists() else ""
+        new = [p for p in patterns if p not in text.splitlines()]
+        if new:
+            head = "" if not text or text.endswith("\n") else "\n"
+            note = "# flexgit: links to git-ignored entries in worktrees made by 'flexgit checkout --worktree'\n"
+            path.write_text(text + head + (note if note not in text else "") + "\n".join(new) + "\n")
 
     def stash_all(self, message: str) -> str:
         """Stash tracked changes and untracked files (as `git stash -u`); returns the stash id."""
@@ -509,6 +566,24 @@ class GitRepo:
             return str(self._repo.stash(pygit2.Signature(name, email), message, include_untracked=True))
         except (KeyError, pygit2.GitError) as exc:
             raise FlexgitError(f"cannot stash the uncommitted work: {exc}") from None
+
+    def stash_index(self, oid: str) -> int | None:
+        """The position of stash `oid` in the stash list (shared by all worktrees), or None."""
+        ids = [str(stash.commit_id) for stash in self._repo.listall_stashes()]
+        return ids.index(oid) if oid in ids else None
+
+    def stashed_untracked(self, oid: str) -> list[str]:
+        """The untracked files stash `oid` holds (its third parent, as `git stash -u` writes it)."""
+        parents = self.commit(oid)[1]
+        return sorted(path for path, _ in self.walk_blobs(self.commit(parents[2])[0])) if len(parents) > 2 else []
+
+    def pop_stash(self, oid: str) -> None:
+        """Apply stash `oid`, its index too, and drop it; found by id, as other worktrees may push and
+        pop the same stash list meanwhile."""
+        self.run_git(["stash", "apply", "--index", "--quiet", oid])
+        position = self.stash_index(oid)
+        if position is not None:
+            self.run_git(["stash", "drop", "--quiet", f"stash@{{{position}}}"])
 
     def add_worktree(self, directory: Path, commit: str, branch: str | None) -> None:
         """Check `commit` out in a new linked worktree (on `branch`, else detached)."""
@@ -559,6 +634,11 @@ def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:
             last = line.split(" ", 1)[1].strip()
             entries[last] = [line]
     return header, entries
+
+
+def _ignores(repo: pygit2.Repository, name: str, folder: bool) -> bool:
+    """True when `repo` ignores the top-level entry `name` (a folder is asked about as 'name/')."""
+    return repo.path_is_ignored(name + ("/" if folder else ""))
 
 
 def last_lines(text: str, count: int = 3) -> str:

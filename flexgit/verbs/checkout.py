@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +11,9 @@ from pathlib import Path
 from .._context import branch_ref, open_store
 from ..errors import DirtyTreeError, InputError
 from ..project.datafiles import DIGEST_CACHE, changed_data
-from ..storage.gitrepo import RefMoved
+from ..project.files import write_atomic
+from ..project.settings import load_settings
+from ..storage.gitrepo import GitRepo, RefMoved
 from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
 from ..storage.run import Run
 from ..storage.store import Store
@@ -25,6 +29,8 @@ class CheckoutResult:
     commit: str | None = None
     stash: str | None = None
     data_warnings: tuple[str, ...] = ()
+    source_missing: str | None = None  # the source commit this clone lacks: the new commit has no parent
+    linked: tuple[str, ...] = ()  # git-ignored entries of this working tree linked into the new worktree
 
 
 def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
@@ -38,39 +44,63 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     """
     store = open_store(repo)
     run = store.find(name)
+    if run.meta.get("imported"):
+        raise InputError(f"run '{run.name}' has no code snapshot (it was imported from a CSV, "
+                         f"{run.meta['imported']}); there is nothing to check out: 'flexgit show {run.name}' "
+                         "lists its values")
     if branch is None and worktree is None:
         return _restore_here(store, run, force)
+    return _elsewhere(store, run, branch, worktree)
+
+
+def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.PathLike | None) -> CheckoutResult:
+    """The run as a new branch, a new worktree, or both; the working tree is not touched."""
     target = branch_ref(branch) if branch is not None else None
     if target is not None and store.repo.ref_target(target.ref) is not None:
         raise InputError(f"branch '{target.name}' already exists; pick another name for --branch")
     directory = Path(worktree).absolute() if worktree is not None else None
     if directory is not None and directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError(f"'{directory}' exists and is not an empty directory; pick another --worktree path")
+    # read before anything is written: a bad settings file must leave nothing behind
+    outputs = load_settings(store.repo.workdir).results if directory is not None and not store.repo.is_bare else ()
     commit = snapshot_commit(store, run)
     if target is not None:
         try:
             store.repo.create_branch_ref(target.ref, commit, f"flexgit: checkout run {run.name}")
         except RefMoved:
             raise InputError(f"branch '{target.name}' already exists; pick another name for --branch") from None
+    linked: list[str] = []
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
-    warnings = _data_warnings(store, run, directory)
+        if not store.repo.is_bare:  # as `flexgit run` does
+            linked = store.repo.link_ignored_top_level(directory, worktree=True, outputs=outputs)
+    missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=warnings)
+                          data_warnings=_data_warnings(store, run, directory), source_missing=missing,
+                          linked=tuple(linked))
 
 
 def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:
     """Where the data the run used is missing or changed, beside the code it now gets."""
-    if directory is None:
-        if store.repo.is_bare:
-            return ()
-        directory = store.repo.workdir
-    return tuple(changed_data(run.data, directory, store.repo.flexgit_dir() / DIGEST_CACHE))
+    here = None if store.repo.is_bare else store.repo.workdir
+    if directory is None and here is None:
+        return ()
+    return tuple(changed_data(run.data, directory or here, store.repo.flexgit_dir() / DIGEST_CACHE,
+                              elsewhere=here if directory else None))
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
     git = store.repo
     git.require_worktree()
+    tree = store.code_tree(run)
+    head = git.head_commit()
+    base = git.commit(head)[0] if head else None
+    added = _added_files(git, base, tree)
+    in_the_way = [path for path in added if _blocks(git, path)]
+    if in_the_way:
+        raise DirtyTreeError(f"the run's files would overwrite {len(in_the_way)} files git ignores here "
+                             f"(e.g. {in_the_way[0]}); move them away, or use --branch NEW or --worktree DIR "
+                             "to get the run elsewhere")
     dirty = git.dirty_paths()
     stash = None
     if dirty:
@@ -80,8 +110,114 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
                 "commit or stash them, or use --branch NEW or --worktree DIR to get the run elsewhere"
             )
         stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}")
-    git.restore_tree(store.code_tree(run))
+    made = _missing_folders(git.workdir, added)
+    git.restore_tree(tree)
+    _save_way_back(git, {"run": run.name, "head": head, "base": base, "tree": tree, "stash": stash,
+                         "added": added, "made": made})
     return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None))
+
+
+@dataclass(frozen=True)
+class BackResult:
+    """What `checkout_back` undid: the run that was checked out, and the stash it applied."""
+
+    run: str
+    stash: str | None
+
+
+def checkout_back(repo: str | os.PathLike | None = None) -> BackResult:
+    """Undo the last `checkout NAME` into this working tree: its files as they were before, the
+    uncommitted work `--force` stashed applied again (index too). Refused, changing nothing, when
+    anything changed since that it would lose.
+    """
+    git = open_store(repo).repo
+    git.require_worktree()
+    path = _way_back_path(git)
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise InputError("nothing to undo: no 'flexgit checkout NAME' wrote into this working tree since "
+                         "the last --back") from None
+    _check_way_back(git, state)
+    workdir = git.workdir
+    for added in state["added"]:
+        (workdir / added).unlink(missing_ok=True)
+    for folder in sorted(state["made"], reverse=True):
+        if (workdir / folder).is_dir() and not any((workdir / folder).iterdir()):
+            (workdir / folder).rmdir()
+    if state["base"]:
+        git.restore_tree(state["base"])
+    if state["stash"]:
+        git.pop_stash(state["stash"])
+    path.unlink()
+    return BackResult(run=state["run"], stash=state["stash"])
+
+
+def _check_way_back(git: GitRepo, state: dict) -> None:
+    """Refuse `--back` when it would lose something: a change made since the checkout, HEAD or the
+    index moved, the stash gone, or a file where a stashed untracked file must go back."""
+    run, stash = state["run"], state["stash"]
+    safe = f"; your earlier work is safe in the stash ({stash[:10]})" if stash else ""
+    if git.head_commit() != state["head"] or git.staged_paths():
+        raise DirtyTreeError(f"HEAD or the index changed since run {run} was checked out here; --back only "
+                             f"undoes a checkout on the same commit with nothing staged{safe}")
+    if stash and git.stash_index(stash) is None:
+        raise InputError(f"the stash that held your earlier work ({stash[:10]}) is gone (popped or dropped); "
+                         "'git status' shows what is in the working tree now")
+    changed = _changed_since(git, state)
+    if changed:
+        raise DirtyTreeError(f"{changed[0]} changed since run {run} was checked out ({len(changed)} paths); "
+                             f"--back would lose that: keep it elsewhere or undo it, then run --back again{safe}")
+    blocked = [p for p in git.stashed_untracked(stash) if p not in state["added"] and git.file_blob(p) is not None] \
+        if stash else []
+    if blocked:
+        raise DirtyTreeError(f"{blocked[0]} is where one of your stashed untracked files goes back; "
+                             f"move it away, then run --back again{safe}")
+
+
+def _added_files(git: GitRepo, base: str | None, tree: str) -> list[str]:
+    """The files of `tree` that `base` lacks: the ones checking the run out brings in."""
+    if base is None:
+        return sorted(path for path, _ in git.walk_blobs(tree))
+    changed, _ = git.changed_blobs(base, tree)  # the cost follows the change, not the tree
+    return sorted(path for path, _ in changed if git.tree_entry(base, path) is None)
+
+
+def _changed_since(git: GitRepo, state: dict) -> list[str]:
+    """Files that are now neither as the run has them nor as before the checkout: `--back` would lose
+    them. Files that are in neither (made since, untracked) are left alone by `--back`."""
+    base, tree = state["base"], state["tree"]
+    changed = []
+    for path in sorted(set(git.dirty_paths(each_file=True)) | set(state["added"])):
+        versions = (git.tree_entry(base, path) if base else None, git.tree_entry(tree, path))
+        if versions != (None, None) and git.file_blob(path) not in versions:
+            changed.append(path)
+    return changed
+
+
+def _blocks(git: GitRepo, path: str) -> bool:
+    """True when writing the run's file `path` would overwrite an ignored file (or one in the
+    place of a folder it needs); untracked files that are not ignored count as uncommitted work."""
+    if git.file_blob(path) is not None:
+        return git.is_ignored(path)
+    return any(os.path.lexists(git.workdir / parent) and not (git.workdir / parent).is_dir()
+               for parent in Path(path).parents if parent != Path("."))
+
+
+def _missing_folders(workdir: Path, paths: list[str]) -> list[str]:
+    """The folders that writing `paths` will create, for `--back` to remove."""
+    folders = {parent.as_posix() for path in paths for parent in Path(path).parents if parent != Path(".")}
+    return sorted(f for f in folders if not (workdir / f).exists())
+
+
+def _way_back_path(git: GitRepo) -> Path:
+    """Where the last in-place checkout of this working tree is kept (one file per worktree)."""
+    key = hashlib.sha256(str(git.workdir.resolve()).encode()).hexdigest()[:16]
+    return git.flexgit_dir() / "checkout-back" / f"{key}.json"
+
+
+def _save_way_back(git: GitRepo, state: dict) -> None:
+    write_atomic(_way_back_path(git), json.dumps(state, indent=1).encode())
 
 
 def snapshot_commit(store: Store, run: Run) -> str:

@@ -4,9 +4,10 @@ Each run executes in a temporary checkout of the snapshot of the working tree ta
 with its `-S key=value` overrides written into the project's config file there (the user's
 copy is never touched). Top-level entries that git ignores (a `data/` folder), and files the
 snapshot left out (`exclude`, `include`, `max_file_size`), are linked into the checkout so the
-command finds what it would find in the working tree. The run records the overridden config as its params,
-the results files the command wrote as its metrics, its output as `.flexgit/output.log`,
-and its status, exit code and duration. Temporary checkouts are always removed.
+command finds what it would find in the working tree; not those holding a results file, which
+the command writes. The run records the overridden config as its params, the results files the
+command wrote as its metrics, its output as `.flexgit/output.log`, and its status, exit code and
+duration. Temporary checkouts are always removed.
 """
 
 from __future__ import annotations
@@ -186,9 +187,7 @@ class Sweep:
             text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
-        for entry in git.ignored_top_level():
-            if not (checkout / entry.name).exists():
-                (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        git.link_ignored_top_level(checkout, outputs=self.settings.results)
         self._link_left_out(checkout)
         return tree
 

@@ -11,10 +11,14 @@ from ..storage.run import Run
 
 @dataclass(frozen=True)
 class RunDetails:
-    """A run with what its snapshot changed relative to its source commit."""
+    """A run with what its snapshot changed relative to its source commit.
+
+    `changes` is None when the source commit is not in this clone (recorded on a commit
+    that was never fetched here): what the run changed cannot be known until it is.
+    """
 
     run: Run
-    changes: list[tuple[str, str]]
+    changes: list[tuple[str, str]] | None
     source_known: bool
 
 
@@ -24,8 +28,13 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
     run = store.find(name)
     source = run.source
     source_known = bool(source) and store.repo.has_object(source)
-    source_tree = store.repo.commit(source)[0] if source_known else None
-    changes = [] if run.meta.get("imported") else store.repo.diff_trees(source_tree, store.code_tree(run))
+    if run.meta.get("imported"):
+        changes = []
+    elif source and not source_known:
+        changes = None
+    else:
+        source_tree = store.repo.commit(source)[0] if source_known else None
+        changes = store.repo.diff_trees(source_tree, store.code_tree(run))
     return RunDetails(run=run, changes=changes, source_known=source_known)
 
 

@@ -237,3 +237,14 @@ def test_a_pull_into_a_fresh_clone_counts_the_runs_it_brought(tmp_path):
     git(tmp_path, "clone", "-q", str(remote), str(fresh))
     assert cli(fresh, "pull").out == "pulled from origin: 3 new runs\n"
     assert cli(fresh, "pull").out == "pulled from origin: 0 new runs\n"
+
+
+def test_an_empty_table_in_a_clone_whose_remote_has_runs_suggests_a_pull(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    assert cli(b, "table").err == "no runs on branch 'experiments'; record one with 'flexgit record'\n"
+    flexgit.record(name="a1", repo=a)
+    assert cli(a, "push").code == 0
+    result = cli(b, "table")
+    assert result.code == 0
+    assert result.err == ("no runs on branch 'experiments' here, but origin has some: "
+                          "get them with 'flexgit pull origin'\n")

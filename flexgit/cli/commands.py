@@ -90,7 +90,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
       flexgit table --format csv > runs.csv
     """
-    from ..verbs.table import table_branch, table_text
+    from ..verbs.table import remotes_to_pull, table_branch, table_text
     from ..view.query import TableQuery
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
@@ -100,6 +100,9 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
         name = table_branch(branch, repo=repo_of(ctx))
         if where:
             click.echo(f"no runs on branch '{name}' match --where '{where}'", err=True)
+        elif remote is None and (remotes := remotes_to_pull(branch, repo=repo_of(ctx))):
+            click.echo(f"no runs on branch '{name}' here, but {remotes[0]} has some: "
+                       f"get them with 'flexgit pull {remotes[0]}'", err=True)
         else:
             click.echo(f"no runs on branch '{name}'; record one with 'flexgit record'", err=True)
     click.echo(text, nl=False)

@@ -609,14 +609,16 @@ class GitRepo:
             raise FlexgitError(f"git {args[0]}: {last_lines(detail)}")
         return detail
 
-    def try_git(self, args: list[str], stdin: str | None = None) -> tuple[bool, str]:
+    def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None) -> tuple[bool, str]:
         """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
         place = self.common_dir if self.is_bare else self.workdir
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
-                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, input=stdin)
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, input=stdin, timeout=timeout)
         except FileNotFoundError:
             raise FlexgitError("the 'git' command is not installed; install git and try again") from None
+        except subprocess.TimeoutExpired:
+            return False, f"no answer within {timeout} s"
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout

@@ -210,6 +210,18 @@ def join_names(store: Store, fetched: Fetched) -> tuple[list[str], list[str]]:
     return sorted(conflicts), sorted(refused)
 
 
+def remotes_with_runs(git: GitRepo, target: BranchRef, wait: float = 5.0) -> list[str]:
+    """The configured remotes that hold runs of `target` (either format), asked with `git ls-remote`
+    (at most `wait` seconds each); one that cannot be reached counts as holding none."""
+    found, listed = git.try_git(["remote"])
+    holding = []
+    for remote in listed.split() if found else []:
+        answered, refs = git.try_git(["ls-remote", remote, target.remote_ref, target.ref], timeout=wait)
+        if answered and refs.strip():
+            holding.append(remote)
+    return holding
+
+
 def notes_tree_with_remote(store: Store, remote: str, target: BranchRef) -> str | None:
     """Fetch `remote` and return our notes joined with its notes, as a tree; no local ref moves."""
     tracking = fetch(store.repo, remote, target).tracking

@@ -12,7 +12,7 @@ from ..project.values import parse_moment
 from ..storage import textcache
 from ..storage.gitrepo import GitRepo
 from ..storage.refs import NOTES_REF
-from ..storage.remotes import notes_tree_with_remote
+from ..storage.remotes import notes_tree_with_remote, remotes_with_runs
 from ..storage.run import Run
 from ..view.query import Table, TableQuery, build_table
 from ..view.render import render
@@ -37,6 +37,12 @@ def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[R
 def table_branch(branch: str | None = None, repo: PathLike | None = None) -> str:
     """The name of the branch `table` reads: `branch`, else the one the project's settings name, else experiments."""
     return target_branch(open_store(repo).repo, branch).name
+
+
+def remotes_to_pull(branch: str | None = None, repo: PathLike | None = None) -> list[str]:
+    """The configured remotes holding runs, for a table that has none here (asks each remote)."""
+    git = open_store(repo).repo
+    return remotes_with_runs(git, target_branch(git, branch))
 
 
 def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_tree: str | None = None) -> Table:

@@ -103,7 +103,10 @@ def test_a_clone_still_on_format_1_keeps_pushing_and_nothing_is_missed(tmp_path,
     remote, (new, old) = with_remote(tmp_path, "new", "old")
     old_cli(old_code, old, "record", "--name", "b1")
     old_cli(old_code, old, "push")
-    assert cli(new, "pull").out == "pulled from origin: 1 new run\n"
+    pulled = cli(new, "pull")
+    assert pulled.out == "pulled from origin: 1 new run\n"
+    assert pulled.err == ("note: origin still holds runs in the older format, which every clone fetches; "
+                          "'flexgit migrate origin' moves them\n")
     flexgit.record(name="a1", repo=new)
     assert cli(new, "push").code == 0
     old_cli(old_code, old, "record", "--name", "b2")
@@ -131,3 +134,26 @@ def test_an_interrupted_migration_is_finished_by_the_next(tmp_path, old_code):
     result = cli(a, "migrate", "origin")
     assert result.out.endswith("removed 1 format 1 refs\n")
     assert not [r for r in refs(remote) if r.startswith("refs/tags/")]
+
+
+def test_an_ordinary_branch_named_experiments_on_the_remote_is_left_alone(tmp_path):
+    remote, (a, b) = with_remote(tmp_path, "a", "b")
+    git(a, "push", "-q", "origin", "main:experiments")  # somebody's own branch, not runs
+    flexgit.record(name="r1", repo=a)
+    pushed = cli(a, "push")
+    assert pushed.code == 0 and pushed.err == "", pushed
+    pulled = cli(b, "pull")
+    assert pulled.code == 0 and pulled.out == "pulled from origin: 1 new run\n" and pulled.err == "", pulled
+    assert names(b) == ["r1"]
+    flexgit.record(name="r2", repo=b)  # the clone stays usable
+    assert git(remote, "rev-parse", "refs/heads/experiments") == git(a, "rev-parse", "main")
+
+
+def test_a_foreign_branch_where_format_2_keeps_runs_is_refused(tmp_path):
+    remote, (a, b) = with_remote(tmp_path, "a", "b")
+    git(a, "push", "-q", "origin", "main:refs/flexgit/heads/experiments")
+    before = refs(b)
+    result = cli(b, "pull")
+    assert result.code == 1 and "is not a flexgit experiments branch; nothing was joined" in result.err
+    assert [r for r in refs(b) if "remotes/origin/" not in r] == [r for r in before if "remotes/origin/" not in r]
+    assert cli(b, "record", "--name", "still-fine").code == 0

@@ -25,6 +25,9 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
         for name in report.conflicts:
             click.echo(f"warning: run name '{name}' means different runs here and on {remote}; both runs are "
                        f"kept: 'flexgit rename {name} NEW' renames yours, then pull again", err=True)
+        if report.older_format:
+            click.echo(f"note: {remote} still holds runs in the older format, which every clone fetches; "
+                       f"'flexgit migrate {remote}' moves them", err=True)
         if report.refused:
             click.echo(f"warning: {len(report.refused)} run names on {remote} are not valid flexgit names or do not "
                        f"name a commit; they were not taken: {', '.join(map(repr, report.refused[:5]))}", err=True)

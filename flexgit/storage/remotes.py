@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from ..errors import BranchError
 from .gitrepo import GitRepo, last_lines
 from .refs import (
     KIND_MERGE,
@@ -141,6 +142,7 @@ class Joined:
     conflicts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # incoming names flexgit does not accept
     fetched: Fetched | None = None
+    foreign_branch: bool = False  # the remote's refs/heads/<branch> is an ordinary branch, left alone
 
 
 def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
@@ -150,8 +152,15 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     joined = Joined(fetched=fetched)
     with store.repo.writer_lock():
         before = store.branch_tip(target)
-        for theirs in (tracking.branch, tracking.legacy_branch):
-            joined.merged |= join_branch(store, target, store.repo.ref_target(theirs), remote)
+        for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
+            tip = store.repo.ref_target(theirs)
+            if tip is not None and not store.is_flexgit_commit(tip):
+                if older:  # an ordinary branch of that name, not runs: left alone
+                    joined.foreign_branch = True
+                    continue
+                raise BranchError(f"'{remote}' holds {target.remote_ref} and it is not a flexgit experiments "
+                                  "branch; nothing was joined")
+            joined.merged |= join_branch(store, target, tip, remote)
         join_notes(store, store.repo.ref_target(tracking.notes), remote)
         joined.conflicts, joined.refused = join_names(store, fetched)
         joined.new_runs = store.new_runs([before], store.branch_tip(target))
@@ -238,6 +247,14 @@ def push_runs(git: GitRepo, remote: str, target: BranchRef) -> tuple[bool, str]:
     refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}", f"{RUN_PREFIX}*:{RUN_PREFIX}*"]
     # --atomic: the remote takes the branch, the notes and the names together or not at all.
     return git.try_git(["push", "--atomic", "--porcelain", remote, *refspecs])
+
+
+def holds_older_format(store: Store, remote: str, target: BranchRef) -> bool:
+    """Does `remote` still keep the experiments branch where format 1 did (its refs/heads/<branch>)?
+    An ordinary branch of that name that we know is not flexgit's does not count."""
+    answered, listed = store.repo.try_git(["ls-remote", remote, target.ref])
+    tip = listed.split()[0] if answered and listed.split() else None
+    return tip is not None and (not store.repo.is_commit(tip) or store.is_flexgit_commit(tip))
 
 
 def lost_a_race(output: str) -> bool:

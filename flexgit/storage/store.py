@@ -57,6 +57,13 @@ class Store:
 
     # -- the branch -------------------------------------------------------------------
 
+    def is_flexgit_commit(self, commit: str) -> bool:
+        """True when `commit` is one of flexgit's (its message carries the format trailer)."""
+        try:
+            return TRAILER_FORMAT in trailers(self.repo.commit(commit)[2])
+        except KeyError:
+            return False
+
     def branch_tip(self, branch: BranchRef) -> str | None:
         """The tip of the experiments branch, None if absent; refuses a branch that is not flexgit's."""
         tip = self.repo.ref_target(branch.ref)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .._context import open_store, target_branch
 from ..errors import FlexgitError
-from ..storage.remotes import lost_a_race, pull_into, push_runs, refusal, remember_refspecs
+from ..storage.remotes import holds_older_format, lost_a_race, pull_into, push_runs, refusal, remember_refspecs
 
 PUSH_ATTEMPTS = 20
 
@@ -28,14 +28,17 @@ class SyncReport:
     pushed: bool = False
     conflicts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # names from the remote that flexgit does not accept
+    older_format: bool = False  # the remote still holds runs in format 1: `flexgit migrate REMOTE` moves them
 
 
 def pull(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
     """Fetch the remote's runs and join them with the local ones."""
     store = open_store(repo)
     joined = pull_into(store, remote, target_branch(store.repo, branch))
+    fetched = joined.fetched
     return SyncReport(remote, fetched_runs=joined.new_runs, merged=joined.merged, conflicts=joined.conflicts,
-                      refused=joined.refused)
+                      refused=joined.refused,
+                      older_format=bool((fetched.legacy_branch and not joined.foreign_branch) or fetched.legacy_names))
 
 
 def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
@@ -55,6 +58,7 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
         done, detail = push_runs(git, remote, target)
         if done:
             report.pushed = True
+            report.older_format = holds_older_format(store, remote, target)
             return report
         if not lost_a_race(detail):
             raise FlexgitError(f"cannot push to '{remote}': {refusal(detail)}")
@@ -74,4 +78,5 @@ def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     pushed.fetched_runs, pushed.merged = pulled.fetched_runs, pulled.merged
     pushed.conflicts = pulled.conflicts or pushed.conflicts
     pushed.refused = pulled.refused
+    pushed.older_format = pulled.older_format or pushed.older_format
     return pushed

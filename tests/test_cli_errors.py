@@ -101,7 +101,19 @@ def test_import_of_existing_names_writes_nothing(repo):
     assert cli(repo, "record", "--name", "taken").code == 0
     (repo / "old.csv").write_text("name,acc\nfree,1\ntaken,2\n")
     before = repo_state(repo)
-    assert_refused(cli(repo, "import", "old.csv"), 1, "Error: a run named 'taken' already exists")
+    result = cli(repo, "import", "old.csv")
+    assert_refused(result, 1, "Error: a run named 'taken' already exists; change the name on line 3 of 'old.csv'")
+    assert "--name" not in result.err  # import has no such option
+    assert repo_state(repo) == before
+
+
+def test_rename_to_a_taken_name_says_how_to_pick_another(repo):
+    assert cli(repo, "record", "--name", "a").code == 0 and cli(repo, "record", "--name", "b").code == 0
+    before = repo_state(repo)
+    result = cli(repo, "rename", "a", "b")
+    assert_refused(result, 1, "Error: a run named 'b' already exists; pick another new name "
+                              "(flexgit rename a OTHER), or rename that run first")
+    assert "--name" not in result.err  # rename has no such option
     assert repo_state(repo) == before
 
 

@@ -127,12 +127,13 @@ class Store:
             final.append(replace(run, name=name, branch=branch.name))
         return final
 
-    def check_name_free(self, name: str) -> None:
-        """Refuse a name that is invalid or already taken by a run."""
+    def check_name_free(self, name: str, advice: str = "pick another name with --name") -> None:
+        """Refuse a name that is invalid or already taken by a run; `advice` ends the clash message
+        (each command has its own way to another name)."""
         if not is_valid_run_name(name):
             raise InputError(bad_name_message(name))
         if self.repo.ref_target(tag_ref(name)) is not None:
-            raise RunExistsError(f"a run named '{name}' already exists; pick another name with --name")
+            raise RunExistsError(f"a run named '{name}' already exists; {advice}")
 
     def _new_name(self, taken: set[str]) -> str:
         while True:
@@ -162,10 +163,10 @@ class Store:
             (TRAILER_TIP, runs[-1].id), (TRAILER_BRANCH, branch.ref), (TRAILER_RUNS, str(len(runs)))])
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
-    def rename(self, run: Run, new_name: str) -> None:
+    def rename(self, run: Run, new_name: str, advice: str = "pick another new name") -> None:
         """Give `run` the name `new_name`: a line in its note, the new tag, then the old tag goes."""
         with self.repo.writer_lock():
-            self.check_name_free(new_name)
+            self.check_name_free(new_name, advice)
             self._append_locked(run, update_line(name=new_name))
             self.repo.set_ref(tag_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
             old = self.repo.ref_target(tag_ref(run.name))

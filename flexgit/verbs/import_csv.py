@@ -55,8 +55,9 @@ def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, br
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(f"'{path}' names the same run twice: {', '.join(duplicates)}; make the names unique")
-    for name in names:
-        store.check_name_free(name)
+    for number, run in enumerate(runs, start=2):
+        if run.name:
+            store.check_name_free(run.name, f"change the name on line {number} of '{path}'")
     if not runs:
         return []
     return store.write(runs, [None] * len(runs), target)

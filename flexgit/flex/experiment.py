@@ -13,9 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._context import AUTO_META, branch_ref
+from .._context import AUTO_META, branch_ref, open_store
 from ..errors import InputError
 from ..storage.run import Run
+from ..storage.store import Store
 from ..verbs.record import record
 from ..verbs.show import artifact, show
 from .components import BaseDataLoader, BaseDataPreprocessor, BaseLearner, BaseModel
@@ -54,14 +55,21 @@ class Experiment:
         return split_data(data, test_size=self.config.get("test_size", 0.2), seed=self.config.get("seed", 0),
                           shuffle=self.config.get("shuffle", True))
 
-    def save(self, where: Mapping[str, str] | None = None, repo: str | os.PathLike | None = None) -> Run:
-        """Record this run: params, results, code snapshot and the trained model.
+    def save(self, where: Mapping[str, str] | None = None, repo: str | os.PathLike | None = None,
+             if_exists: str = "error") -> Run:
+        """Record this run: params, results, code snapshot and the trained model; returns the Run
+        (its `name` and `short_id`).
 
         `where` is FLEX's {'branch': ..., 'tag': ...}; the tag (run name) defaults to the
-        config's meta_data name.
+        config's meta_data name. A tag that a run already has is refused, unless `if_exists`
+        is "number": then the run gets the first free name of tag-2, tag-3, ...
         """
         where = dict(where or {})
         name = where.get("tag") or self.config.meta_data.get("name")
+        if if_exists not in ("error", "number"):
+            raise InputError(f"if_exists is 'error' or 'number', not {if_exists!r}")
+        if name:
+            name = _name_to_save(open_store(repo), str(name), if_exists)
         meta = {k: v for k, v in self.config.meta_data.items() if k != "name"}
         with tempfile.TemporaryDirectory(prefix="flexgit-model-") as temp:
             artifacts = {}
@@ -125,6 +133,15 @@ class Application:
             raise InputError("the configuration names no recorded run and no model_path; "
                              "get one with Experiment().load({'tag': NAME}).config")
         self.model.load(path)
+
+
+def _name_to_save(store: Store, name: str, if_exists: str) -> str:
+    """The run name `save` records under: `name`, or with if_exists="number" the next free name-N."""
+    if if_exists == "number":
+        return store.free_name(name)
+    store.check_name_free(name, f"save under another tag, or pass if_exists='number' to record it as "
+                                f"'{store.free_name(name)}'")
+    return name
 
 
 def split_data(data: Any, test_size: float = 0.2, seed: int = 0, shuffle: bool = True) -> tuple[Any, Any]:

@@ -11,6 +11,7 @@ which is all step 1 needs, in O(1) when nothing was interrupted.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import secrets
 from dataclasses import replace
@@ -134,6 +135,14 @@ class Store:
             raise InputError(bad_name_message(name))
         if self.repo.ref_target(tag_ref(name)) is not None:
             raise RunExistsError(f"a run named '{name}' already exists; {advice}")
+
+    def free_name(self, base: str, avoid: Iterable[str] = ()) -> str:
+        """`base` if no run has it (and it is not in `avoid`), else the first free `base-2`, `base-3`, ..."""
+        if not is_valid_run_name(base):
+            raise InputError(bad_name_message(base))
+        avoid = set(avoid)
+        candidates = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
+        return next(name for name in candidates if name not in avoid and self.repo.ref_target(tag_ref(name)) is None)
 
     def _new_name(self, taken: set[str]) -> str:
         while True:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+
+import pandas as pd
 
 import flexgit
 from flexgit.verbs.import_csv import is_metric_column
@@ -143,3 +146,51 @@ def test_dates_that_read_either_way_need_the_order(repo):
                           "note: dates like 05/04/2023 read month-first, as --date-order mdy says\n")
     assert [run.date for run in flexgit.list_runs(repo=repo)] == ["2023-05-04", "2023-06-07"]
 
+
+def flex_log() -> pd.DataFrame:
+    """A results log as FLEX keeps it: records appended one by one, a name logged again, dates as typed."""
+    rows = [("experiment_1", "test my awesome model", "today", "100-100-100", 0.95, "Best model")]
+    rows += [("experiment_19", "test another awesome model", "today", "200-200-200", 0.85, "2nd Best model")] * 3
+    rows += [("experiment_2", "test another awesome model", "today", "200-200-200", 0.85, "2nd Best model"),
+             ("experiment_2", "test another awesome model", str(dt.datetime(2019, 7, 7, 14, 30, 41, 150365)),
+              "200-200-200", 0.85, "2nd Best model")]
+    frames = [pd.DataFrame([{"name": name, "purpose": purpose, "date": date}]).join(
+              pd.DataFrame([{"model_arch": arch, "learning_rate": 0.0001, "epochs": 2, "optimizer": "Adam"}])).join(
+              pd.DataFrame([{"val_acc": acc, "F1": 0.92, "Comment": comment}]))
+              for name, purpose, date, arch, acc, comment in rows]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_import_a_log_written_by_flex_with_pandas_to_csv(repo):
+    flex_log().to_csv(repo / "results.csv")  # what FLEX's save_logs does: the index is the first column
+    assert (repo / "results.csv").read_text().startswith(",name,purpose,date,")
+    result = cli_in_process(repo, "import", "results.csv")
+    assert result.out == (
+        "imported 6 runs from results.csv\n"
+        "note: left out the first column: no name, row numbers (the index pandas writes)\n"
+        "note: 3 row(s) named 'experiment_19' recorded as experiment_19, experiment_19-2, experiment_19-3\n"
+        "note: 2 row(s) named 'experiment_2' recorded as experiment_2, experiment_2-2\n"
+        "note: 5 date(s) kept as text, not a date flexgit reads: 'today' (line 2 and 4 more)\n"), result
+    runs = flexgit.list_runs(repo=repo)
+    assert [run.name for run in runs] == ["experiment_1", "experiment_19", "experiment_19-2", "experiment_19-3",
+                                          "experiment_2", "experiment_2-2"]
+    assert [run.date for run in runs] == ["today"] * 5 + ["2019-07-07T14:30:41.150365"]
+    assert runs[1].params == {"purpose": "test another awesome model", "model_arch": "200-200-200",
+                              "learning_rate": 0.0001, "epochs": 2, "optimizer": "Adam", "Comment": "2nd Best model"}
+    assert runs[1].metrics == {"val_acc": 0.85, "F1": 0.92}
+    assert cli_in_process(repo, "import", "results.csv").err.startswith(
+        "Error: 6 of the 6 rows of 'results.csv' were imported before (as experiment_1, experiment_19, experiment_2, "
+        "...); nothing imported. To import them once more, add --again")
+
+
+def test_a_log_read_back_and_written_again_by_pandas_loses_both_index_columns(repo):
+    flex_log().to_csv(repo / "results.csv")
+    pd.read_csv(repo / "results.csv").to_csv(repo / "again.csv")  # header: ,Unnamed: 0,name,...
+    imported = flexgit.import_csv(repo / "again.csv", repo=repo)
+    assert imported.notes[0] == "left out the first 2 columns: no name, row numbers (the index pandas writes)"
+    assert len(imported) == 6 and all("Unnamed: 0" not in run.params for run in imported)
+
+
+def test_an_unnamed_first_column_that_is_not_row_numbers_is_refused(repo):
+    (repo / "odd.csv").write_text(",acc\nx,1\n")
+    assert cli_in_process(repo, "import", "odd.csv").err.startswith("Error: bad key '' in the header of 'odd.csv'")

@@ -216,9 +216,9 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, again: bool,
                branch: str | None) -> None:
     """Turn a CSV of past results (one row per run, any columns) into runs without code.
 
-    The delimiter is detected; dates are read as ISO 8601 where they are dates; rows
-    imported before are refused (--again imports them). What was decided is printed
-    after the count.
+    The delimiter is detected; a first column of row numbers without a name (pandas'
+    index) is left out; a name on several rows becomes name, name-2, ...; dates are read
+    as ISO 8601 where they are dates. What was decided is printed after the count.
 
     \b
     Example:

@@ -27,6 +27,7 @@ ROW_KEY = "import_row"  # meta: the fingerprint of the CSV row a run was importe
 DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}
 SNIFF_CHARS = 64 * 1024
+_INDEX_HEADER = re.compile(r"(Unnamed: \d+)?")  # pandas writes its index under '', reads it back as 'Unnamed: 0'
 # Without --metrics, a column whose name looks like a score is a metric, the rest params.
 _METRIC_NAME = re.compile(
     r"(^|[_\-. ])(acc|accuracy|loss|f1|auc|roc|precision|recall|score|error|err|mse|mae|rmse|r2|"
@@ -40,7 +41,7 @@ def is_metric_column(column: str) -> bool:
 
 class Imported(list):
     """The runs an import recorded (a list of Run), and `notes`: what it decided on the way
-    (the delimiter, names numbered, dates kept as text)."""
+    (the delimiter, a column left out, names numbered, dates kept as text)."""
 
     def __init__(self, runs: Iterable[Run] = (), notes: Iterable[str] = ()):
         super().__init__(runs)
@@ -65,10 +66,12 @@ def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, br
     Columns `name`, `date` and `message` fill those fields; `params.X` / `metrics.X` columns
     go where their prefix says; of the rest, those named in `metrics` (default: those whose
     names look like scores: acc, loss, f1, val_*, ...) are metrics and the others params.
-    Empty cells are missing values. The delimiter (`,` `;` tab `|`) is detected. Dates are
-    read as ISO 8601; `date_order` ("dmy" or "mdy") says how to read 05/04/2023 when the file
-    does not. Rows imported before are refused unless `again`; then a name already taken is
-    numbered (name-2, name-3). `.notes` of the result says what was decided on the way.
+    Empty cells are missing values. The delimiter (`,` `;` tab `|`) is detected; a leading
+    unnamed column of row numbers (pandas' index) is left out. Dates are read as ISO 8601;
+    `date_order` ("dmy" or "mdy") says how to read 05/04/2023 when the file does not. A name
+    on several rows becomes name, name-2, name-3. Rows imported before are refused unless
+    `again`; then a name already taken is numbered too. `.notes` of the result says what
+    was decided on the way.
     """
     table = _read(Path(file))
     path = table.path
@@ -84,10 +87,6 @@ def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, br
     start = dt.datetime.now(dt.timezone.utc)
     runs = [_run(row, table, chosen, number, dates[i], start + dt.timedelta(microseconds=i))
             for i, (number, row) in enumerate(table.rows)]
-    names = [r.name for r in runs if r.name]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InputError(f"'{path}' names the same run twice: {', '.join(duplicates)}; make the names unique")
     if not again:
         _refuse_imported_before(store, target, runs, path)
     runs, renamed = _names(store, runs, table, again)
@@ -122,6 +121,12 @@ def _read(path: Path) -> Table:
     for number, cells in body:
         if len(cells) > len(header):
             raise InputError(f"line {number} of '{path}' has more cells than the header; fix that line")
+    dropped = 0
+    while header and _INDEX_HEADER.fullmatch(header[0]) and all(_is_row_number(c) for _, c in body):
+        header, body, dropped = header[1:], [(n, c[1:]) for n, c in body], dropped + 1
+    if dropped:
+        which = "the first column" if dropped == 1 else f"the first {dropped} columns"
+        notes.append(f"left out {which}: no name, row numbers (the index pandas writes)")
     if len(set(header)) != len(header):
         raise InputError(f"'{path}' has two columns of the same name; rename one")
     for column in header:
@@ -140,6 +145,10 @@ def _delimiter(text: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         return ","
+
+
+def _is_row_number(cells: list[str]) -> bool:
+    return bool(cells) and cells[0].strip().isdigit()
 
 
 def _dates(table: Table, order: str | None) -> tuple[list[str | None], list[str]]:
@@ -212,8 +221,8 @@ def _refuse_imported_before(store: Store, target: BranchRef, runs: list[Run], pa
 
 
 def _names(store: Store, runs: list[Run], table: Table, again: bool) -> tuple[list[Run], list[str]]:
-    """Runs with final names: a name a run already has refused, or with `again` numbered
-    (name-2, name-3, ...); and notes on what was numbered."""
+    """Runs with final names: a name on several rows numbered (name, name-2, ...), a name a run
+    already has refused (numbered with `again`); and notes on what was numbered."""
     asked = {run.name for run in runs if run.name}
     taken: set[str] = set()
     given: dict[str, list[str]] = {}

@@ -65,7 +65,8 @@ def test_import_works_in_a_bare_repository(tmp_path):
 
 def test_metric_column_guess():
     assert all(map(is_metric_column, ["val_acc", "F1", "test-loss", "accuracy", "rmse", "train_x", "top1 acc"]))
-    assert not any(map(is_metric_column, ["learning_rate", "epochs", "optimizer", "model_arch", "accent"]))
+    assert not any(map(is_metric_column, ["learning_rate", "epochs", "optimizer", "model_arch", "accent",
+                                          "test_size", "val_split", "train_steps", "eval_every", "val_file"]))
 
 
 def test_a_semicolon_or_tab_separated_file_is_read_by_its_delimiter(repo):

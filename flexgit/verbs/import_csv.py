@@ -32,11 +32,14 @@ _INDEX_HEADER = re.compile(r"(Unnamed: \d+)?")  # pandas writes its index under 
 _METRIC_NAME = re.compile(
     r"(^|[_\-. ])(acc|accuracy|loss|f1|auc|roc|precision|recall|score|error|err|mse|mae|rmse|r2|"
     r"bleu|rouge|perplexity|ppl|iou|map)([_\-. ]|$)|^(val|test|train|eval)[_\-.]", re.IGNORECASE)
+# ... unless it names a setting: test_size, val_split, train_steps, eval_every, val_file.
+_SETTING_NAME = re.compile(r"[_\-. ](size|split|ratio|frac|fraction|steps?|batch|epochs?|every|interval|freq|"
+                           r"seed|samples|file|path|dir)$", re.IGNORECASE)
 
 
 def is_metric_column(column: str) -> bool:
     """The default guess: does this column hold a result rather than a parameter?"""
-    return bool(_METRIC_NAME.search(column))
+    return bool(_METRIC_NAME.search(column)) and not _SETTING_NAME.search(column)
 
 
 class Imported(list):

@@ -82,7 +82,12 @@ CASES = [
     ({}, ["table", "--limit", "-1"], 2, "Error: Invalid value for '--limit'"),
     ({}, ["import", "missing.csv"], 1, "Error: 'missing.csv' does not exist"),
     ({"h.csv": ""}, ["import", "h.csv"], 1, "Error: 'h.csv' has no header row"),
-    ({"d.csv": "name,acc\nx,1\nx,2\n"}, ["import", "d.csv"], 1, "Error: 'd.csv' names the same run twice: x"),
+    ({"d.csv": "name,date\nx,05/04/2023\n"}, ["import", "d.csv"], 1,
+     "Error: 'd.csv': a date like 05/04/2023 reads day-first or month-first; say which with --date-order dmy"),
+    ({"d.csv": "date\n13/04/2023\n04/13/2023\n"}, ["import", "d.csv"], 1,
+     "Error: 'd.csv': dates are written both day-first (13/04/2023) and month-first (04/13/2023)"),
+    ({"d.csv": "date\n2023-01-01\n"}, ["import", "d.csv", "--date-order", "ymd"], 2,
+     "Error: Invalid value for '--date-order'"),
     ({"w.csv": "name,acc\nx,1,2\n"}, ["import", "w.csv"], 1, "Error: line 2 of 'w.csv' has more cells"),
     ({"n.csv": "name,acc\na b,1\n"}, ["import", "n.csv"], 1, "Error: line 2 of 'n.csv': 'a b' cannot be a run name"),
     ({}, ["nosuchcommand"], 2, "Error: No such command 'nosuchcommand'"),
@@ -128,7 +133,20 @@ def test_import_of_existing_names_writes_nothing(repo):
     assert cli(repo, "record", "--name", "taken").code == 0
     (repo / "old.csv").write_text("name,acc\nfree,1\ntaken,2\n")
     before = repo_state(repo)
-    assert_refused(cli(repo, "import", "old.csv"), 1, "Error: a run named 'taken' already exists")
+    result = cli(repo, "import", "old.csv")
+    assert_refused(result, 1, "Error: a run named 'taken' already exists; change the name on line 3 of 'old.csv', "
+                              "or add --again to import it under a numbered name")
+    assert "--name" not in result.err  # import has no such option
+    assert repo_state(repo) == before
+
+
+def test_rename_to_a_taken_name_says_how_to_pick_another(repo):
+    assert cli(repo, "record", "--name", "a").code == 0 and cli(repo, "record", "--name", "b").code == 0
+    before = repo_state(repo)
+    result = cli(repo, "rename", "a", "b")
+    assert_refused(result, 1, "Error: a run named 'b' already exists; pick another new name "
+                              "(flexgit rename a OTHER), or rename that run first")
+    assert "--name" not in result.err  # rename has no such option
     assert repo_state(repo) == before
 
 

@@ -123,15 +123,22 @@ def test_load_of_an_unknown_tag_changes_nothing(repo, monkeypatch):
     assert repo_state(repo) == before
 
 
-def test_saving_under_a_taken_name_is_refused(repo, monkeypatch):
+def test_saving_under_a_taken_name_is_refused_or_numbered(repo, monkeypatch):
     monkeypatch.chdir(repo)
     exp = experiment()
     exp.run()
     exp.save({"tag": "once"})
     before = repo_state(repo)
-    with pytest.raises(flexgit.FlexgitError, match="already exists"):
+    with pytest.raises(flexgit.FlexgitError) as refused:
         exp.save({"tag": "once"})
+    assert str(refused.value) == ("a run named 'once' already exists; save under another tag, "
+                                  "or pass if_exists='number' to record it as 'once-2'")
     assert repo_state(repo) == before
+    second, third = exp.save({"tag": "once"}, if_exists="number"), exp.save({"tag": "once"}, if_exists="number")
+    assert (second.name, third.name) == ("once-2", "once-3")
+    assert flexgit.show("once-3").run.id == third.id == exp.recorded.id
+    with pytest.raises(InputError, match="if_exists is 'error' or 'number'"):
+        exp.save({"tag": "once"}, if_exists="overwrite")
 
 
 def test_application_loads_a_model_from_model_path(tmp_path):
@@ -169,6 +176,14 @@ def test_sklearn_example_trains_records_reloads_and_serves(tmp_path):
     assert serve.startswith("569 predictions; accuracy on the whole data set 0.9")
     run = flexgit.show("sklearn-logreg", repo=project).run
     assert run.metrics["accuracy"] > 0.9 and run.params["C"] == 1.0
+
+
+def test_sklearn_example_runs_twice_and_records_a_second_run(tmp_path):
+    pytest.importorskip("sklearn")
+    project, (first, second) = run_example(tmp_path, ("runs.train_sklearn",), ("runs.train_sklearn",))
+    ids = [flexgit.show(name, repo=project).run.short_id for name in ("sklearn-logreg", "sklearn-logreg-2")]
+    assert first.endswith(f"recorded sklearn-logreg ({ids[0]})\n")
+    assert second.endswith(f"recorded sklearn-logreg-2 ({ids[1]})\n")
 
 
 def test_torch_example_uses_the_same_loader_and_preprocessor(tmp_path):

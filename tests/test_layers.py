@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flexgit"
 LAYERS = [
     (9, ("flexgit.__main__",)),
     (8, ("flexgit.cli",)),
-    (7, ("flexgit", "flexgit.api", "flexgit.config", "flexgit.runs", "flexgit.components")),
+    (7, ("flexgit", "flexgit.api", "flexgit.config", "flexgit.runs", "flexgit.components", "flexgit.data",
+         "flexgit.models", "flexgit.learners")),
     (6, ("flexgit.flex",)),
     (5, ("flexgit.verbs",)),
     (4, ("flexgit._context",)),

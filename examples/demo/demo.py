@@ -1,11 +1,13 @@
 """`make demo`: a real training script, three configs, three recorded runs, a table, a reproduction.
 
 Everything happens in a new temporary git repository, with its own identity, so the
-demo depends on nothing of this machine's git set-up.
+demo depends on nothing of this machine's git set-up. The folder is kept for you to explore;
+`--clean` removes it at the end (the test suite runs the demo that way).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import shutil
@@ -40,7 +42,18 @@ def run(cmd: list[str], cwd: Path, show: bool = True) -> str:
 
 
 def main() -> None:
-    project = Path(tempfile.mkdtemp(prefix="flexgit-demo-")) / "project"
+    parser = argparse.ArgumentParser(description="flexgit's demo: three recorded runs and a reproduction.")
+    parser.add_argument("--clean", action="store_true", help="remove the demo's temporary folder at the end")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="flexgit-demo-"))
+    try:
+        demo(folder / "project", keep=not args.clean)
+    finally:
+        if args.clean:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def demo(project: Path, keep: bool) -> None:
     project.mkdir()
     step(f"a project with a training script, in {project}")
     shutil.copy(HERE / "train.py", project / "train.py")
@@ -73,7 +86,8 @@ def main() -> None:
     recorded = best["metrics.accuracy"]
     verdict = "the same" if again == recorded else "DIFFERENT"
     print(f"recorded accuracy {recorded}, re-run accuracy {again}: {verdict}")
-    print(f"\nexplore it yourself: cd {project} && {Path(sys.executable).parent / 'flexgit'} table")
+    if keep:
+        print(f"\nexplore it yourself: cd {project} && {Path(sys.executable).parent / 'flexgit'} table")
     if again != recorded:
         sys.exit(1)
 

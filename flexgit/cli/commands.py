@@ -250,10 +250,19 @@ def checkout(ctx: click.Context, name: str | None, new_branch: str | None, workt
 @click.command(name="import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--metrics", metavar="A,B", help="Columns that are metrics (default: names like acc, loss, f1, val_*).")
+@click.option("--again", is_flag=True,
+              help="Import rows that were imported before; a name a run has already gets a number (name-2).")
+@click.option("--date-order", type=click.Choice(["dmy", "mdy"]),
+              help="Read dates like 05/04/2023 day first (dmy) or month first (mdy).")
 @branch_option
 @click.pass_context
-def import_cmd(ctx: click.Context, file: Path, metrics: str | None, branch: str | None) -> None:
+def import_cmd(ctx: click.Context, file: Path, metrics: str | None, again: bool, date_order: str | None,
+               branch: str | None) -> None:
     """Turn a CSV of past results (one row per run, any columns) into runs without code.
+
+    The delimiter is detected; a first column of row numbers without a name (pandas'
+    index) is left out; a name on several rows becomes name, name-2, ...; dates are read
+    as ISO 8601 where they are dates. What was decided is printed after the count.
 
     \b
     Example:
@@ -262,5 +271,7 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, branch: str 
     from ..verbs.import_csv import import_csv
 
     chosen = [c.strip() for c in metrics.split(",") if c.strip()] if metrics is not None else None
-    runs = import_csv(file, metrics=chosen, branch=branch, repo=repo_of(ctx))
+    runs = import_csv(file, metrics=chosen, branch=branch, repo=repo_of(ctx), again=again, date_order=date_order)
     click.echo(f"imported {len(runs)} runs from {file}")
+    for note in runs.notes:
+        click.echo(f"note: {note}")

@@ -12,13 +12,26 @@ import pickle
 from abc import ABC, abstractmethod
 from typing import Any
 
-from ..errors import FlexgitError
+from ..errors import FlexgitError, InputError
 
 MODEL_FORMAT = "flexgit-model-1"
 
 
 class ArtifactError(FlexgitError):
     """A saved model does not fit the model object asked to load it."""
+
+
+class RawData:
+    """FLEX's container of raw examples: inputs `x` and targets `y` of the same length."""
+
+    def __init__(self, x: Any, y: Any):
+        if len(x) != len(y):
+            raise InputError(f"x and y differ in length ({len(x)} and {len(y)}); give one target per example")
+        self.x, self.y = x, y
+
+
+class Data(RawData):
+    """FLEX's container of prepared examples (features `x`, targets `y`)."""
 
 
 class Component:

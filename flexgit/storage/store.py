@@ -11,6 +11,7 @@ which is all step 1 needs, in O(1) when nothing was interrupted.
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import secrets
 from dataclasses import replace
@@ -183,12 +184,21 @@ class Store:
             final.append(replace(run, name=name, branch=branch.name))
         return final
 
-    def check_name_free(self, name: str) -> None:
-        """Refuse a name that is invalid or already taken by a run."""
+    def check_name_free(self, name: str, advice: str = "pick another name with --name") -> None:
+        """Refuse a name that is invalid or already taken by a run; `advice` ends the clash message
+        (each command has its own way to another name)."""
         if not is_valid_run_name(name):
             raise InputError(bad_name_message(name))
         if self.name_target(name) is not None:
-            raise RunExistsError(f"a run named '{name}' already exists; pick another name with --name")
+            raise RunExistsError(f"a run named '{name}' already exists; {advice}")
+
+    def free_name(self, base: str, avoid: Iterable[str] = ()) -> str:
+        """`base` if no run has it (and it is not in `avoid`), else the first free `base-2`, `base-3`, ..."""
+        if not is_valid_run_name(base):
+            raise InputError(bad_name_message(base))
+        avoid = set(avoid)
+        candidates = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
+        return next(name for name in candidates if name not in avoid and self.name_target(name) is None)
 
     def _new_name(self, taken: set[str]) -> str:
         while True:
@@ -218,11 +228,11 @@ class Store:
             (TRAILER_TIP, runs[-1].id), (TRAILER_BRANCH, branch.ref), (TRAILER_RUNS, str(len(runs)))])
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
-    def rename(self, run: Run, new_name: str) -> None:
+    def rename(self, run: Run, new_name: str, advice: str = "pick another new name") -> None:
         """Give `run` the name `new_name`: a line in its note, the new tag, then the old tag goes."""
         with self.repo.writer_lock():
             self._prepare_write()
-            self.check_name_free(new_name)
+            self.check_name_free(new_name, advice)
             self._append_locked(run, update_line(name=new_name))
             self.repo.set_ref(run_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
             for old_ref in (run_ref(run.name), legacy_run_ref(run.name)):

@@ -13,5 +13,6 @@ def rename(name: str, new_name: str, repo: PathLike | None = None) -> Run:
     """
     store = open_store(repo)
     run = store.find(name)
-    store.rename(run, new_name)
+    store.rename(run, new_name, advice=f"pick another new name (flexgit rename {name} OTHER), "
+                                       f"or rename that run first")
     return store.find(new_name)

@@ -166,7 +166,7 @@ def test_dataframe_api_date_is_a_utc_datetime_column(repo):
                                    pd.Timestamp("2023-05-03T08:00:00Z")]
 
 
-@pytest.mark.parametrize("odd", ["today", "2023-13-45"]  # import reads 05/04/2023 itself)
+@pytest.mark.parametrize("odd", ["today", "2023-13-45"])  # import reads 05/04/2023 itself
 def test_dataframe_api_keeps_dates_that_are_not_dates_as_text_and_warns(repo, odd):
     flexgit.record(name="a", metrics={"acc": 0.8}, repo=repo)
     (repo / "old.csv").write_text(f"name,date,acc\nold,{odd},0.5\n")

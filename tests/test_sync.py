@@ -36,7 +36,10 @@ def test_runs_travel_through_a_remote(tmp_path):
     result = cli(b, "pull")
     assert result.out == "pulled from origin: 1 new run\n", result
     assert names(b) == ["a1"] and flexgit.show("a1", repo=b).run.metrics == {"acc": 0.5}
-    assert git(remote, "rev-parse", "refs/exp/a1").strip() == git(a, "rev-parse", "exp/a1").strip()
+    # the remote holds the branch and the notes only: names travel in the notes
+    assert set(git(remote, "for-each-ref", "--format=%(refname)").split()) == {
+        "refs/heads/main", "refs/flexgit/heads/experiments", "refs/notes/flexgit"}
+    assert git(b, "rev-parse", "exp/a1") == git(a, "rev-parse", "exp/a1")
 
 
 def test_diverged_histories_are_joined_and_nothing_is_lost(tmp_path):

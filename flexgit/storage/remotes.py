@@ -1,18 +1,20 @@
 """Moving runs between this repository and a git remote: fetch into tracking refs, join, push.
 
 Transport is the `git` command's own (its credential helpers, SSH agent, every URL it
-knows). On a remote, format 2 keeps the experiments branch at `refs/flexgit/heads/<branch>`
-and run names at `refs/exp/<name>`, where plain clones, fetches and `git push --tags` never
-look; format 1 kept them at `refs/heads/<branch>` and `refs/tags/exp/<name>`, and both are
-still read, so runs pushed by a flexgit of format 1 are never missed.
+knows). On a remote, format 2 keeps two refs: the experiments branch at
+`refs/flexgit/heads/<branch>` and the notes; plain clones, fetches and `git push --tags`
+never look at either. Run names are not refs there: each run's note holds its name, so a
+pull names the runs it brings from their notes. Format 1 kept the branch at
+`refs/heads/<branch>` and a tag `refs/tags/exp/<name>` per run; both are still read, so runs
+pushed by a flexgit of format 1 are never missed.
 
 What arrives is fetched into `refs/flexgit/remotes/<remote>/...` first, then joined:
 - the experiments branch fast-forwards, or diverged histories get a merge commit (listing,
   `table` and `checkout` only ever look at runs, so the merge commit is invisible there);
 - the notes are joined as a union of their lines per run (git's `cat_sort_uniq` idea), so
   values appended on two machines both survive; reading takes the newest by its time field;
-- run names arrive as they are; a name that means different runs on the two sides is a
-  conflict: both runs are kept, nothing is renamed, and the names are reported.
+- each new or changed note names its run here; a name that means different runs on the two
+  sides is a conflict: both runs are kept, nothing is renamed, and the names are reported.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from .refs import (
     KIND_MERGE,
     LEGACY_RUN_PREFIX,
     NOTES_REF,
-    RUN_PREFIX,
     TRAILER_KIND,
     BranchRef,
     commit_message,
@@ -77,12 +78,11 @@ class Tracking:
 class Fetched:
     """What a fetch found on a remote: where its branch and notes now are here, and its run names.
 
-    Names are read from the remote's ref list, never kept as tracking refs: a project with
-    100,000 runs would otherwise make every fetch write 100,000 files.
+    Format 1's names are read from the remote's ref list, never kept as tracking refs: a
+    project with 100,000 runs would otherwise make every fetch write 100,000 files.
     """
 
     tracking: Tracking
-    names: dict[str, str]  # name -> commit, format 2 (refs/exp/*)
     legacy_names: dict[str, str]  # name -> commit, format 1 (refs/tags/exp/*)
     legacy_branch: str | None  # the remote's format 1 branch tip, as listed
 
@@ -93,8 +93,7 @@ def fetch(git: GitRepo, remote: str, target: BranchRef) -> Fetched:
     remember_refspecs(git, remote, target)
     git.clear_stale_locks(tracking.prefix)  # a fetch killed midway must not block the next one
     singles = [(target.remote_ref, tracking.branch), (target.ref, tracking.legacy_branch), (NOTES_REF, tracking.notes)]
-    listed = git.run_git(["ls-remote", remote, *(ref for ref, _ in singles), RUN_PREFIX + "*",
-                          LEGACY_RUN_PREFIX + "*"]).split()
+    listed = git.run_git(["ls-remote", remote, *(ref for ref, _ in singles), LEGACY_RUN_PREFIX + "*"]).split()
     advertised = dict(zip(listed[1::2], listed[0::2], strict=True))
     refspecs = [f"+{ref}:{local}" for ref, local in singles if ref in advertised]
     if refspecs:
@@ -104,9 +103,8 @@ def fetch(git: GitRepo, remote: str, target: BranchRef) -> Fetched:
         old = git.ref_target(local)
         if ref not in advertised and old is not None:
             git.remove_ref(local, old)  # gone there (a migrated remote's format 1 branch)
-    names = {ref[len(RUN_PREFIX):]: oid for ref, oid in advertised.items() if ref.startswith(RUN_PREFIX)}
     legacy = {ref[len(LEGACY_RUN_PREFIX):]: oid for ref, oid in advertised.items() if ref.startswith(LEGACY_RUN_PREFIX)}
-    return Fetched(tracking, names, legacy, advertised.get(target.ref))
+    return Fetched(tracking, legacy, advertised.get(target.ref))
 
 
 def fetch_refspecs(git: GitRepo, remote: str, target: BranchRef) -> list[str]:
@@ -152,6 +150,7 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     joined = Joined(fetched=fetched)
     with store.repo.writer_lock():
         before = store.branch_tip(target)
+        notes_before = store.repo.ref_target(NOTES_REF)
         for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
             tip = store.repo.ref_target(theirs)
             if tip is not None and not store.is_flexgit_commit(tip):
@@ -162,7 +161,8 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
                                   "branch; nothing was joined")
             joined.merged |= join_branch(store, target, tip, remote)
         join_notes(store, store.repo.ref_target(tracking.notes), remote)
-        joined.conflicts, joined.refused = join_names(store, fetched)
+        names = store.names_noted_since(notes_before)
+        joined.conflicts, joined.refused = join_names(store, [names, fetched.legacy_names])
         joined.new_runs = store.new_runs([before], store.branch_tip(target))
     return joined
 
@@ -197,15 +197,16 @@ def join_notes(store: Store, theirs: str | None, remote: str) -> None:
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")
 
 
-def join_names(store: Store, fetched: Fetched) -> tuple[list[str], list[str]]:
-    """Create the remote's run names that are new here: (names taken here by other runs, names refused).
+def join_names(store: Store, sources: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+    """Name here the runs that `sources` (name -> commit) name and that have no name here yet:
+    (names taken here by other runs, names refused).
 
     A name flexgit would not write, or one that does not point at a commit here (the branch
     brought every run's commit), is refused: it never becomes a ref here.
     """
     git = store.repo
     conflicts, refused, new = set(), set(), {}
-    for listed in (fetched.names, fetched.legacy_names):
+    for listed in sources:
         for name, target in listed.items():
             if not is_valid_run_name(name) or not git.is_commit(target):
                 refused.add(name)
@@ -242,10 +243,10 @@ def notes_tree_with_remote(store: Store, remote: str, target: BranchRef) -> str 
 
 
 def push_runs(git: GitRepo, remote: str, target: BranchRef) -> tuple[bool, str]:
-    """Push the branch (to its format 2 place), the notes and the run names in one atomic push:
-    (pushed, git's output)."""
-    refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}", f"{RUN_PREFIX}*:{RUN_PREFIX}*"]
-    # --atomic: the remote takes the branch, the notes and the names together or not at all.
+    """Push the branch (to its format 2 place) and the notes in one atomic push: (pushed, git's output).
+    The names travel in the notes."""
+    refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}"]
+    # --atomic: the remote takes the branch and the notes together or not at all.
     return git.try_git(["push", "--atomic", "--porcelain", remote, *refspecs])
 
 

@@ -229,7 +229,8 @@ class Store:
         return self.repo.create_commit(tree, [notes_tip] if notes_tip else [], message)
 
     def rename(self, run: Run, new_name: str, advice: str = "pick another new name") -> None:
-        """Give `run` the name `new_name`: a line in its note, the new tag, then the old tag goes."""
+        """Give `run` the name `new_name`: a line in its note, the new name ref, then the old one goes;
+        a single other run whose note has the old name (a clash with another clone) gets it."""
         with self.repo.writer_lock():
             self._prepare_write()
             self.check_name_free(new_name, advice)
@@ -238,6 +239,9 @@ class Store:
             for old_ref in (run_ref(run.name), legacy_run_ref(run.name)):
                 if self.repo.ref_target(old_ref) == run.id:
                     self.repo.remove_ref(old_ref, run.id)
+            others = [other.id for other in self.runs() if other.name == run.name and other.id != run.id]
+            if len(others) == 1 and self.name_target(run.name) is None:
+                self.repo.set_ref(run_ref(run.name), others[0], None, f"flexgit: rename {run.name}")
 
     def append(self, run: Run, line: bytes) -> None:
         """Add a line to the note of recorded `run` (values added after the fact); compare-and-swap."""
@@ -400,6 +404,25 @@ class Store:
         if run is None:
             raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
         return run
+
+    def names_noted_since(self, notes_tip: str | None) -> dict[str, str]:
+        """name -> commit of every run whose note is new or changed since notes commit `notes_tip`
+        (all of them when None); the cost follows the change."""
+        now = self.repo.ref_target(NOTES_REF)
+        if now is None or now == notes_tip:
+            return {}
+        new_tree = self.repo.commit(now)[0]
+        if notes_tip is None:
+            changed = list(self.repo.walk_blobs(new_tree))
+        else:
+            changed, _ = self.repo.changed_blobs(self.repo.commit(notes_tip)[0], new_tree)
+        names = {}
+        for start in range(0, len(changed), READ_CHUNK):
+            part = changed[start:start + READ_CHUNK]
+            notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]),
+                        strict=True)
+            names.update({str(row["name"]): commit for commit, row in rows_from_notes(notes)})
+        return names
 
     def name_target(self, name: str) -> str | None:
         """The commit run name `name` points at (format 2's ref, else format 1's tag), or None."""

@@ -21,7 +21,7 @@ from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, summarize
 from .project.settings import load_settings
 from .project.sources import merge_sources
-from .project.values import flatten
+from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
@@ -75,6 +75,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
         results_files = [git.workdir / f for f in settings.results if (git.workdir / f).is_file()]
     if name:
         store.check_name_free(name)
+    message = check_text(message or "", "the message")
     store.branch_tip(target)  # refuse a foreign branch before snapshotting
     params = merge_sources(config_files, params, "config")
     metrics = merge_sources(results_files, metrics, "results")
@@ -89,7 +90,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
         extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
     history = pending_path(git)
-    run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
+    run = Run(name=name or "", message=message, params=params, metrics=metrics, meta=extra_meta)
     written = write_run(store, target, tree, run, files, Path.cwd(), history)
     history.unlink(missing_ok=True)  # taken by this run
     return written

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any, Mapping, Union
 
 from ..errors import InputError
@@ -16,6 +17,36 @@ from .formats import loads_toml
 Scalar = Union[str, int, float, bool]
 Value = Union[Scalar, list]
 Flat = dict[str, Value]
+
+
+# Characters that must not reach a commit message: C0 and C1 controls but newline and tab, DEL,
+# and lone surrogates (not text at all; they cannot be written as UTF-8). A NUL in particular
+# ends a commit message for libgit2, cutting off the trailers that make a commit flexgit's.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# ... and, in a one-line error, anything that starts a new line or rewrites the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def check_text(text: str, where: str) -> str:
+    """`text` checked for a commit message: refused if it holds a control character other than newline
+    and tab (Windows line ends become newlines)."""
+    text = text.replace("\r\n", "\n")
+    bad = _UNSAFE.search(text)
+    if bad:
+        raise InputError(f"{where} holds the character {ascii(bad.group())}, which flexgit does not store in a "
+                         "commit message; remove it (newlines and tabs are fine)")
+    return text
+
+
+def escape_control(text: str) -> str:
+    """`text` with the characters `check_text` refuses written as escapes (`\\x00`): for messages that
+    flexgit builds from text it did not check (a command line, a commit subject, a pulled note)."""
+    return _UNSAFE.sub(lambda found: ascii(found.group())[1:-1], text.replace("\r\n", "\n"))
+
+
+def one_line(text: str) -> str:
+    """`text` on one printable line: line breaks and other control characters written as escapes."""
+    return _UNPRINTABLE.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 def parse_scalar(text: str) -> Scalar:

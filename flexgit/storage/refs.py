@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..project.values import escape_control
+
 FORMAT_VERSION = 1
 
 DEFAULT_BRANCH = "experiments"
@@ -76,7 +78,12 @@ def tag_ref(name: str) -> str:
 
 
 def commit_message(subject: str, trailer_lines: Sequence[tuple[str, str]] = (), body: str = "") -> str:
-    """A flexgit commit message: subject, optional body, then the trailers, the format version last."""
+    """A flexgit commit message: subject, optional body, then the trailers, the format version last.
+
+    Control characters that reach it unchecked (a pulled note's message) are escaped: a NUL would
+    end the message for libgit2 and lose the trailers.
+    """
+    subject, body = escape_control(subject), escape_control(body)
     lines = [subject]
     if body.strip():
         lines += ["", body.strip()]

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
+from ..project.values import check_text
 from . import runcache
 from .gitrepo import GitRepo, RefMoved
 from .refs import (
@@ -98,6 +99,8 @@ class Store:
         named = [run.name for run in runs if run.name]
         if len(set(named)) != len(named):
             raise InputError("two runs in one batch have the same name; give each run its own name")
+        for run in runs:  # checked by every caller already; a run message is never cut, whoever forgets
+            check_text(run.message, f"the message of run '{run.name}'")
         with self.repo.writer_lock():
             for _ in range(MAX_ATTEMPTS):
                 self._complete_last_write()

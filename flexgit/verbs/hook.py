@@ -20,6 +20,7 @@ from pathlib import Path
 from .._context import open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
 from ..project.settings import load_settings
+from ..project.values import escape_control
 from ..storage.gitrepo import GitRepo
 from ..storage.run import utc_now
 
@@ -120,7 +121,7 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     if state.get("results_sha256") == digest:
         return f"skipped: results unchanged since {state.get('run', 'the last run')}"
     head = git.head_commit() or ""
-    subject = git.commit(head)[2].strip().split("\n", 1)[0] if head else ""
+    subject = escape_control(git.commit(head)[2].strip().split("\n", 1)[0]) if head else ""
     try:
         run = record_working_tree(open_store(git), name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:

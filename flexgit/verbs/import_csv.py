@@ -12,7 +12,7 @@ from typing import Sequence
 from .._context import open_store, target_branch
 from .._version import __version__
 from ..errors import InputError
-from ..project.values import check_key, parse_scalar
+from ..project.values import check_key, check_text, parse_scalar
 from ..storage.refs import is_valid_run_name
 from ..storage.run import Run
 from ..storage.store import bad_name_message
@@ -102,5 +102,6 @@ def _run(row: dict[str, str], header: list[str], metrics: set[str] | None, path:
     if name and not is_valid_run_name(name):
         raise InputError(f"line {number} of '{path}': {bad_name_message(name)}")
     date = (row.get("date") or "").strip() or when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Run(name=name, params=params, metrics=results, meta=meta, message=(row.get("message") or "").strip(),
+    message = check_text((row.get("message") or "").strip(), f"line {number} of '{path}': the message")
+    return Run(name=name, params=params, metrics=results, meta=meta, message=message,
                date=date, time=when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))

@@ -29,7 +29,7 @@ from ..project.formats import dumps, loads
 from ..project.history import ENV as HISTORY_ENV
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
-from ..project.values import Scalar, check_key, parse_scalar
+from ..project.values import Scalar, check_key, escape_control, parse_scalar
 from ..storage.run import Run
 
 OUTPUT_LOG = "output.log"
@@ -216,7 +216,7 @@ class Sweep:
             metrics, meta["results_error"] = {}, str(exc)
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
-                  message=f"flexgit run {' '.join(self.command)}")
+                  message=escape_control(f"flexgit run {' '.join(self.command)}"))
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
                          checkout / ".flexgit-history.jsonl")
 

@@ -4,6 +4,7 @@ still records afterwards (issue 14, items 10, 11 and 19)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -68,3 +69,76 @@ def test_a_pulled_note_with_nul_in_its_message_cannot_cut_a_snapshot_commit(repo
     message = git(repo, "log", "-1", "--format=%B", "try-r")
     assert "evil\\x00Flexgit-Kind: root" in message and message.rstrip().endswith("Flexgit-Format: 1")
     assert cli(repo, "record", "--name", "after", "-m", "acc=2").code == 0
+
+
+# -- item 11: bounded config and results, aliases expanded ---------------------------------------
+
+
+def alias_bomb(levels: int = 6, width: int = 9) -> str:
+    """A few hundred bytes of YAML that expand to width ** levels values."""
+    keys = ", ".join(f"k{i}: 1" for i in range(width))
+    lines = [f"l0: &l0 {{{keys}}}"]
+    for level in range(1, levels):
+        refs = ", ".join(f"k{i}: *l{level - 1}" for i in range(width))
+        lines.append(f"l{level}: &l{level} {{{refs}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("option", ["-c", "-r"])
+def test_yaml_alias_bomb_is_refused_early(repo, option):
+    bomb = alias_bomb()
+    assert len(bomb) < 700
+    (repo / "bomb.yaml").write_text(bomb)
+    git(repo, "add", "bomb.yaml")
+    git(repo, "commit", "-qm", "a config")
+    before = repo_state(repo)
+    started = time.monotonic()
+    result = cli(repo, "record", option, "bomb.yaml")
+    assert time.monotonic() - started < 5  # 26 s and 1.6 GB before the bound
+    assert_one_error(result)
+    assert "holds more than 100,000 values" in result.err and "bomb.yaml" in result.err
+    assert repo_state(repo) == before
+    assert cli(repo, "record", "-c" if option == "-r" else "-r", "bomb.yaml").code == 1
+    (repo / "small.yaml").write_text(alias_bomb(levels=2, width=3))
+    assert cli(repo, "record", option, "small.yaml").code == 0
+
+
+def test_yaml_string_alias_expanding_to_megabytes_is_refused(repo, tmp_path):
+    text = "s: &s " + "x" * 100_000 + "\n" + "".join(f"k{i}: *s\n" for i in range(200))
+    (tmp_path / "big.yaml").write_text(text)
+    result = cli(repo, "record", "-c", str(tmp_path / "big.yaml"))
+    assert_one_error(result)
+    assert "4 MB of text" in result.err
+
+
+@pytest.mark.parametrize("text", ["a: &a {b: *a}\n", "a: " + "{b: " * 80 + "1" + "}" * 80 + "\n",
+                                  "a: " + "[" * 5000 + "\n"])
+def test_self_referring_or_deeply_nested_yaml_is_refused(repo, tmp_path, text):
+    (tmp_path / "deep.yaml").write_text(text)
+    before = repo_state(repo)
+    result = cli(repo, "record", "-c", str(tmp_path / "deep.yaml"))
+    assert_one_error(result)
+    assert "deep.yaml" in result.err
+    assert repo_state(repo) == before
+
+
+def test_deep_json_is_refused(repo, tmp_path):
+    (tmp_path / "deep.json").write_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
+    result = cli(repo, "record", "-r", str(tmp_path / "deep.json"))
+    assert_one_error(result)
+    assert "nests values too deeply" in result.err
+
+
+def test_api_row_beyond_the_note_bound_is_refused(repo):
+    params = {f"p{i}": "x" * 1_000_000 for i in range(4)}  # each part within its bound, the row not
+    metrics = {f"m{i}": "y" * 1_000_000 for i in range(4)}
+    meta = {f"d{i}": "z" * 1_000_000 for i in range(4)}
+    for i in range(8):
+        (repo / f"c{i}.json").write_text(json.dumps({f"q{i}": "w" * 1_000_000}))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "configs")
+    before = repo_state(repo)
+    with pytest.raises(flexgit.FlexgitError, match="larger than 16 MB"):
+        flexgit.record(params=params, metrics=metrics, meta=meta, config_files=[repo / f"c{i}.json" for i in range(8)],
+                       repo=repo)
+    assert repo_state(repo) == before

@@ -33,6 +33,8 @@ def load_flat(path: str | Path, role: str) -> Flat:
 def _parse(text: str, kind: str, path: Path, role: str) -> Any:
     try:
         return loads(text, kind)
+    except RecursionError:
+        raise InputError(f"{role} file '{path}' nests values too deeply to read; flatten it") from None
     except Exception as exc:  # each parser has its own error type; all mean "malformed"
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{role} file '{path}' is not valid {kind[1:].upper()}: {detail}; fix the file") from None

@@ -76,20 +76,53 @@ def check_key(key: str, where: str) -> None:
         raise InputError(f"bad key {key!r} in {where}: keys are non-empty text without control characters")
 
 
-def flatten(data: Mapping[str, Any], where: str, prefix: str = "") -> Flat:
-    """Flatten nested mappings into dotted keys, checking every value."""
+def flatten(data: Mapping[str, Any], where: str) -> Flat:
+    """Flatten nested mappings into dotted keys, checking every value.
+
+    Refused beyond MAX_VALUES values, MAX_TEXT characters or MAX_DEPTH levels, counted as the
+    values are reached: a few hundred bytes of YAML aliases can expand to millions of values,
+    and each would be stored in the run's note and read by every `table`.
+    """
     flat: Flat = {}
+    _flatten_into(flat, data, where, "", _Budget(where))
+    return flat
+
+
+MAX_VALUES = 100_000
+MAX_TEXT = 4 * 1024 * 1024  # characters of keys and text values together
+MAX_DEPTH = 64
+
+
+class _Budget:
+    def __init__(self, where: str):
+        self.where, self.values, self.text = where, 0, 0
+
+    def spend(self, values: int, text: int) -> None:
+        self.values += values
+        self.text += text
+        if self.values > MAX_VALUES or self.text > MAX_TEXT:
+            raise InputError(
+                f"{self.where} holds more than {MAX_VALUES:,} values or {MAX_TEXT // 1024 // 1024} MB of text "
+                "(YAML aliases included); flexgit keeps summary values, so keep large data in a file of the snapshot")
+
+
+def _flatten_into(flat: Flat, data: Mapping[str, Any], where: str, prefix: str, budget: _Budget,
+                  depth: int = 0) -> None:
+    if depth >= MAX_DEPTH:
+        raise InputError(f"{where} nests tables more than {MAX_DEPTH} levels deep (or a YAML alias refers to "
+                         "itself); flatten it")
     for key, value in data.items():
         key = str(key)
         check_key(key, where)
         full = prefix + key
         if isinstance(value, Mapping):
-            if not value:
-                continue
-            flat.update(flatten(value, where, full + "."))
+            budget.spend(0, len(full))
+            _flatten_into(flat, value, where, full + ".", budget, depth + 1)
         else:
-            flat[full] = check_value(value, full, where)
-    return flat
+            value = check_value(value, full, where)
+            items = value if isinstance(value, list) else [value]
+            budget.spend(max(1, len(items)), len(full) + sum(len(item) for item in items if isinstance(item, str)))
+            flat[full] = value
 
 
 def check_value(value: Any, key: str, where: str) -> Value:

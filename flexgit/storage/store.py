@@ -42,6 +42,7 @@ from .run import Run, rows_from_notes, update_line
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
 READ_CHUNK = 4096
+MAX_NOTE_BYTES = 16 << 20
 RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 
 
@@ -101,6 +102,9 @@ class Store:
             raise InputError("two runs in one batch have the same name; give each run its own name")
         for run in runs:  # checked by every caller already; a run message is never cut, whoever forgets
             check_text(run.message, f"the message of run '{run.name}'")
+            if len(run.to_note_line()) > MAX_NOTE_BYTES:  # every `table` would read it
+                raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
+                                 "keep large values in a file of the snapshot")
         with self.repo.writer_lock():
             for _ in range(MAX_ATTEMPTS):
                 self._complete_last_write()

@@ -294,6 +294,14 @@ class GitRepo:
         except (ValueError, TypeError, pygit2.GitError):
             return False
 
+    def is_tree(self, oid: str) -> bool:
+        """True when `oid` is the id of a tree in the object database."""
+        try:
+            obj = self._repo.get(oid)
+        except (ValueError, TypeError, pygit2.GitError):
+            return False
+        return obj is not None and obj.type == ObjectType.TREE
+
     def expand_commit_prefix(self, prefix: str) -> str | None:
         """The full id of the one commit whose id starts with `prefix`, else None."""
         try:

@@ -311,7 +311,7 @@ class Store:
         cached = runcache.load(cache_path)
         if cached is not None and cached[0] == tree:
             return cached[1]
-        if cached is not None and self.repo.has_object(cached[0]):
+        if cached is not None and self.repo.is_tree(cached[0]):
             changed, removed = self.repo.changed_blobs(cached[0], tree)
             dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]

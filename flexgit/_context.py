@@ -39,7 +39,7 @@ def branch_ref(branch: str | None) -> BranchRef:
     """The experiments branch named `branch` (default: experiments), checked."""
     ref = BranchRef.parse(branch)
     if not is_valid_branch_name(ref.name):
-        raise InputError(f"'{ref.name}' cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
+        raise InputError(f"{ref.name!r} cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
     return ref
 
 
@@ -80,6 +80,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     params = merge_sources(config_files, params, "config")
     metrics = merge_sources(results_files, metrics, "results")
     extra_meta = flatten(meta or {}, "the meta given")
+    check_meta_keys(extra_meta, "the meta given")
     kept = {check_artifact_name(key): Path(path) for key, path in (artifacts or {}).items()}
     for path in kept.values():
         if not path.is_file():
@@ -117,12 +118,23 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
 def check_artifact_name(name: str) -> str:
     """An artifact name is a plain file name."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or any(ord(c) < 32 for c in name):
-        raise InputError(f"'{name}' cannot be an artifact name; use a plain file name such as model.pkl")
+        raise InputError(f"{name!r} cannot be an artifact name; use a plain file name such as model.pkl")
     return name
 
 
 AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command", "source", "source_branch",
              "dirty")
+# flexgit's own meta keys, which it writes and reads back (`show` diffs against `source`, skips
+# `imported` runs): never taken from the meta a caller gives or from an imported CSV.
+RESERVED_META = AUTO_META + ("imported", "left_out")
+
+
+def check_meta_keys(keys: Iterable[str], where: str) -> None:
+    """Refuse meta keys that are flexgit's own."""
+    taken = [key for key in keys if key in RESERVED_META]
+    if taken:
+        raise InputError(f"{where} sets {', '.join(map(repr, taken))}, which flexgit writes itself "
+                         f"({', '.join(RESERVED_META)}); give yours other names")
 
 
 def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:

@@ -142,3 +142,105 @@ def test_api_row_beyond_the_note_bound_is_refused(repo):
         flexgit.record(params=params, metrics=metrics, meta=meta, config_files=[repo / f"c{i}.json" for i in range(8)],
                        repo=repo)
     assert repo_state(repo) == before
+
+
+# -- item 19: names git reads as revisions, values cut or too deep, surrogates, flexgit's meta ---
+
+
+@pytest.mark.parametrize("name", ["HEAD", "@", "FETCH_HEAD", "ORIG_HEAD", "MERGE_HEAD", "CHERRY_PICK_HEAD",
+                                  "a" * 40, "0123456789ABCDEF0123456789abcdef01234567", "f" * 64])
+def test_names_git_reads_as_revisions_are_refused(repo, name):
+    flexgit.record(name="existing", metrics={"acc": 1}, repo=repo)
+    before = repo_state(repo)
+    result = cli(repo, "record", "--name", name, "-m", "acc=1")
+    assert_one_error(result)
+    assert f"'{name}' cannot be a run name" in result.err and "full commit id" in result.err
+    assert_one_error(cli(repo, "rename", "existing", name))
+    (repo.parent / "runs.csv").write_text(f"name,acc\n{name},1\n")
+    assert_one_error(cli(repo, "import", str(repo.parent / "runs.csv")))
+    assert repo_state(repo) == before
+
+
+def test_short_hex_and_ordinary_capitals_stay_names(repo):
+    for name in ("abc1234", "a" * 39, "HEADS", "AHEAD", "head", "BEST"):
+        assert cli(repo, "record", "--name", name, "-m", "acc=1").code == 0, name
+    assert flexgit.show("abc1234", repo=repo).run.name == "abc1234"
+
+
+@pytest.mark.parametrize("name", ["a\nb", "x\x1b[2Jy", "tab\there", "bidi\u202eevil"])
+def test_bad_name_error_is_one_line_without_raw_control_characters(repo, name):
+    result = cli(repo, "record", "--name", name, "-m", "acc=1")
+    assert_one_error(result)
+    assert "\u202e" not in result.err
+    with pytest.raises(flexgit.FlexgitError) as refused:
+        flexgit.record(name=name, repo=repo)
+    assert "\n" not in str(refused.value) and not any(ord(c) < 32 or c == "\u202e" for c in str(refused.value))
+
+
+def test_command_line_value_with_a_newline_is_stored_whole(repo):
+    assert cli(repo, "record", "--name", "r", "-p", "a=1\nb = 2", "-m", "acc=0.5\n[x]\ny = 3").code == 0
+    run = flexgit.show("r", repo=repo).run
+    assert run.params == {"a": "1\nb = 2"} and run.metrics == {"acc": "0.5\n[x]\ny = 3"}
+    assert cli(repo, "update", "r", "-p", "a=2\nc = 3").code == 0
+    assert flexgit.show("r", repo=repo).run.params == {"a": "2\nc = 3"}
+
+
+def test_deeply_nested_brackets_in_a_value_or_condition_are_refused(repo):
+    flexgit.record(name="r", params={"model": "mlp"}, metrics={"acc": 1}, repo=repo)
+    before = repo_state(repo)
+    deep = "[" * 5000
+    result = cli(repo, "record", "-p", f"a={deep}")
+    assert_one_error(result, code=2)
+    assert "nests brackets too deeply" in result.err
+    result = cli(repo, "table", "--where", f"model = {deep}")
+    assert_one_error(result)
+    assert "nests brackets too deeply" in result.err
+    (repo.parent / "deep.csv").write_text(f"name,lr\nx,{deep}\n")
+    result = cli(repo, "import", str(repo.parent / "deep.csv"))
+    assert_one_error(result)
+    assert "line 2 of" in result.err and "column 'lr'" in result.err
+    assert repo_state(repo) == before
+
+
+@pytest.mark.parametrize("file, text", [("c.json", '{"a": "\\ud800"}'), ("c.json", '{"\\udfff": 1}'),
+                                        ("c.yaml", 'a: "x\\ud800"\n'), ("c.json", '{"a": ["ok", "\\ud83d"]}')])
+def test_lone_surrogate_in_a_config_file_is_refused(repo, tmp_path, file, text):
+    (tmp_path / file).write_text(text)
+    before = repo_state(repo)
+    result = cli(repo, "record", "-c", str(tmp_path / file))
+    assert_one_error(result)
+    assert "not valid Unicode" in result.err or "bad key" in result.err
+    assert repo_state(repo) == before
+
+
+def test_lone_surrogate_on_the_command_line_is_refused(repo):
+    before = repo_state(repo)
+    # What Python makes of an argument that is not UTF-8 (b"\xff"): a lone surrogate.
+    assert_one_error(cli(repo, "record", "-p", "a=\udcff"))
+    assert_one_error(cli(repo, "record", "--message", "bad \udcff byte"))
+    assert_one_error(cli(repo, "table", "--where", "a\udcff = 1"))
+    assert repo_state(repo) == before
+
+
+def test_csv_cannot_set_flexgits_own_meta_keys(repo):
+    run = flexgit.record(name="real", metrics={"acc": 1}, repo=repo)
+    blob = git(repo, "rev-parse", "HEAD:train.py").strip()
+    (repo.parent / "old.csv").write_text(f"name,acc,meta.source,meta.purpose\nx,1,{blob},baseline\n")
+    before = repo_state(repo)
+    result = cli(repo, "import", str(repo.parent / "old.csv"))
+    assert_one_error(result)
+    assert "sets 'source', which flexgit writes itself" in result.err
+    assert repo_state(repo) == before
+    (repo.parent / "old.csv").write_text("name,acc,meta.purpose\nx,1,baseline\n")
+    assert cli(repo, "import", str(repo.parent / "old.csv")).code == 0
+    assert flexgit.show("x", repo=repo).run.meta["purpose"] == "baseline"
+    assert cli(repo, "show", "x").code == 0 and flexgit.show("real", repo=repo).run.id == run.id
+
+
+@pytest.mark.parametrize("key", ["source", "imported", "host", "left_out"])
+def test_api_meta_cannot_set_flexgits_own_keys(repo, key):
+    before = repo_state(repo)
+    with pytest.raises(flexgit.FlexgitError, match=f"sets '{key}', which flexgit writes itself"):
+        flexgit.record(name="m", meta={key: "mine", "purpose": "x"}, repo=repo)
+    assert repo_state(repo) == before
+    assert flexgit.record(name="m", meta={"purpose": "x"}, repo=repo).meta["purpose"] == "x"

@@ -50,14 +50,22 @@ def one_line(text: str) -> str:
 
 
 def parse_scalar(text: str) -> Scalar:
-    """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself."""
+    """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself,
+    whole (`1\nb = 2` is that text, not 1)."""
     try:
-        value = loads_toml("v = " + text)["v"]
+        parsed = loads_toml("v = " + text)
     except ValueError:
         return text
-    if isinstance(value, (str, int, float, bool)):
+    except RecursionError:
+        raise InputError(f"the value {_excerpt(text)} nests brackets too deeply; give a number, text or bool") from None
+    value = parsed["v"]
+    if len(parsed) == 1 and isinstance(value, (str, int, float, bool)):
         return value
     return text
+
+
+def _excerpt(text: str, size: int = 40) -> str:
+    return repr(text[:size]) + ("..." if len(text) > size else "")
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
@@ -72,8 +80,20 @@ def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
 
 def check_key(key: str, where: str) -> None:
     """Refuse keys that cannot be a column name."""
-    if not key or key != key.strip() or any(ord(c) < 32 for c in key):
-        raise InputError(f"bad key {key!r} in {where}: keys are non-empty text without control characters")
+    if not key or key != key.strip() or any(ord(c) < 32 for c in key) or not _is_unicode(key):
+        raise InputError(f"bad key {_excerpt(key, 80)} in {where}: keys are non-empty text without control "
+                         "characters")
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate, which no UTF-8 file or note can hold."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def flatten(data: Mapping[str, Any], where: str) -> Flat:
@@ -127,7 +147,12 @@ def _flatten_into(flat: Flat, data: Mapping[str, Any], where: str, prefix: str, 
 
 def check_value(value: Any, key: str, where: str) -> Value:
     """Return `value` as a storable value, or refuse it with a message naming `key`."""
-    if isinstance(value, (str, int, float)):  # bool is an int
+    if isinstance(value, str):
+        if not _is_unicode(value):
+            raise InputError(f"key {key!r} in {where} holds text that is not valid Unicode (a lone surrogate, "
+                             f"{_excerpt(value)}); fix the value")
+        return value
+    if isinstance(value, (int, float)):  # bool is an int
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()

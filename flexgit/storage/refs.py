@@ -41,11 +41,14 @@ KINDS = (KIND_ROOT, KIND_RUN, KIND_SNAPSHOT, KIND_MERGE)
 # printable ASCII only) so that names are safe on every command line and file system.
 _NAME = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]{0,99}\Z")
 _BRANCH_PART = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]*\Z")
+# Names git reads as a revision before any tag: HEAD and its kin, '@', a full object id.
+_REVISION = re.compile(r"(?:(?:[A-Z]+_)*HEAD|AUTO_MERGE|@|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\Z")
 
 
 def is_valid_run_name(name: str) -> bool:
-    """True when `name` can be a run name (a single, conservative ref component)."""
-    return bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
+    """True when `name` can be a run name (a single, conservative ref component, not a revision)."""
+    return (bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
+            and not _REVISION.match(name))
 
 
 def is_valid_branch_name(branch: str) -> bool:

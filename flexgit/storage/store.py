@@ -337,7 +337,7 @@ class Store:
         note = self.note_of(commit) if commit else None
         run = Run.from_note(commit, note) if note else None
         if run is None:
-            raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
+            raise UnknownRunError(f"no run named {name_or_id!r}; list the recorded runs with 'flexgit table'")
         return run
 
     def _untagged(self, name: str) -> str | None:
@@ -379,5 +379,5 @@ def note_paths(commit: str) -> Iterable[str]:
 
 
 def bad_name_message(name: str) -> str:
-    return (f"'{name}' cannot be a run name: use letters, digits and . _ - + = , % @ "
-            "(no spaces, no '..', not starting with '-' or '.')")
+    return (f"{name!r} cannot be a run name: use letters, digits and . _ - + = , % @ "
+            "(no spaces, no '..', not starting with '-' or '.', not HEAD, '@' or a full commit id)")

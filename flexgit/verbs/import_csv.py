@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .._context import open_store, target_branch
+from .._context import check_meta_keys, open_store, target_branch
 from .._version import __version__
 from ..errors import InputError
 from ..project.values import check_key, check_text, parse_scalar
@@ -78,6 +78,7 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         raise InputError(f"'{path}' has two columns of the same name; rename one")
     for column in header:
         check_key(column, f"the header of '{path}'")
+    check_meta_keys([column[5:] for column in header if column.startswith("meta.")], f"the header of '{path}'")
     for number, row in enumerate(rows, start=2):
         if None in row:
             raise InputError(f"line {number} of '{path}' has more cells than the header; fix that line")
@@ -92,12 +93,16 @@ def _run(row: dict[str, str], header: list[str], metrics: set[str] | None, path:
         if not text or column in META_COLUMNS:
             continue
         prefix, dot, key = column.partition(".")
+        try:
+            value = parse_scalar(text)
+        except InputError as exc:
+            raise InputError(f"line {number} of '{path}', column {column!r}: {exc}") from None
         if dot and prefix in ("params", "metrics", "meta"):
-            {"params": params, "metrics": results, "meta": meta}[prefix][key] = parse_scalar(text)
+            {"params": params, "metrics": results, "meta": meta}[prefix][key] = value
         elif (column in metrics) if metrics is not None else is_metric_column(column):
-            results[column] = parse_scalar(text)
+            results[column] = value
         else:
-            params[column] = parse_scalar(text)
+            params[column] = value
     name = (row.get("name") or "").strip()
     if name and not is_valid_run_name(name):
         raise InputError(f"line {number} of '{path}': {bad_name_message(name)}")

@@ -18,8 +18,8 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     Files are read first and explicit `params` / `metrics` override their keys; with no
     files given, the project's settings name them (those that exist are read). `artifacts`
     (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
-    descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
-    in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
+    descriptive keys (flexgit's own meta keys are refused). Data files the params name (keys
+    ending in `_path`, or in a `[data]` table) are fingerprinted. Nothing in the working tree, the
     index, HEAD or the user's branches changes.
     """
     return record_working_tree(open_store(repo), name=name, message=message, params=params, metrics=metrics,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import platform
+import posixpath
+import re
 import shlex
 import socket
 import sys
@@ -19,7 +21,7 @@ from .errors import InputError
 from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, summarize
-from .project.settings import load_settings
+from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo
@@ -85,23 +87,33 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     for path in kept.values():
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
-    keep, too_large = settings.snapshot_filter()
-    tree, _ = git.snapshot_tree(keep)
-    if too_large:
-        extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
+    tree, left_out = snapshot(git, settings)
+    extra_meta.update(left_out)  # listed in the run; the CLI warns
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
     history = pending_path(git)
     run = Run(name=name or "", message=message, params=params, metrics=metrics, meta=extra_meta)
-    written = write_run(store, target, tree, run, files, Path.cwd(), history)
+    written = write_run(store, target, tree, run, files, Path.cwd(), history, private=settings.private_meta)
     history.unlink(missing_ok=True)  # taken by this run
     return written
 
 
+def snapshot(git: GitRepo, settings: Settings) -> tuple[str, dict[str, list[str]]]:
+    """The tree of the working tree by the project's settings, and the meta that says what it left
+    out (`left_out` for size, `secrets_left_out`) and which tracked files in it look like secrets
+    (`secrets_tracked`: already in the user's history, so only reported)."""
+    rules = settings.snapshot_filter()
+    tree, _ = git.snapshot_tree(rules.keep)
+    tracked = [path for path in git.files_matching(tree, rules.pathspecs()) if settings.is_secret(path)]
+    found = {"left_out": rules.too_large, "secrets_left_out": sorted(rules.secrets), "secrets_tracked": tracked}
+    return tree, {key: paths for key, paths in found.items() if paths}
+
+
 def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,
-              history: Path | None = None) -> Run:
+              history: Path | None = None, private: bool = False) -> Run:
     """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
     fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
-    logged to `history`, if any (their summary under the run's own metrics)."""
+    logged to `history`, if any (their summary under the run's own metrics). `private` leaves
+    the host name, platform details and absolute paths out of the meta (`private_meta`)."""
     git = store.repo
     now = utc_now()
     files = dict(files)
@@ -110,8 +122,10 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
         files[HISTORY_FILE] = git.write_blob_from_file(history)
         metrics = {**summarize(history.read_bytes()), **metrics}
     data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
-    run = replace(run, metrics=metrics, meta={**run.meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
-                  time=now, data=data)
+    meta = {**run.meta, **collect_meta(git, tree)}
+    if private:
+        meta = private_meta(meta, git.workdir)
+    run = replace(run, metrics=metrics, meta=meta, date=now[:19] + "Z", time=now, data=data)
     return store.write([run], [tree], target, [files])[0]
 
 
@@ -126,7 +140,7 @@ AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command"
              "dirty")
 # flexgit's own meta keys, which it writes and reads back (`show` diffs against `source`, skips
 # `imported` runs): never taken from the meta a caller gives or from an imported CSV.
-RESERVED_META = AUTO_META + ("imported", "left_out")
+RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked")
 
 
 def check_meta_keys(keys: Iterable[str], where: str) -> None:
@@ -147,6 +161,35 @@ def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
             "command": command_line(),
             "source": source, "source_branch": git.head_branch(), "dirty": snapshot_tree != source_tree}
     return {key: value for key, value in meta.items() if value is not None}
+
+
+def private_meta(meta: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
+    """`meta` for a run that may be shared: no host name, the platform's name only, and the command
+    lines' absolute paths made relative to the working tree (or cut to their last part outside it)."""
+    private = {key: value for key, value in meta.items() if key != "host"}
+    if "platform" in private:
+        private["platform"] = platform.system()
+    for key in ("command", "run_command", "results_error"):
+        if isinstance(private.get(key), str):
+            private[key] = private_text(private[key], workdir)
+    return private
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/[^\s'\"=:,;]*")
+
+
+def private_text(text: str, workdir: Path) -> str:
+    """`text` with absolute paths inside `workdir` made relative to it, and others cut to `.../NAME`."""
+    tops = {str(workdir).rstrip("/") + "/", str(workdir.resolve()).rstrip("/") + "/"}
+
+    def shorten(found: re.Match) -> str:
+        path = found.group()
+        top = next((top for top in tops if (path + "/").startswith(top)), None)
+        if top is not None:
+            return path[len(top):] or "."
+        return ".../" + posixpath.basename(path.rstrip("/"))
+
+    return _ABSOLUTE_PATH.sub(shorten, text)
 
 
 def command_line() -> str:

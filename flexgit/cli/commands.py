@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..project.values import format_value
+from ..project.values import format_value, one_line
 from ..view.render import FORMATS
 from .options import branch_option, metric_option, param_option, repo_of
 
@@ -61,7 +61,20 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                       repo=repo_of(ctx))
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
     for path in run.meta.get("left_out", []):
-        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {one_line(path)}", err=True)
+    warn_secrets(run.meta)
+
+
+def warn_secrets(meta) -> None:
+    """One warning line for the files a snapshot left out as secrets, one for tracked ones it holds."""
+    if meta.get("secrets_left_out"):
+        click.echo("warning: left out of the snapshot, as they look like secrets: "
+                   f"{one_line(', '.join(meta['secrets_left_out']))} (include_secrets in .flexgit.toml keeps them)",
+                   err=True)
+    if meta.get("secrets_tracked"):
+        click.echo("warning: tracked by git, so in the snapshot, though they look like secrets: "
+                   f"{one_line(', '.join(meta['secrets_tracked']))} (already in your history; 'flexgit push' "
+                   "would share them)", err=True)
 
 
 @click.command()

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..project.values import format_value
+from .commands import warn_secrets
 from .options import branch_option, repo_of
 
 
@@ -50,6 +51,7 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
 
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
                   on_progress=show_progress)
+    warn_secrets(sweep.left_out)
     try:
         outcomes = sweep.run(jobs)
     except KeyboardInterrupt:

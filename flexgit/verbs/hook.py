@@ -20,7 +20,7 @@ from pathlib import Path
 from .._context import open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
 from ..project.settings import load_settings
-from ..project.values import escape_control
+from ..project.values import escape_control, one_line
 from ..storage.gitrepo import GitRepo
 from ..storage.run import utc_now
 
@@ -127,7 +127,9 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
     state_path.write_text(json.dumps({"results_sha256": digest, "run": run.name, "commit": head}))
-    return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}"
+    secrets = run.meta.get("secrets_left_out")
+    return (f"recorded {run.name} ({run.short_id}) for commit {head[:10]}"
+            + (f"; left out as they look like secrets: {one_line(', '.join(secrets))}" if secrets else ""))
 
 
 def log(repo: str | os.PathLike | None, line: str) -> Path | None:

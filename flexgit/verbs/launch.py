@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .._context import open_store, target_branch, write_run
+from .._context import open_store, private_text, snapshot, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
 from ..project.history import ENV as HISTORY_ENV
@@ -96,7 +96,7 @@ class Sweep:
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
-        tree, _ = git.snapshot_tree(self.settings.snapshot_filter()[0])
+        tree, self.left_out = snapshot(git, self.settings)  # secrets left out are linked into each checkout
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -185,6 +185,11 @@ class Sweep:
         for entry in git.ignored_top_level():
             if not (checkout / entry.name).exists():
                 (checkout / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        for path in self.left_out.get("secrets_left_out", []):  # the command may need its .env
+            link = checkout / path
+            if not link.exists() and not link.is_symlink():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(git.workdir / path)
         return tree
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:
@@ -208,17 +213,20 @@ class Sweep:
         root = checkout / self.subdir
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
-                                "duration_s": duration}
+                                "duration_s": duration, **self.left_out}
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")
         except InputError as exc:
             metrics, meta["results_error"] = {}, str(exc)
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
+        message = escape_control(f"flexgit run {' '.join(self.command)}")
+        if self.settings.private_meta:
+            message = private_text(message, git.workdir)
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
-                  message=escape_control(f"flexgit run {' '.join(self.command)}"))
+                  message=message)
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
-                         checkout / ".flexgit-history.jsonl")
+                         checkout / ".flexgit-history.jsonl", private=self.settings.private_meta)
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0) -> None:
         with self.progress.lock:

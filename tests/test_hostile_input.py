@@ -177,6 +177,12 @@ def test_bad_name_error_is_one_line_without_raw_control_characters(repo, name):
     assert "\n" not in str(refused.value) and not any(ord(c) < 32 or c == "\u202e" for c in str(refused.value))
 
 
+def test_usage_errors_quote_what_was_typed_without_control_characters(repo):
+    result = cli(repo, "record", "extra\x1b[2J\nError: forged")
+    assert_one_error(result, code=2)
+    assert "unexpected extra argument (extra\\x1b[2J\\nError: forged)" in result.err
+
+
 def test_command_line_value_with_a_newline_is_stored_whole(repo):
     assert cli(repo, "record", "--name", "r", "-p", "a=1\nb = 2", "-m", "acc=0.5\n[x]\ny = 3").code == 0
     run = flexgit.show("r", repo=repo).run

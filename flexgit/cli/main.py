@@ -26,6 +26,7 @@ class FlexgitGroup(click.Group):
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
+            exc.message = one_line(exc.message)  # it may quote what was typed: keep the error one line
             exc.show()
             sys.exit(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):

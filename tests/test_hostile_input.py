@@ -129,6 +129,14 @@ def test_deep_json_is_refused(repo, tmp_path):
     assert "nests values too deeply" in result.err
 
 
+def test_huge_results_file_is_refused_before_it_is_read(repo, tmp_path):
+    with open(tmp_path / "huge.json", "wb") as out:
+        out.truncate(33 << 20)  # sparse: nothing is written, nor should anything be read
+    result = cli(repo, "record", "-r", str(tmp_path / "huge.json"))
+    assert_one_error(result)
+    assert "is larger than 32 MB" in result.err
+
+
 def test_api_row_beyond_the_note_bound_is_refused(repo):
     params = {f"p{i}": "x" * 1_000_000 for i in range(4)}  # each part within its bound, the row not
     metrics = {f"m{i}": "y" * 1_000_000 for i in range(4)}

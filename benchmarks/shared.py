@@ -2,11 +2,11 @@
 
 For 0, 10,000 and (with --large) 100,000 runs, a bare remote holds the project and the runs in
 format 1's layout (branch refs/heads/experiments, tags refs/tags/exp/*) or format 2's
-(refs/flexgit/heads/experiments, refs/exp/*), built with `git fast-import` (packed, seconds
-at 100,000). Over a file:// transport it times a plain `git clone` and a no-op `git fetch`,
-weighs the clone's .git, counts what `git tag` and `git branch -r` list, and times a
-`flexgit pull` of every run into a fresh clone. Ratios are to the same project with no runs,
-medians of interleaved repetitions.
+(branch refs/flexgit/heads/experiments and the notes; names only in the notes), built with
+`git fast-import` (packed, seconds at 100,000). Over a file:// transport it times a plain
+`git clone` and a no-op `git fetch`, weighs the clone's .git, counts what `git tag` and
+`git branch -r` list, and times a `flexgit pull` of every run into a fresh clone. Ratios are
+to the same project with no runs, medians of interleaved repetitions.
 
     python benchmarks/shared.py [--sizes 0,10000] [--large] [--repeat 5]
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 
 PYTHON = sys.executable
 IDENTITY = "bench <bench@example.com> 1700000000 +0000"
-LAYOUTS = {1: ("refs/heads/experiments", "refs/tags/exp/"), 2: ("refs/flexgit/heads/experiments", "refs/exp/")}
+LAYOUTS = {1: ("refs/heads/experiments", "refs/tags/exp/"), 2: ("refs/flexgit/heads/experiments", None)}
 
 
 def git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> str:
@@ -62,7 +62,7 @@ def fast_import_stream(size: int, layout: int) -> bytes:
                % (i, i, i / size, (i * 7919 % 1000) / 1000))
         out += [b"N inline :%d\n" % (10 + i), _blob(row)]
     out.append(b"\n")
-    for i in range(size):
+    for i in range(size if names else 0):
         out.append(b"reset %srun-%d\nfrom :%d\n\n" % (names.encode(), i, 10 + i))
     return b"".join(out)
 
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="0,10000", help="run counts, comma-separated (0 is always measured)")
     parser.add_argument("--large", action="store_true", help="also 100,000 runs")
     parser.add_argument("--repeat", type=int, default=5, help="repetitions per figure (median)")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # make bench passes bench.py's options too
     sizes = sorted({0, *(int(s) for s in args.sizes.split(",") if s), *([100_000] if args.large else [])})
     os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
     with tempfile.TemporaryDirectory(prefix="flexgit-bench-shared-") as root:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import platform
+import posixpath
+import re
 import shlex
 import socket
 import sys
@@ -20,9 +22,9 @@ from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, SET_ASIDE, process_id, span, split_pending, summarize
-from .project.settings import load_settings
+from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
-from .project.values import flatten
+from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
@@ -40,7 +42,7 @@ def branch_ref(branch: str | None) -> BranchRef:
     """The experiments branch named `branch` (default: experiments), checked."""
     ref = BranchRef.parse(branch)
     if not is_valid_branch_name(ref.name):
-        raise InputError(f"'{ref.name}' cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
+        raise InputError(f"{ref.name!r} cannot be a branch name; use letters, digits, '/', '.', '_' and '-'")
     return ref
 
 
@@ -76,18 +78,18 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
         results_files = [git.workdir / f for f in settings.results if (git.workdir / f).is_file()]
     if name:
         store.check_name_free(name)
+    message = check_text(message or "", "the message")
     store.branch_tip(target)  # refuse a foreign branch before snapshotting
     params = merge_sources(config_files, params, "config")
     metrics = merge_sources(results_files, metrics, "results")
     extra_meta = flatten(meta or {}, "the meta given")
+    check_meta_keys(extra_meta, "the meta given")
     kept = {check_artifact_name(key): Path(path) for key, path in (artifacts or {}).items()}
     for path in kept.values():
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
-    keep, too_large = settings.snapshot_filter()
-    tree, _ = git.snapshot_tree(keep)
-    if too_large:
-        extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
+    tree, left_out, _ = snapshot(git, settings)
+    extra_meta.update(left_out)  # listed in the run; the CLI warns
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
     pending = pending_path(git)
     logged = read_history(pending)
@@ -95,7 +97,8 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     if history.set_aside_steps:
         extra_meta["history_set_aside"] = history.set_aside_steps  # the CLI warns
     run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
-    written = write_run(store, target, tree, run, files, Path.cwd(), history.taken)
+    written = write_run(store, target, tree, run, files, Path.cwd(), history.taken,
+                        private=settings.private_meta)
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
     return written
 
@@ -122,12 +125,25 @@ def _settle_pending(pending: Path, read: bytes, set_aside: bytes, set_aside_path
         pending.unlink(missing_ok=True)
 
 
+def snapshot(git: GitRepo, settings: Settings) -> tuple[str, dict[str, list[str]], list[str]]:
+    """The tree of the working tree by the project's settings; the meta that says what it left out
+    (`left_out` for size, `secrets_left_out`) and which tracked files in it look like secrets
+    (`secrets_tracked`: already in the user's history, so only reported); and every path it
+    left out, for whatever reason (include, exclude, size, secrets)."""
+    rules = settings.snapshot_filter()
+    tree, refused = git.snapshot_tree(rules.keep)
+    tracked = [path for path in git.files_matching(tree, rules.pathspecs()) if settings.is_secret(path)]
+    found = {"left_out": rules.too_large, "secrets_left_out": sorted(rules.secrets), "secrets_tracked": tracked}
+    return tree, {key: paths for key, paths in found.items() if paths}, refused
+
+
 def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,
-              history: bytes = b"") -> Run:
+              history: bytes = b"", private: bool = False) -> Run:
     """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
     fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
     of `history`, if any (kept whole, their summary under the run's own metrics, their count
-    and start in its meta)."""
+    and start in its meta). `private` leaves the host name, platform details and absolute
+    paths out of the meta (`private_meta`)."""
     git = store.repo
     now = utc_now()
     files = dict(files)
@@ -139,20 +155,33 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
         steps, since = span(history)
         meta.update({"history_steps": steps, **({"history_since": since} if since else {})})
     data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
-    run = replace(run, metrics=metrics, meta={**meta, **collect_meta(git, tree)}, date=now[:19] + "Z",
-                  time=now, data=data)
+    meta = {**meta, **collect_meta(git, tree)}
+    if private:
+        meta = private_meta(meta, git.workdir)
+    run = replace(run, metrics=metrics, meta=meta, date=now[:19] + "Z", time=now, data=data)
     return store.write([run], [tree], target, [files])[0]
 
 
 def check_artifact_name(name: str) -> str:
     """An artifact name is a plain file name."""
     if not name or "/" in name or "\\" in name or name.startswith(".") or any(ord(c) < 32 for c in name):
-        raise InputError(f"'{name}' cannot be an artifact name; use a plain file name such as model.pkl")
+        raise InputError(f"{name!r} cannot be an artifact name; use a plain file name such as model.pkl")
     return name
 
 
 AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command", "source", "source_branch",
              "dirty")
+# flexgit's own meta keys, which it writes and reads back (`show` diffs against `source`, skips
+# `imported` runs): never taken from the meta a caller gives or from an imported CSV.
+RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked")
+
+
+def check_meta_keys(keys: Iterable[str], where: str) -> None:
+    """Refuse meta keys that are flexgit's own."""
+    taken = [key for key in keys if key in RESERVED_META]
+    if taken:
+        raise InputError(f"{where} sets {', '.join(map(repr, taken))}, which flexgit writes itself "
+                         f"({', '.join(RESERVED_META)}); give yours other names")
 
 
 def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
@@ -165,6 +194,35 @@ def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
             "command": command_line(),
             "source": source, "source_branch": git.head_branch(), "dirty": snapshot_tree != source_tree}
     return {key: value for key, value in meta.items() if value is not None}
+
+
+def private_meta(meta: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
+    """`meta` for a run that may be shared: no host name, the platform's name only, and the command
+    lines' absolute paths made relative to the working tree (or cut to their last part outside it)."""
+    private = {key: value for key, value in meta.items() if key != "host"}
+    if "platform" in private:
+        private["platform"] = platform.system()
+    for key in ("command", "run_command", "results_error"):
+        if isinstance(private.get(key), str):
+            private[key] = private_text(private[key], workdir)
+    return private
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/[^\s'\"=:,;]*")
+
+
+def private_text(text: str, workdir: Path) -> str:
+    """`text` with absolute paths inside `workdir` made relative to it, and others cut to `.../NAME`."""
+    tops = {str(workdir).rstrip("/") + "/", str(workdir.resolve()).rstrip("/") + "/"}
+
+    def shorten(found: re.Match) -> str:
+        path = found.group()
+        top = next((top for top in tops if (path + "/").startswith(top)), None)
+        if top is not None:
+            return path[len(top):] or "."
+        return ".../" + posixpath.basename(path.rstrip("/"))
+
+    return _ABSOLUTE_PATH.sub(shorten, text)
 
 
 def command_line() -> str:

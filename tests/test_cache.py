@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import marshal
 import shutil
 
+import pytest
+
 import flexgit
-from conftest import flexgit as cli, git
+from conftest import flexgit as cli, flexgit_in_process, git
+from flexgit.project.files import read_sealed, write_sealed
+from flexgit.storage import runcache
 
 CSV = ["table", "--format", "csv", "--columns", "name,acc"]
 
@@ -62,7 +68,7 @@ def test_cache_from_a_tree_that_no_longer_exists_is_not_trusted(repo):
     cli(repo, *CSV)
     cache = next((repo / ".git" / "flexgit.d").glob("runs-v1.*"))
     tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
-    cache.write_bytes(cache.read_bytes().replace(tree.encode(), b"0" * 40))
+    write_sealed(cache, read_sealed(cache).replace(tree.encode(), b"0" * 40))
     shutil.rmtree(repo / ".git" / "flexgit.d" / "tables")
     assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
 
@@ -94,3 +100,98 @@ def test_text_cached_by_an_older_build_of_the_same_version_is_not_served(repo):
     assert textcache.get(repo / ".git" / "flexgit.d", old_key, tips) is not None
     result = cli(repo, "table", "--format", "json", "--columns", "name,loss")
     assert result.out == '[\n  {\n    "name": "a",\n    "metrics.loss": null\n  }\n]\n'
+
+
+# -- corruption: a cache is checked before it is served (issue 14, item 17) ----------------------
+
+
+def table_csv(repo):
+    result = flexgit_in_process(repo, *CSV)
+    assert result.code == 0 and "internal error" not in result.err, result
+    return result.out
+
+
+def three_runs(repo):
+    for name, acc in (("a", 0.5), ("b", 0.25), ("c", 0.125)):
+        record(repo, name, acc)
+    expected = table_csv(repo)
+    assert expected == "name,metrics.acc\na,0.5\nb,0.25\nc,0.125\n"
+    return expected
+
+
+def positions(size, trials=40):
+    return range(0, size, max(1, size // trials))
+
+
+def test_bit_flips_in_the_run_cache_are_never_served(repo):
+    expected = three_runs(repo)
+    cache = next((repo / ".git" / "flexgit.d").glob("runs-v1.*"))
+    good = cache.read_bytes()
+    for trial, position in enumerate(positions(len(good))):
+        flipped = bytearray(good)
+        flipped[position] ^= 1 << (trial % 8)
+        cache.write_bytes(bytes(flipped))
+        shutil.rmtree(repo / ".git" / "flexgit.d" / "tables", ignore_errors=True)
+        assert table_csv(repo) == expected, f"flipped bit {trial % 8} of byte {position}"
+        assert read_sealed(cache) is not None  # rebuilt from git
+
+
+def test_corrupt_text_cache_is_never_printed(repo):
+    expected = three_runs(repo)
+    text_file, = (repo / ".git" / "flexgit.d" / "tables").iterdir()
+    good = text_file.read_bytes()
+    for trial, position in enumerate(positions(len(good))):
+        flipped = bytearray(good)
+        flipped[position] ^= 1 << (trial % 8)
+        text_file.write_bytes(bytes(flipped))
+        assert table_csv(repo) == expected, f"flipped bit {trial % 8} of byte {position}"
+    text_file.write_bytes(good[:len(good) // 2])  # torn
+    assert table_csv(repo) == expected
+
+
+def wrong_shapes(tree, blob):
+    entry = ["0" * 40, "2026-01-01T00:00:00.000000Z", "experiments", {"name": "x", "id": "0" * 10}, marshal.dumps({})]
+    return [
+        [1, 2, 3],
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [[1, 2]]},
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:3] + [{"name": 3}] + entry[4:]]},
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:4] + ["not bytes"]]},
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": {"a": 1}},
+        {"format": runcache.CACHE_FORMAT, "tree": 7, "entries": []},
+        {"format": runcache.CACHE_FORMAT, "tree": blob, "entries": [entry]},  # a blob, not a tree
+    ]
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_valid_marshal_data_of_the_wrong_shape_is_a_miss(repo, sealed):
+    expected = three_runs(repo)
+    cache = next((repo / ".git" / "flexgit.d").glob("runs-v1.*"))
+    tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
+    blob = git(repo, "rev-parse", "HEAD:train.py").strip()
+    for shape in wrong_shapes(tree, blob) + [{"format": 1, "tree": tree, "entries": [[1, 2]]}]:
+        data = marshal.dumps(shape)
+        write_sealed(cache, data) if sealed else cache.write_bytes(data)
+        shutil.rmtree(repo / ".git" / "flexgit.d" / "tables", ignore_errors=True)
+        assert table_csv(repo) == expected, shape
+        assert flexgit_in_process(repo, "show", "b").code == 0
+
+
+def test_corrupt_data_hash_cache_is_hashed_again(repo):
+    (repo / "data").mkdir()  # ignored by the test repository's .gitignore
+    (repo / "data" / "train.csv").write_text("x,y\n1,2\n")
+    params = {"train_path": "data/train.csv"}
+    digest = flexgit.record(name="d1", params=params, repo=repo).data["train_path"]["sha256"]
+    cache = repo / ".git" / "flexgit.d" / "data-hashes.json"
+    good = cache.read_bytes()
+    assert digest.encode() in good
+    cache.write_bytes(good.replace(digest.encode(), b"0" * 64))  # still valid JSON, a wrong digest
+    assert flexgit.record(name="d2", params=params, repo=repo).data["train_path"]["sha256"] == digest
+    key = str((repo / "data" / "train.csv").resolve())
+    stat = (repo / "data" / "train.csv").stat()
+    signature = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    for number, shape in enumerate([{key: signature}, {key: signature + [5]}, {key: signature + ["f" * 63]}, [1]]):
+        data = json.dumps(shape).encode()
+        for sealed in (False, True):
+            write_sealed(cache, data) if sealed else cache.write_bytes(data)
+            run = flexgit.record(name=f"shape-{number}-{sealed}", params=params, repo=repo)
+            assert run.data["train_path"]["sha256"] == digest

@@ -7,6 +7,7 @@ import subprocess
 
 import flexgit
 from conftest import flexgit as cli, flexgit_in_process, git
+from flexgit.project.files import read_sealed, write_sealed
 
 
 def test_record_fingerprints_data_named_by_path_keys_and_data_tables(repo):
@@ -59,10 +60,11 @@ def test_unchanged_data_is_not_read_again_and_a_change_is_seen(repo):
     flexgit.record(name="c1", params={"train_path": str(data)}, repo=repo)
     cache = repo / ".git" / "flexgit.d" / "data-hashes.json"
     first = flexgit.show("c1", repo=repo).run.data["train_path"]["sha256"]
-    known = cache.read_text()
+    known = read_sealed(cache).decode()
     assert str(data) in known
-    # A planted hash for the same size, time and inode is trusted: proof the file was not re-read.
-    cache.write_text(known.replace(first, "f" * 64))
+    # A planted hash for the same size, time and inode (with a valid checksum) is trusted: proof
+    # the file was not re-read.
+    write_sealed(cache, known.replace(first, "f" * 64).encode())
     flexgit.record(name="c2", params={"train_path": str(data)}, repo=repo)
     assert flexgit.show("c2", repo=repo).run.data["train_path"]["sha256"] == "f" * 64
     data.write_text("x\n2\n")  # same size, new content and time: hashed again

@@ -10,6 +10,7 @@ import click
 
 from .._version import __version__
 from ..errors import FlexgitError
+from ..project.values import one_line
 from . import commands, hook, launch, sync
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -25,13 +26,14 @@ class FlexgitGroup(click.Group):
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
+            exc.message = one_line(exc.message)  # it may quote what was typed: keep the error one line
             exc.show()
             sys.exit(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
             sys.exit(130)
         except FlexgitError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {one_line(str(exc))}", err=True)
             sys.exit(1)
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (`flexgit table | head`); nothing to report
@@ -39,7 +41,7 @@ class FlexgitGroup(click.Group):
         except Exception as exc:  # a bug: still one line, unless FLEXGIT_DEBUG asks for the traceback
             if os.environ.get("FLEXGIT_DEBUG"):
                 raise
-            click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); please report it, "
+            click.echo(f"Error: internal error ({type(exc).__name__}: {one_line(str(exc))}); please report it, "
                        "with the traceback that FLEXGIT_DEBUG=1 shows", err=True)
             sys.exit(1)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from ..project.values import parse_assignment
+from ..project.values import one_line, parse_assignment
 
 
 def repo_of(ctx: click.Context) -> Path | None:
@@ -54,7 +54,19 @@ def param_option(help_text: str):
 def warn_left_out(paths) -> None:
     """Warn about the files a snapshot left out for their size, and say how to keep them."""
     for path in paths:
-        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {path}", err=True)
+        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {one_line(path)}", err=True)
     if paths:
         click.echo('to keep such files, raise max_file_size in .flexgit.toml (e.g. max_file_size = "100MB", '
                    'or "none" for no limit)', err=True)
+
+
+def warn_secrets(meta) -> None:
+    """One warning line for the files a snapshot left out as secrets, one for tracked ones it holds."""
+    if meta.get("secrets_left_out"):
+        click.echo("warning: left out of the snapshot, as they look like secrets: "
+                   f"{one_line(', '.join(meta['secrets_left_out']))} (include_secrets in .flexgit.toml keeps them)",
+                   err=True)
+    if meta.get("secrets_tracked"):
+        click.echo("warning: tracked by git, so in the snapshot, though they look like secrets: "
+                   f"{one_line(', '.join(meta['secrets_tracked']))} (already in your history; 'flexgit push' "
+                   "would share them)", err=True)

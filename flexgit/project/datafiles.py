@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .files import write_atomic
+from .files import read_sealed, write_sealed
 
 CHUNK = 1 << 20
 DIGEST_CACHE = "data-hashes.json"  # in .git/flexgit.d/
@@ -32,24 +32,29 @@ def data_params(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 class DigestCache:
-    """sha256 of files, remembered by (size, mtime, inode) in a JSON file that may vanish at any time."""
+    """sha256 of files, remembered by (size, mtime, inode) in a JSON file that may vanish at any time.
+
+    The file carries a checksum: a corrupt one, or an entry of the wrong shape, is a miss and
+    the file is hashed again (a wrong digest would be recorded as the data's fingerprint).
+    """
 
     def __init__(self, path: Path | None):
         self.path = path
         self.known: dict[str, list] = {}
         self.changed = False
-        if path is not None:
+        data = read_sealed(path) if path is not None else None
+        if data is not None:
             try:
-                loaded = json.loads(path.read_text())
+                loaded = json.loads(data)
                 self.known = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
+            except ValueError:
                 pass
 
     def digest(self, file: Path) -> tuple[str, int]:
         stat = file.stat()
         key, signature = str(file), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
         entry = self.known.get(key)
-        if isinstance(entry, list) and entry[:3] == signature:
+        if isinstance(entry, list) and len(entry) == 4 and entry[:3] == signature and _is_sha256(entry[3]):
             return entry[3], stat.st_size
         digest, size = _file_digest(file)
         self.known[key] = signature + [digest]
@@ -59,7 +64,7 @@ class DigestCache:
     def save(self) -> None:
         if self.path is not None and self.changed:
             with contextlib.suppress(OSError):
-                write_atomic(self.path, json.dumps(self.known).encode())
+                write_sealed(self.path, json.dumps(self.known).encode())
 
 
 def fingerprints(params: Mapping[str, Any], workdir: Path, cwd: Path,
@@ -118,6 +123,10 @@ def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache
             warnings.append(f"data '{was['path']}' ({key}) differs from what the run used ({used})")
     digests.save()
     return warnings
+
+
+def _is_sha256(text: Any) -> bool:
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _stored_path(path: Path, workdir: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 
@@ -16,3 +17,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     with open(temp, "wb") as out:
         out.write(data)
     os.replace(temp, path)
+
+
+# A cache file starts with the crc32 of the rest, as 8 hex digits and a newline: a flipped bit,
+# a torn or foreign file reads as a miss and is rebuilt from git, never served.
+_SEAL = 9
+
+
+def write_sealed(path: Path, data: bytes) -> None:
+    """`write_atomic` of `data` behind its checksum; read it back with `read_sealed`."""
+    write_atomic(path, b"%08x\n" % zlib.crc32(data) + data)
+
+
+def read_sealed(path: Path) -> bytes | None:
+    """What `write_sealed` wrote to `path`, or None when the file is missing, unreadable or corrupt."""
+    try:
+        sealed = path.read_bytes()
+    except OSError:
+        return None
+    data = sealed[_SEAL:]
+    if sealed[8:_SEAL] != b"\n" or sealed[:8] != b"%08x" % zlib.crc32(data):
+        return None
+    return data

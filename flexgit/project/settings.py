@@ -7,6 +7,8 @@
     exclude = ["scratch/*"]       # ... and none matching these
     max_file_size = "10MB"        # larger changed/untracked files are left out, with a warning (the default;
                                   # "none": no limit)
+    include_secrets = false       # changed/untracked files that look like secrets are left out
+    private_meta = false          # true: no host name, platform details or absolute paths in runs
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -14,8 +16,9 @@
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,9 +26,12 @@ from ..errors import InputError
 from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
-KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size")
+KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta")
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
 NO_LIMIT = "none"
+# File names that usually hold credentials: a snapshot leaves them out unless include_secrets says otherwise.
+SECRET_PATTERNS = (".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*",
+                   "id_ed25519*", "credentials*", ".netrc", "_netrc", ".git-credentials", ".pgpass", ".pypirc")
 _UNITS = {"": 1, "B": 1, "KB": 1024, "KIB": 1024, "MB": 1024 ** 2, "MIB": 1024 ** 2, "GB": 1024 ** 3, "GIB": 1024 ** 3}
 
 DEFAULT_SETTINGS = '''# flexgit project settings (see "Project settings" in flexgit's README).
@@ -45,6 +51,12 @@ results = []       # e.g. ["metrics.json"]
 # Larger new or changed files are left out (with a warning naming them, and listed in the
 # run's meta); the default is "10MB". Raise it ("100MB"), or "none" for no limit.
 # max_file_size = "10MB"
+# Files that look like secrets (.env, *.pem, *.key, id_rsa*, credentials*, .netrc, ...) are
+# left out too, and listed; true keeps them all, a list of globs keeps those it names.
+# include_secrets = false
+# Runs pushed to a shared remote carry your name, email, host name, platform and command
+# line; true leaves out the host name, platform details and absolute paths.
+# private_meta = false
 '''
 
 
@@ -58,26 +70,62 @@ class Settings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # None: no limit
+    include_secrets: bool | tuple[str, ...] = False  # True, or globs of secret-looking files to keep
+    private_meta: bool = False
     source: str | None = None  # the file they came from
 
-    def snapshot_filter(self) -> tuple[Callable[[str, int], bool] | None, list[str]]:
-        """A `keep(path, size)` test for the snapshot (None when nothing is filtered), and the list
-        it fills with the files left out for their size."""
-        too_large: list[str] = []
-        if not (self.include or self.exclude or self.max_file_size is not None):
-            return None, too_large
+    def snapshot_filter(self) -> "SnapshotFilter":
+        """What a snapshot of the working tree leaves out, by these settings."""
+        return SnapshotFilter(self)
 
-        def keep(path: str, size: int) -> bool:
-            if self.include and not any(fnmatch.fnmatchcase(path, g) for g in self.include):
-                return False
-            if any(fnmatch.fnmatchcase(path, g) for g in self.exclude):
-                return False
-            if self.max_file_size is not None and size > self.max_file_size:
-                too_large.append(f"{path} ({size} bytes)")
-                return False
-            return True
+    def is_secret(self, path: str) -> bool:
+        """True when `path` looks like a secret and include_secrets does not keep it."""
+        if self.include_secrets is True or not looks_secret(path):
+            return False
+        name = posixpath.basename(path)
+        return not any(fnmatch.fnmatchcase(path, g) or fnmatch.fnmatchcase(name, g) for g in self.include_secrets or ())
 
-        return keep, too_large
+
+def looks_secret(path: str) -> bool:
+    """True when the file's name is one that usually holds credentials (`SECRET_PATTERNS`)."""
+    name = posixpath.basename(path)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_PATTERNS)
+
+
+@dataclass
+class SnapshotFilter:
+    """The `keep(path, size)` test a snapshot applies to new and changed files, and what it left out."""
+
+    settings: Settings
+    too_large: list[str] = field(default_factory=list)  # "path (size bytes)"
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def keep(self) -> Callable[[str, int], bool] | None:
+        """The test, or None when it would keep everything (the snapshot is then cheaper)."""
+        s = self.settings
+        if not (s.include or s.exclude or s.max_file_size is not None or s.include_secrets is not True):
+            return None
+        return self._keep
+
+    def _keep(self, path: str, size: int) -> bool:
+        s = self.settings
+        if s.include and not any(fnmatch.fnmatchcase(path, g) for g in s.include):
+            return False
+        if any(fnmatch.fnmatchcase(path, g) for g in s.exclude):
+            return False
+        if s.is_secret(path):
+            self.secrets.append(path)
+            return False
+        if s.max_file_size is not None and size > s.max_file_size:
+            self.too_large.append(f"{path} ({size} bytes)")
+            return False
+        return True
+
+    def pathspecs(self) -> list[str]:
+        """git pathspecs of the file names that look like secrets, at any depth (for files already tracked)."""
+        return [] if self.settings.include_secrets is True else [
+            spec for pattern in SECRET_PATTERNS for spec in (pattern, "*/" + pattern)]
 
 
 def load_settings(workdir: Path) -> Settings:
@@ -108,9 +156,22 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
     branch = table.get("branch")
     if branch is not None and not isinstance(branch, str):
         raise InputError(f"'branch' in {source} must be a string")
+    private = table.get("private_meta", False)
+    if not isinstance(private, bool):
+        raise InputError(f"'private_meta' in {source} must be true or false")
     return Settings(branch=branch, config=_files(table, "config", source), results=_files(table, "results", source),
                     include=_files(table, "include", source), exclude=_files(table, "exclude", source),
-                    max_file_size=_size(table.get("max_file_size"), source), source=source)
+                    max_file_size=_size(table.get("max_file_size"), source),
+                    include_secrets=_secrets(table.get("include_secrets", False), source), private_meta=private,
+                    source=source)
+
+
+def _secrets(value: Any, source: str) -> bool | tuple[str, ...]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise InputError(f"'include_secrets' in {source} must be true, false or a list of globs such as [\"deploy.key\"]")
 
 
 def _size(value: Any, source: str) -> int | None:

@@ -9,6 +9,8 @@ from ..errors import InputError
 from .formats import SUFFIXES, loads
 from .values import Flat, Scalar, flatten
 
+MAX_FILE_BYTES = 32 << 20  # far beyond what flatten keeps; refused before it is read and parsed
+
 
 def load_flat(path: str | Path, role: str) -> Flat:
     """Read one file as a flat mapping; `role` ("config", "results") names it in errors."""
@@ -17,6 +19,9 @@ def load_flat(path: str | Path, role: str) -> Flat:
     if kind not in SUFFIXES:
         raise InputError(f"{role} file '{path}' has an unknown type; use a .toml, .json or .yaml file")
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{role} file '{path}' is larger than {MAX_FILE_BYTES >> 20} MB; flexgit keeps summary "
+                             "values, so keep large data in a file of the snapshot")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{role} file '{path}' does not exist; check the path") from None
@@ -33,6 +38,8 @@ def load_flat(path: str | Path, role: str) -> Flat:
 def _parse(text: str, kind: str, path: Path, role: str) -> Any:
     try:
         return loads(text, kind)
+    except RecursionError:
+        raise InputError(f"{role} file '{path}' nests values too deeply to read; flatten it") from None
     except Exception as exc:  # each parser has its own error type; all mean "malformed"
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{role} file '{path}' is not valid {kind[1:].upper()}: {detail}; fix the file") from None

@@ -19,18 +19,56 @@ Value = Union[Scalar, list]
 Flat = dict[str, Value]
 
 
+# Characters that must not reach a commit message: C0 and C1 controls but newline and tab, DEL,
+# and lone surrogates (not text at all; they cannot be written as UTF-8). A NUL in particular
+# ends a commit message for libgit2, cutting off the trailers that make a commit flexgit's.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# ... and, in a one-line error, anything that starts a new line or rewrites the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def check_text(text: str, where: str) -> str:
+    """`text` checked for a commit message: refused if it holds a control character other than newline
+    and tab (Windows line ends become newlines)."""
+    text = text.replace("\r\n", "\n")
+    bad = _UNSAFE.search(text)
+    if bad:
+        raise InputError(f"{where} holds the character {ascii(bad.group())}, which flexgit does not store in a "
+                         "commit message; remove it (newlines and tabs are fine)")
+    return text
+
+
+def escape_control(text: str) -> str:
+    """`text` with the characters `check_text` refuses written as escapes (`\\x00`): for messages that
+    flexgit builds from text it did not check (a command line, a commit subject, a pulled note)."""
+    return _UNSAFE.sub(lambda found: ascii(found.group())[1:-1], text.replace("\r\n", "\n"))
+
+
+def one_line(text: str) -> str:
+    """`text` on one printable line: line breaks and other control characters written as escapes."""
+    return _UNPRINTABLE.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
 def parse_scalar(text: str) -> Scalar:
-    """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself."""
+    """Read `text` as a TOML scalar: `0.1` float, `3` int, `true` bool, `nan`; else the text itself,
+    whole (`1\nb = 2` is that text, not 1)."""
     try:
-        value = loads_toml("v = " + text)["v"]
+        parsed = loads_toml("v = " + text)
     except IntegerRangeError:
         raise InputError(f"{text} is an integer beyond 64 bits, which flexgit cannot store (TOML allows 64-bit "
                          f"integers); write it as a float ({text}.0) or as quoted text") from None
     except ValueError:
         return text
-    if isinstance(value, (str, int, float, bool)):
+    except RecursionError:
+        raise InputError(f"the value {_excerpt(text)} nests brackets too deeply; give a number, text or bool") from None
+    value = parsed["v"]
+    if len(parsed) == 1 and isinstance(value, (str, int, float, bool)):
         return value
     return text
+
+
+def _excerpt(text: str, size: int = 40) -> str:
+    return repr(text[:size]) + ("..." if len(text) > size else "")
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
@@ -48,36 +86,76 @@ def parse_assignment(text: str, option: str) -> tuple[str, Scalar]:
 
 def check_key(key: str, where: str) -> None:
     """Refuse keys that cannot be a column name."""
-    if not key or key != key.strip() or any(ord(c) < 32 for c in key):
-        raise InputError(f"bad key {key!r} in {where}: keys are non-empty text without control characters")
+    if not key or key != key.strip() or any(ord(c) < 32 for c in key) or not _is_unicode(key):
+        raise InputError(f"bad key {_excerpt(key, 80)} in {where}: keys are non-empty text without control "
+                         "characters")
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate, which no UTF-8 file or note can hold."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def flatten(data: Mapping[str, Any], where: str) -> Flat:
     """Flatten nested mappings into dotted keys, checking every value.
 
     Two keys that flatten to the same dotted key (`"a.b"` beside `a = {b = ...}`) are refused:
-    keeping either value would lose the other.
+    keeping either value would lose the other. Refused too beyond MAX_VALUES values, MAX_TEXT
+    characters or MAX_DEPTH levels, counted as the values are reached: a few hundred bytes of
+    YAML aliases can expand to millions of values, and each would be stored in the run's note
+    and read by every `table`.
     """
     flat: Flat = {}
-    _flatten_into(flat, {}, data, where, ())
+    _flatten_into(flat, {}, data, where, (), _Budget(where))
     return flat
 
 
+MAX_VALUES = 100_000
+MAX_TEXT = 4 * 1024 * 1024  # characters of keys and text values together
+MAX_DEPTH = 64
+
+
+class _Budget:
+    def __init__(self, where: str):
+        self.where, self.values, self.text = where, 0, 0
+
+    def spend(self, values: int, text: int) -> None:
+        self.values += values
+        self.text += text
+        if self.values > MAX_VALUES or self.text > MAX_TEXT:
+            raise InputError(
+                f"{self.where} holds more than {MAX_VALUES:,} values or {MAX_TEXT // 1024 // 1024} MB of text "
+                "(YAML aliases included); flexgit keeps summary values, so keep large data in a file of the snapshot")
+
+
 def _flatten_into(flat: Flat, paths: dict[str, tuple[str, ...]], data: Mapping[str, Any], where: str,
-                  path: tuple[str, ...]) -> None:
+                  path: tuple[str, ...], budget: _Budget) -> None:
+    if len(path) >= MAX_DEPTH:
+        raise InputError(f"{where} nests tables more than {MAX_DEPTH} levels deep (or a YAML alias refers to "
+                         "itself); flatten it")
     for key, value in data.items():
         key = str(key)
         check_key(key, where)
         here = (*path, key)
         if isinstance(value, Mapping):
-            _flatten_into(flat, paths, value, where, here)
+            budget.spend(0, len(".".join(here)))
+            _flatten_into(flat, paths, value, where, here, budget)
             continue
         full = ".".join(here)
         if full in paths:
             raise InputError(f"{_spelled(paths[full])} and {_spelled(here)} in {where} both flatten to '{full}'; "
                              "rename or remove one of them")
         paths[full] = here
-        flat[full] = check_value(value, full, where)
+        value = check_value(value, full, where)
+        items = value if isinstance(value, list) else [value]
+        budget.spend(max(1, len(items)), len(full) + sum(len(item) for item in items if isinstance(item, str)))
+        flat[full] = value
 
 
 def _spelled(path: tuple[str, ...]) -> str:
@@ -92,7 +170,12 @@ def check_value(value: Any, key: str, where: str) -> Value:
     if isinstance(value, int) and not is_int64(value):
         raise InputError(f"key {key!r} in {where} is an integer beyond 64 bits ({value}), which flexgit cannot "
                          "store (TOML allows 64-bit integers); write it as a float or as text")
-    if isinstance(value, (str, int, float)):  # bool is an int
+    if isinstance(value, str):
+        if not _is_unicode(value):
+            raise InputError(f"key {key!r} in {where} holds text that is not valid Unicode (a lone surrogate, "
+                             f"{_excerpt(value)}); fix the value")
+        return value
+    if isinstance(value, (int, float)):  # bool is an int
         return value
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()

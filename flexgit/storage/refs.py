@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..project.values import escape_control
+
 # Version 2 of the repository format moved run names out of refs/tags and, on remotes, the
 # experiments branch out of refs/heads: plain clones, fetches and `git push --tags` never carry
 # runs. Note lines keep their own version (NOTE_VERSION): their format did not change.
@@ -46,11 +48,14 @@ KINDS = (KIND_ROOT, KIND_RUN, KIND_SNAPSHOT, KIND_MERGE)
 # printable ASCII only) so that names are safe on every command line and file system.
 _NAME = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]{0,99}\Z")
 _BRANCH_PART = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]*\Z")
+# Names git reads as a revision before any tag: HEAD and its kin, '@', a full object id.
+_REVISION = re.compile(r"(?:(?:[A-Z]+_)*HEAD|AUTO_MERGE|@|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\Z")
 
 
 def is_valid_run_name(name: str) -> bool:
-    """True when `name` can be a run name (a single, conservative ref component)."""
-    return bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
+    """True when `name` can be a run name (a single, conservative ref component, not a revision)."""
+    return (bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
+            and not _REVISION.match(name))
 
 
 def is_valid_branch_name(branch: str) -> bool:
@@ -94,7 +99,12 @@ def legacy_run_ref(name: str) -> str:
 
 
 def commit_message(subject: str, trailer_lines: Sequence[tuple[str, str]] = (), body: str = "") -> str:
-    """A flexgit commit message: subject, optional body, then the trailers, the format version last."""
+    """A flexgit commit message: subject, optional body, then the trailers, the format version last.
+
+    Control characters that reach it unchecked (a pulled note's message) are escaped: a NUL would
+    end the message for libgit2 and lose the trailers.
+    """
+    subject, body = escape_control(subject), escape_control(body)
     lines = [subject]
     if body.strip():
         lines += ["", body.strip()]

@@ -9,7 +9,8 @@ keeps loading fast.
 
 The file is written with `marshal` (plain data only: it cannot build arbitrary objects the
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
-`.git/flexgit.d/`, which git never transfers, and a file it cannot read is just a miss.
+`.git/flexgit.d/`, which git never transfers. The file carries a checksum, and what it holds
+is checked for shape: a corrupt, torn or foreign file is a miss, never served, never an error.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import marshal
 from pathlib import Path
 from typing import Any
 
-from ..project.files import write_atomic
+from ..project.files import read_sealed, write_sealed
 from .run import Run, table_row
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 # An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
 Entry = list
 ID, TIME, BRANCH, ROW, META = range(5)
@@ -39,8 +40,12 @@ def run_of(entry: Entry) -> Run:
 
 
 def meta_of(entry: Entry) -> dict[str, Any]:
-    """The run's meta, unpacked."""
-    return marshal.loads(entry[META])
+    """The run's meta, unpacked (empty if the bytes are not a marshalled table)."""
+    try:
+        meta = marshal.loads(entry[META])
+    except (ValueError, EOFError, TypeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _order(entry: Entry) -> tuple[str, str]:
@@ -58,19 +63,31 @@ def add_entries(entries: list[Entry], new: list[Entry]) -> None:
 
 def load(path: Path) -> tuple[str, list[Entry]] | None:
     """(notes tree id, entries) as last saved, or None."""
-    try:
-        data = marshal.loads(path.read_bytes())
-        if data.get("format") != CACHE_FORMAT or not isinstance(data.get("entries"), list):
-            return None
-        return str(data["tree"]), data["entries"]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, EOFError):
+    payload = read_sealed(path)
+    if payload is None:
         return None
+    try:
+        data = marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+        return None
+    tree, entries = data.get("tree"), data.get("entries")
+    if not isinstance(tree, str) or not isinstance(entries, list) or not all(map(_well_formed, entries)):
+        return None
+    return tree, entries
+
+
+def _well_formed(entry: Any) -> bool:
+    return (type(entry) is list and len(entry) == 5 and type(entry[ID]) is str and type(entry[TIME]) is str
+            and type(entry[BRANCH]) is str and type(entry[ROW]) is dict and type(entry[META]) is bytes
+            and type(entry[ROW].get("name")) is str)
 
 
 def save(path: Path, tree: str, entries: list[Entry]) -> None:
     """Replace the cache atomically (readers see the old file or the new one); failures are ignored."""
     payload = {"format": CACHE_FORMAT, "tree": tree, "entries": entries}
     try:
-        write_atomic(path, marshal.dumps(payload))
+        write_sealed(path, marshal.dumps(payload))
     except OSError:
         pass  # a read-only repository still gets its table, just without the cache

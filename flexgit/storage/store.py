@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
+from ..project.values import check_text
 from . import runcache
 from .gitrepo import GitRepo, RefMoved
 from .refs import (
@@ -47,6 +48,7 @@ from .run import Run, rows_from_notes, update_line
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
 READ_CHUNK = 4096
+MAX_NOTE_BYTES = 16 << 20
 RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 
 
@@ -154,6 +156,11 @@ class Store:
         named = [run.name for run in runs if run.name]
         if len(set(named)) != len(named):
             raise InputError("two runs in one batch have the same name; give each run its own name")
+        for run in runs:  # checked by every caller already; a run message is never cut, whoever forgets
+            check_text(run.message, f"the message of run '{run.name}'")
+            if len(run.to_note_line()) > MAX_NOTE_BYTES:  # every `table` would read it
+                raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
+                                 "keep large values in a file of the snapshot")
         with self.repo.writer_lock():
             self._prepare_write()
             for _ in range(MAX_ATTEMPTS):
@@ -376,7 +383,7 @@ class Store:
         cached = runcache.load(cache_path)
         if cached is not None and cached[0] == tree:
             return cached[1]
-        if cached is not None and self.repo.has_object(cached[0]):
+        if cached is not None and self.repo.is_tree(cached[0]):
             changed, removed = self.repo.changed_blobs(cached[0], tree)
             dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
@@ -402,7 +409,7 @@ class Store:
         note = self.note_of(commit) if commit else None
         run = Run.from_note(commit, note) if note else None
         if run is None:
-            raise UnknownRunError(f"no run named '{name_or_id}'; list the recorded runs with 'flexgit table'")
+            raise UnknownRunError(f"no run named {name_or_id!r}; list the recorded runs with 'flexgit table'")
         return run
 
     def names_noted_since(self, notes_tip: str | None) -> dict[str, str]:
@@ -474,5 +481,5 @@ def note_paths(commit: str) -> Iterable[str]:
 
 
 def bad_name_message(name: str) -> str:
-    return (f"'{name}' cannot be a run name: use letters, digits and . _ - + = , % @ "
-            "(no spaces, no '..', not starting with '-' or '.')")
+    return (f"{name!r} cannot be a run name: use letters, digits and . _ - + = , % @ "
+            "(no spaces, no '..', not starting with '-' or '.', not HEAD, '@' or a full commit id)")

@@ -2,7 +2,8 @@
 
 One file per query, whose first line holds the notes and branch tips and the query it was
 rendered from; a hit requires all of them unchanged, so a record, a fetch or any other move
-of either ref makes it miss. Never the only copy of anything.
+of either ref makes it miss. The file carries a checksum: a corrupt one is a miss, never
+printed. Never the only copy of anything.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ..project.files import write_atomic
+from ..project.files import read_sealed, write_sealed
 
 KEEP = 16  # queries remembered; the oldest file goes first
 
@@ -26,13 +27,13 @@ def _key(query: Any, tips: str) -> tuple[Path, str]:
 def get(directory: Path, query: Any, tips: str) -> str | None:
     """The text rendered for `query` from `tips`, or None."""
     name, header = _key(query, tips)
+    data = read_sealed(directory / name)
+    if data is None or not data.startswith(header.encode()):
+        return None
     try:
-        with open(directory / name, encoding="utf-8") as handle:
-            if handle.readline() == header:
-                return handle.read()
-    except (OSError, UnicodeDecodeError):
-        pass
-    return None
+        return data[len(header.encode()):].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def put(directory: Path, query: Any, tips: str, text: str) -> None:
@@ -40,7 +41,7 @@ def put(directory: Path, query: Any, tips: str, text: str) -> None:
     name, header = _key(query, tips)
     path = directory / name
     try:
-        write_atomic(path, (header + text).encode())
+        write_sealed(path, (header + text).encode())
         files = sorted(path.parent.iterdir(), key=lambda p: p.stat().st_mtime)
         for old in files[:-KEEP]:
             old.unlink()

@@ -22,6 +22,7 @@ from ..errors import FlexgitError, InputError, RunExistsError
 from ..project.history import SET_ASIDE
 from ..project.settings import load_settings
 from ..project.sources import merge_sources
+from ..project.values import escape_control, one_line
 from ..storage.gitrepo import GitRepo
 from ..storage.refs import BranchRef
 from ..storage.run import Run, utc_now
@@ -134,14 +135,16 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     earlier = _ancestor_run(store, branch_ref(settings.branch), head)
     if earlier is not None and _same_results(merge_sources(files, None, "results"), earlier.metrics):
         return f"skipped: results unchanged since {earlier.name} (commit {str(earlier.source)[:10]})"
-    subject = git.commit(head)[2].strip().split("\n", 1)[0] if head else ""
+    subject = escape_control(git.commit(head)[2].strip().split("\n", 1)[0]) if head else ""
     try:
         run = record_working_tree(store, name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
         return f"skipped: commit {head[:10]} already has a run"
     left_out, set_aside = run.meta.get("left_out") or [], run.meta.get("history_set_aside")
+    secrets = run.meta.get("secrets_left_out")
     return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
         f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "") + (
+        f"; left out as they look like secrets: {one_line(', '.join(secrets))}" if secrets else "") + (
         f"; set aside {set_aside} steps an earlier process logged (.git/flexgit.d/{SET_ASIDE})" if set_aside else "")
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .._context import open_store, target_branch
+from .._context import check_meta_keys, open_store, target_branch
 from .._version import __version__
 from ..errors import InputError
 from ..project.dates import AmbiguousDates, check_order, column_order, read_date, reads_either_way
-from ..project.values import check_key, parse_scalar
+from ..project.values import check_key, check_text, parse_scalar
 from ..storage.refs import BranchRef, is_valid_run_name
 from ..storage.run import Run
 from ..storage.store import Store, bad_name_message
@@ -134,6 +134,7 @@ def _read(path: Path) -> Table:
         raise InputError(f"'{path}' has two columns of the same name; rename one")
     for column in header:
         check_key(column, f"the header of '{path}'")
+    check_meta_keys([column[5:] for column in header if column.startswith("meta.")], f"the header of '{path}'")
     rows = [(number, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True)))
             for number, cells in body]
     return Table(path, header, rows, notes)
@@ -190,16 +191,21 @@ def _run(row: dict[str, str], table: Table, metrics: set[str] | None, number: in
         if not text or column in META_COLUMNS:
             continue
         prefix, dot, key = column.partition(".")
+        try:
+            value = parse_scalar(text)
+        except InputError as exc:
+            raise InputError(f"line {number} of '{path}', column {column!r}: {exc}") from None
         if dot and prefix in ("params", "metrics", "meta"):
-            {"params": params, "metrics": results, "meta": meta}[prefix][key] = parse_scalar(text)
+            {"params": params, "metrics": results, "meta": meta}[prefix][key] = value
         elif (column in metrics) if metrics is not None else is_metric_column(column):
-            results[column] = parse_scalar(text)
+            results[column] = value
         else:
-            params[column] = parse_scalar(text)
+            params[column] = value
     name = (row.get("name") or "").strip()
     if name and not is_valid_run_name(name):
         raise InputError(f"line {number} of '{path}': {bad_name_message(name)}")
-    return Run(name=name, params=params, metrics=results, meta=meta, message=(row.get("message") or "").strip(),
+    message = check_text((row.get("message") or "").strip(), f"line {number} of '{table.path}': the message")
+    return Run(name=name, params=params, metrics=results, meta=meta, message=message,
                date=date or when.strftime("%Y-%m-%dT%H:%M:%SZ"), time=when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 

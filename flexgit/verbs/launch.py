@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .._context import open_store, read_history, target_branch, write_run
+from .._context import open_store, private_text, read_history, snapshot, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
 from ..project.history import ENV as HISTORY_ENV
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
-from ..project.values import Scalar, check_key, parse_scalar
+from ..project.values import Scalar, check_key, escape_control, parse_scalar
 from ..storage.run import Run
 
 OUTPUT_LOG = "output.log"
@@ -99,8 +99,7 @@ class Sweep:
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
-        keep, self.too_large = self.settings.snapshot_filter()  # too_large: listed in each run's meta
-        tree, self.left_out = git.snapshot_tree(keep)  # kept out of the record, not out of the command's sight
+        tree, self.left_meta, self.left_out = snapshot(git, self.settings)  # left out of the record, not of sight
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -225,20 +224,21 @@ class Sweep:
         root = checkout / self.subdir
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
-                                "duration_s": duration}
-        if self.too_large:
-            meta["left_out"] = list(self.too_large)
+                                "duration_s": duration, **self.left_meta}
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")
         except InputError as exc:
             metrics, meta["results_error"] = {}, str(exc)
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
+        message = escape_control(f"flexgit run {' '.join(self.command)}")
+        if self.settings.private_meta:
+            message = private_text(message, git.workdir)
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
-                  message=f"flexgit run {' '.join(self.command)}")
+                  message=message)
         # The history file is this run's own: every line in it is the run's, whichever process logged it.
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
-                         read_history(checkout / ".flexgit-history.jsonl"))
+                         read_history(checkout / ".flexgit-history.jsonl"), private=self.settings.private_meta)
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
         with self.progress.lock:

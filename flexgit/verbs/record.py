@@ -18,7 +18,7 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     Files are read first and explicit `params` / `metrics` override their keys; with no
     files given, the project's settings name them (those that exist are read). `artifacts`
     (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
-    descriptive keys (flexgit's own meta keys win). Data files the params name (keys ending
+    descriptive keys (flexgit's own meta keys are refused). Data files the params name (keys ending
     in `_path`, or in a `[data]` table) are fingerprinted. Steps logged with `flexgit.log` by
     one process (this one if it logged, else the last that did) go with the run; the run's
     meta says how many (`history_steps`), since when (`history_since`) and how many steps of

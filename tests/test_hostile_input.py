@@ -67,7 +67,7 @@ def test_a_pulled_note_with_nul_in_its_message_cannot_cut_a_snapshot_commit(repo
     git(repo, "notes", "--ref=flexgit", "add", "-f", "-m", json.dumps(note), run.id)
     assert cli(repo, "checkout", "r", "--branch", "try-r").code == 0
     message = git(repo, "log", "-1", "--format=%B", "try-r")
-    assert "evil\\x00Flexgit-Kind: root" in message and message.rstrip().endswith("Flexgit-Format: 1")
+    assert "evil\\x00Flexgit-Kind: root" in message and message.rstrip().endswith("Flexgit-Format: 2")
     assert cli(repo, "record", "--name", "after", "-m", "acc=2").code == 0
 
 

@@ -36,6 +36,3 @@ class DirtyTreeError(FlexgitError):
 class ConcurrencyError(FlexgitError):
     """A reference kept moving under us or stayed locked; nothing was written."""
 
-
-class FormatError(FlexgitError):
-    """Stored flexgit data is written in a format this version cannot read."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import marshal
 import shutil
@@ -41,7 +43,8 @@ def test_a_tip_moved_by_plain_git_is_seen(repo):
 def test_notes_changed_by_git_notes_are_read_again(repo):
     run = record(repo, "a", 1)
     cli(repo, *CSV)
-    later = '{"v":1,"t":"2999-01-01T00:00:00.000000Z","metrics":{"acc":5}}'
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    later = '{"v":1,"t":"%s","metrics":{"acc":5}}' % soon  # newer than the run, not beyond the clock's slack
     git(repo, "notes", "--ref=flexgit", "append", "-m", later, run.id)
     assert cli(repo, *CSV).out == "name,metrics.acc\na,5\n"
     git(repo, "notes", "--ref=flexgit", "add", "-m", "a note that is not a run", "HEAD")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,33 +48,50 @@ def test_note_tag_and_commit_point_at_the_same_run(repo):
     assert git(repo, "notes", "--ref=flexgit", "list", run.id).strip()
 
 
+def killed_at(repo, step, name, **env):
+    """Record run `name` in a process killed at write step `step` (the store's crash points)."""
+    script = f"import flexgit; flexgit.record(name={name!r}, metrics={{'acc': 0.7}}, repo={str(repo)!r})"
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FLEXGIT_CRASH_AT": step, **env},
+                          capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr  # SIGKILL, at that step
+
+
 def interrupt_after_notes(repo, name):
-    """Leave the state a process killed right after moving the notes ref leaves behind."""
+    """The state a process killed right after moving the notes ref leaves behind; returns the run's id."""
     flexgit.record(name="before", repo=repo)
     branch_before = git(repo, "rev-parse", "experiments").strip()
-    run = flexgit.record(name=name, metrics={"acc": 0.7}, repo=repo)
-    git(repo, "update-ref", "refs/heads/experiments", branch_before)
-    git(repo, "update-ref", "-d", f"refs/exp/{name}")
-    return run
+    killed_at(repo, "notes", name)
+    assert git(repo, "rev-parse", "experiments").strip() == branch_before
+    assert git(repo, "rev-parse", "--verify", "-q", f"refs/exp/{name}", check=False) == ""
+    return json.loads((repo / ".git" / "flexgit.d" / "write.json").read_text())["tip"]  # the journal's run
 
 
 def test_a_write_interrupted_after_the_note_is_completed_by_the_next_writer(repo):
-    run = interrupt_after_notes(repo, "cut")
+    run_id = interrupt_after_notes(repo, "cut")
     # The run is already recorded: the table is built from the notes, and it can be shown.
     assert "cut" in [r.name for r in flexgit.list_runs(repo=repo)]
-    assert flexgit.show("cut", repo=repo).run.id == run.id
+    assert flexgit.show("cut", repo=repo).run.id == run_id
     later = flexgit.record(name="later", repo=repo)
-    assert git(repo, "rev-parse", "exp/cut").strip() == run.id
-    assert git(repo, "rev-parse", "experiments~1").strip() == run.id
+    assert git(repo, "rev-parse", "exp/cut").strip() == run_id
+    assert git(repo, "rev-parse", "experiments~1").strip() == run_id
     assert git(repo, "rev-parse", "experiments").strip() == later.id
     assert [r.name for r in flexgit.list_runs(repo=repo)] == ["before", "cut", "later"]
+    assert not (repo / ".git" / "flexgit.d" / "write.json").exists()
 
 
-def test_a_missing_tag_alone_is_recreated(repo):
-    run = flexgit.record(name="tagless", repo=repo)
-    git(repo, "update-ref", "-d", "refs/exp/tagless")
-    flexgit.init(repo=repo)
-    assert git(repo, "rev-parse", "exp/tagless").strip() == run.id
+@pytest.mark.parametrize("step", ["journal", "notes", "branch"])
+def test_a_write_killed_at_each_step_is_all_or_nothing(repo, step):
+    flexgit.record(name="before", repo=repo)
+    killed_at(repo, step, "cut")
+    landed = step != "journal"  # the notes ref is the commit point
+    assert ("cut" in [r.name for r in flexgit.list_runs(repo=repo)]) == landed
+    flexgit.record(name="after", repo=repo)
+    expected = ["before", "cut", "after"] if landed else ["before", "after"]
+    assert [r.name for r in flexgit.list_runs(repo=repo)] == expected
+    chain = git(repo, "rev-list", "--first-parent", "experiments").split()
+    for run in flexgit.list_runs(repo=repo):
+        assert git(repo, "rev-parse", f"exp/{run.name}").strip() == run.id and run.id in chain
+    assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
 
 
 def test_stale_ref_lock_from_a_killed_process_is_cleared(repo):

@@ -116,7 +116,7 @@ def test_checkout_worktree_from_a_bare_repository_links_nothing(repo, tmp_path):
     flexgit.record(name="b1", repo=repo)
     bare = tmp_path / "bare.git"
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
-    git(bare, "fetch", "-q", str(repo), "refs/tags/*:refs/tags/*", "refs/notes/*:refs/notes/*",
+    git(bare, "fetch", "-q", str(repo), "refs/exp/*:refs/exp/*", "refs/notes/*:refs/notes/*",
         "refs/heads/experiments:refs/heads/experiments")
     result = flexgit_in_process(bare, "checkout", "b1", "--worktree", str(tmp_path / "wt"))
     assert (result.code, result.err) == (0, ""), result

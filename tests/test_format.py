@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from flexgit.errors import FormatError, InputError
-from flexgit.storage.run import Run, update_line
+from flexgit.errors import InputError
+from flexgit.storage.run import Run, rows_from_notes, update_line
 from flexgit.storage.refs import trailers
 from flexgit.project.sources import load_flat
 from flexgit.project.formats import loads_toml
@@ -38,9 +38,14 @@ def test_lines_that_are_not_flexgit_rows_are_ignored():
     assert Run.from_note("c" * 40, b"free text\n" + RUN.to_note_line()).name == "r"
 
 
-def test_a_newer_format_is_refused_with_advice():
-    with pytest.raises(FormatError, match="upgrade flexgit"):
-        Run.from_note("c" * 40, b'{"v": 2, "t": "x", "name": "n"}\n')
+def test_a_line_of_a_newer_format_is_skipped_alone_and_reported():
+    newer = b'{"v": 2, "t": "2026-01-01T00:00:00.000000Z", "name": "n", "metrics": {"acc": 0.1}}\n'
+    assert Run.from_note("c" * 40, newer) is None
+    assert Run.from_note("c" * 40, RUN.to_note_line() + newer).metrics["acc"] == 0.5  # not 0.1
+    problems = []
+    rows = rows_from_notes([("c" * 40, newer), ("d" * 40, RUN.to_note_line())], problems)
+    assert [commit for commit, _ in rows] == ["d" * 40]
+    assert problems == ["c" * 40 + ": written by a newer flexgit (note format 2)"]
 
 
 def test_commit_message_trailers():

@@ -7,8 +7,9 @@ import zlib
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that readers see the old file or the new one, never a mix.
+def write_atomic(path: Path, data: bytes, durable: bool = False) -> None:
+    """Replace `path` with `data` so that readers see the old file or the new one, never a mix;
+    `durable` also waits until the data is on disk.
 
     Raises OSError; callers that only keep caches ignore it.
     """
@@ -16,6 +17,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temp, "wb") as out:
         out.write(data)
+        if durable:
+            out.flush()
+            os.fsync(out.fileno())
     os.replace(temp, path)
 
 

@@ -149,6 +149,7 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     tracking = fetched.tracking
     joined = Joined(fetched=fetched)
     with store.repo.writer_lock():
+        store.complete_interrupted_write()  # its runs join the branch before theirs do
         before = store.branch_tip(target)
         notes_before = store.repo.ref_target(NOTES_REF)
         for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
@@ -183,15 +184,21 @@ def join_branch(store: Store, target: BranchRef, theirs: str | None, remote: str
 
 
 def join_notes(store: Store, theirs: str | None, remote: str) -> None:
-    """Join the notes commit `theirs` with ours: a union of lines for a run noted on both sides."""
+    """Join the notes commit `theirs` with ours: every note of both, a union of lines for a run noted
+    on both sides. Never a plain adoption of theirs: a notes commit that deletes or rewrites notes
+    (a fast-forward included) cannot make a local run's note or line disappear."""
     git = store.repo
     ours = git.ref_target(NOTES_REF)
     if theirs is None or ours == theirs or (ours and git.is_ancestor(theirs, ours)):
         return
-    if ours is None or git.is_ancestor(ours, theirs):
+    if ours is None:
         git.set_ref(NOTES_REF, theirs, ours, f"flexgit: pull from {remote}")
         return
-    tree = store.joined_notes_tree(git.commit(ours)[0], git.commit(theirs)[0])
+    their_tree = git.commit(theirs)[0]
+    tree = store.joined_notes_tree(git.commit(ours)[0], their_tree)
+    if tree == their_tree and git.is_ancestor(ours, theirs):
+        git.set_ref(NOTES_REF, theirs, ours, f"flexgit: pull from {remote}")
+        return
     message = commit_message(f"flexgit: join notes from {remote}", [(TRAILER_KIND, KIND_MERGE)])
     merge = git.create_commit(tree, [ours, theirs], message)
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")

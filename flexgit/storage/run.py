@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
-from ..errors import FormatError
 from ..project.formats import dumps_toml
 from ..project.values import Value, unflatten
 from .refs import (
@@ -28,6 +27,7 @@ from .refs import (
     TRAILER_NAME,
     TRAILER_SOURCE,
     commit_message,
+    is_valid_run_name,
 )
 
 ROW_KEYS = ("name", "message", "date", "branch", "data", "status")
@@ -134,47 +134,64 @@ class Run:
         return files
 
 
-def note_row(data: bytes) -> dict[str, Any] | None:
-    """A note's lines merged into one row (newest value of each key wins), or None."""
-    lines = [line for line in (_parse_line(raw) for raw in data.splitlines()) if line is not None]
+def note_row(data: bytes, problems: list[str] | None = None) -> dict[str, Any] | None:
+    """A note's lines merged into one row (newest value of each key wins), or None.
+
+    Only lines `valid_line` accepts count; each other line is skipped (and described in
+    `problems`), never the whole note. The name and branch come from the first full row and
+    change only through `rename` lines: a later line cannot take a run's identity.
+    """
+    latest = _latest_time()
+    lines = [line for line in (_parse_line(raw, latest, problems) for raw in data.splitlines()) if line is not None]
     # The full row first among equal times, so an update at the same instant still applies.
-    lines.sort(key=lambda line: (str(line.get("t", "")), "name" not in line))
+    lines.sort(key=lambda line: (line["t"], "name" not in line))
     base = next((line for line in lines if "name" in line), None)
     if base is None:
         return None
-    row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base.get("t", "")}
+    row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base["t"], "name": base["name"],
+                           "branch": base.get("branch", "")}
     for line in lines:
-        for key in ROW_KEYS:
+        for key in ("message", "date", "data", "status"):  # not name or branch: see above
             if key in line:
                 row[key] = line[key]
-        if isinstance(line.get("rename"), str):  # `flexgit rename`: a later line, not a second full row
+        if "rename" in line:  # `flexgit rename`: a later line, not a second full row
             row["name"] = line["rename"]
         for table in ("params", "metrics", "meta"):
-            if isinstance(line.get(table), dict):
+            if table in line:
                 row[table].update(line[table])
     return row
 
 
-def rows_from_notes(notes: Iterable[tuple[str, bytes]]) -> list[tuple[str, dict[str, Any]]]:
-    """(commit id, row) of many notes; notes of one line, the common case, parse in one go."""
+def rows_from_notes(notes: Iterable[tuple[str, bytes]],
+                    problems: list[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(commit id, row) of many notes; notes of one line, the common case, parse in one go.
+
+    A line that is not a valid row is skipped and described in `problems` (the note's commit first).
+    """
     single: list[tuple[str, bytes]] = []
     rows: list[tuple[str, dict[str, Any]]] = []
     for commit_id, data in notes:
         data = data.strip()
         if b"\n" in data or not data.startswith(b"{"):
-            row = note_row(data)
+            found: list[str] = []
+            row = note_row(data, found)
             if row is not None:
                 rows.append((commit_id, row))
+            if problems is not None:
+                problems += [f"{commit_id}: {problem}" for problem in found]
         else:
             single.append((commit_id, data))
     try:
         parsed = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
-    except ValueError:  # some note is not JSON: read them one by one, skipping the bad ones
-        parsed = [_parse_line(data) for _, data in single]
+    except (ValueError, RecursionError):  # some note is not JSON: read them one by one, skipping the bad ones
+        parsed = [_loads(data) for _, data in single]
+    latest = _latest_time()
     for (commit_id, _), row in zip(single, parsed, strict=True):
-        if isinstance(row, dict) and "name" in row and isinstance(row.get("v"), int):
-            _check_version(row["v"])
+        problem = line_problem(row, latest)
+        if problem is None and "name" in row:
             rows.append((commit_id, row))
+        elif problems is not None:
+            problems.append(f"{commit_id}: {problem or 'no row (a line without a name alone)'}")
     return rows
 
 
@@ -210,23 +227,77 @@ def _json_line(obj: Mapping[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def _parse_line(raw: bytes) -> dict | None:
-    raw = raw.strip()
-    if not raw.startswith(b"{"):
-        return None
+def _loads(raw: bytes) -> Any:
     try:
-        line = json.loads(raw)
-    except ValueError:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(line, dict) or not isinstance(line.get("v"), int):
+
+
+def _parse_line(raw: bytes, latest: str, problems: list[str] | None) -> dict | None:
+    raw = raw.strip()
+    if not raw:
         return None
-    _check_version(line["v"])
+    line = _loads(raw) if raw.startswith(b"{") else None
+    problem = line_problem(line, latest)
+    if problem is not None:
+        if problems is not None:
+            problems.append(problem)
+        return None
     return line
 
 
-def _check_version(version: int) -> None:
+FUTURE_SLACK = dt.timedelta(days=1)  # clocks differ; a line written further ahead is not believed
+
+
+def _latest_time() -> str:
+    """The latest `t` a line may have: now, plus a day of clock skew."""
+    return (dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_TEXT_KEYS = ("message", "date", "branch", "status")
+
+
+def line_problem(line: Any, latest: str) -> str | None:
+    """Why a parsed note line is not one flexgit accepts, or None when it is.
+
+    Lines come from other clones too: a line of a newer format, a `t` far in the future
+    (which would win over every later value), a name flexgit would not give, or values of
+    the wrong shape are each refused here, alone.
+    """
+    if not isinstance(line, dict):
+        return "not a JSON object"
+    version = line.get("v")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        return "no format version"
     if version > NOTE_VERSION:
-        raise FormatError(f"a note was written by a newer flexgit (note format {version}); upgrade flexgit")
+        return f"written by a newer flexgit (note format {version})"
+    written = line.get("t")
+    if not isinstance(written, str) or not written:
+        return "no time"
+    if written > latest:
+        return f"its time {written[:30]!r} is in the future"
+    for key in ("name", "rename"):
+        if key in line and not (isinstance(line[key], str) and is_valid_run_name(line[key])):
+            return f"{key} {str(line[key])[:40]!r} is not a run name"
+    for key in _TEXT_KEYS:
+        if key in line and not isinstance(line[key], str):
+            return f"{key} is not text"
+    for table in ("params", "metrics", "meta"):
+        if table in line and not (isinstance(line[table], dict) and all(map(_is_value, line[table].values()))):
+            return f"{table} is not a table of values"
+    data = line.get("data")
+    if data is not None and not (isinstance(data, dict) and all(isinstance(d, dict) and all(map(_is_value, d.values()))
+                                                                for d in data.values())):
+        return "data is not a table of fingerprints"
+    return None
+
+
+def _is_value(value: Any) -> bool:
+    """A stored value: a scalar, or a list of scalars."""
+    if isinstance(value, list):
+        return all(isinstance(item, (str, int, float)) for item in value)
+    return isinstance(value, (str, int, float))
 
 
 def _toml_bytes(data: Mapping[str, Any]) -> bytes:

@@ -1,23 +1,33 @@
-"""Runs on the git store: write them (commit + note + tag), read them back, find one.
+"""Runs on the git store: write them (commit + note + name), read them back, find one.
 
 Write protocol. Under flexgit's writer lock, for one batch of runs:
   1. finish any write a killed process left half done (see `_complete_last_write`);
   2. write the run commits (parent: the branch tip) and a notes commit adding their rows;
-  3. move `refs/notes/flexgit` by compare-and-swap: this is the commit point;
-  4. move the branch and create the tags (step 1 of the next write redoes them if we die here).
-The notes commit names the newest run commit, its branch and the batch size in trailers,
-which is all step 1 needs, in O(1) when nothing was interrupted.
+  3. write the journal, `.git/flexgit.d/write.json`: that notes commit, the branch with its
+     tip before and after, and the runs' commits and names;
+  4. move `refs/notes/flexgit` by compare-and-swap: this is the commit point;
+  5. move the branch and create the names, then remove the journal.
+Step 1 of the next write reads the journal: if its notes commit is in the notes' history,
+the write landed and steps 5 are redone; if not, it never happened. The journal is this
+clone's own (never transferred), so nothing pulled from a remote, not a notes commit's
+trailers nor a note, can make a write move a ref; and a pull or any later notes commit
+between a kill and the next write cannot hide the interrupted write. In O(1) (one stat)
+when nothing was interrupted.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import marshal
+import os
 import secrets
+import signal
 from dataclasses import replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
+from ..project.files import write_atomic
 from ..project.values import check_text
 from . import runcache
 from .gitrepo import GitRepo, RefMoved
@@ -26,6 +36,7 @@ from .refs import (
     FLEXGIT_DIR,
     FORMAT_CONFIG,
     FORMAT_VERSION,
+    KIND_MERGE,
     KIND_ROOT,
     KIND_RUN,
     LEGACY_RUN_PREFIX,
@@ -45,6 +56,8 @@ from .refs import (
 )
 from .run import Run, rows_from_notes, update_line
 
+JOURNAL = "write.json"  # in .git/flexgit.d/: the write under way (see the protocol above)
+CRASH_ENV = "FLEXGIT_CRASH_AT"  # tests only: the write step at which to kill this process
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
 READ_CHUNK = 4096
@@ -170,10 +183,14 @@ class Store:
                 notes_tip = self.repo.ref_target(NOTES_REF)
                 written = self._write_commits(final, code_trees, tip, extra_files)
                 notes_commit = self._write_notes(notes_tip, written, branch)
+                self._write_journal(notes_commit, branch, tip, written)
+                _crash_point("journal")
                 try:
                     self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: record")
                 except RefMoved:
+                    self._journal_path().unlink(missing_ok=True)
                     continue  # another writer (plain git) moved the notes; rebuild on the new tip
+                _crash_point("notes")
                 self._complete_last_write()
                 return written
         raise ConcurrencyError("the experiments refs kept moving while recording; nothing was written, try again")
@@ -277,76 +294,99 @@ class Store:
 
     def joined_notes_tree(self, ours: str, theirs: str) -> str:
         """A notes tree with every note of both: a run noted differently on each side gets the
-        sorted union of both notes' lines (git's cat_sort_uniq)."""
+        sorted union of both notes' lines (git's cat_sort_uniq); a note one side lacks is kept.
+
+        Built on `theirs` from what differs between the two trees, so the cost follows the
+        difference, not the number of runs.
+        """
         git = self.repo
-        mine = {path.replace("/", ""): (path, blob) for path, blob in git.walk_blobs(ours)}
+        added, removed = git.changed_blobs(ours, theirs)
+        theirs_changed = {path.replace("/", ""): (path, blob) for path, blob in added}
         changes: dict[str, str | None] = {}
-        for path, blob in git.walk_blobs(theirs):
+        for path in removed:  # notes theirs lacks (deleted there, or never had)
             commit = path.replace("/", "")
-            if commit not in mine:
-                changes[note_path(commit)] = blob
-            elif mine[commit][1] != blob:
-                lines = set(git.read_blob(mine[commit][1]).splitlines()) | set(git.read_blob(blob).splitlines())
-                changes[mine[commit][0]] = None
-                changes[note_path(commit)] = git.write_blob(b"\n".join(sorted(line for line in lines if line)) + b"\n")
-        return git.update_tree(ours, changes)
+            if commit not in theirs_changed:
+                changes[note_path(commit)] = git.tree_entry(ours, path)
+        for commit, (path, blob) in theirs_changed.items():
+            ours_blob = next((b for b in (git.tree_entry(ours, q) for q in note_paths(commit)) if b), None)
+            if ours_blob is None or ours_blob == blob:
+                continue
+            mine, their_lines = set(git.read_blob(ours_blob).splitlines()), set(git.read_blob(blob).splitlines())
+            if mine <= their_lines:
+                continue
+            changes[path] = None
+            changes[note_path(commit)] = git.write_blob(b"\n".join(sorted(line for line in mine | their_lines
+                                                                         if line)) + b"\n")
+        return git.update_tree(theirs, changes)
 
-    def _last_write(self) -> tuple[str, str, int] | None:
-        """(newest run commit, branch ref, number of runs) of the newest notes commit, if a record."""
+    def _journal_path(self):
+        return self.repo.flexgit_dir() / JOURNAL
+
+    def _write_journal(self, notes_commit: str, branch: BranchRef, base: str, runs: Sequence[Run]) -> None:
+        journal = {"notes": notes_commit, "branch": branch.ref, "base": base, "tip": runs[-1].id,
+                   "runs": [[run.id, run.name] for run in runs]}
+        write_atomic(self._journal_path(), json.dumps(journal).encode(), durable=True)
+
+    def _read_journal(self) -> dict | None:
+        """The journal of a write that was under way, if any (None also for a torn or foreign file)."""
+        try:
+            journal = json.loads(self._journal_path().read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}
+        ok = isinstance(journal, dict) and all(isinstance(journal.get(k), str) for k in ("notes", "branch", "base",
+                                                                                              "tip"))
+        runs = journal.get("runs") if ok else None
+        if not isinstance(runs, list) or not all(isinstance(r, list) and len(r) == 2 for r in runs):
+            return {}
+        return journal
+
+    def _interrupted_runs(self) -> list[tuple[str, str]]:
+        """(commit, name) of each run of a write that landed (its notes commit is in the notes' history)
+        but was interrupted before its branch and names moved; [] when there is none."""
+        journal = self._read_journal()
+        if not journal:
+            return []
         notes_tip = self.repo.ref_target(NOTES_REF)
-        if notes_tip is None:
-            return None
-        found = trailers(self.repo.commit(notes_tip)[2])
-        tip, branch_ref = found.get(TRAILER_TIP), found.get(TRAILER_BRANCH)
-        if not tip or not branch_ref or not self.repo.has_object(tip):
-            return None  # not a record (a merge, an update, a note added by plain git)
-        return tip, branch_ref, int(found.get(TRAILER_RUNS, "1"))
+        landed = notes_tip is not None and self.repo.is_commit(journal["notes"]) and (
+            notes_tip == journal["notes"] or self.repo.is_ancestor(journal["notes"], notes_tip))
+        return [(commit, name) for commit, name in journal["runs"]] if landed else []
 
-    def _interrupted_chain(self) -> tuple[str, list[tuple[str, str]]] | None:
-        """(branch ref, its runs newest first) of the last write if a killed process left it half done."""
-        last = self._last_write()
-        if last is None:
-            return None
-        tip, branch_ref, count = last
-        if self.repo.ref_target(branch_ref) == tip and self._has_tag(tip):
-            return None  # the common case: nothing was interrupted
-        return branch_ref, self._chain(tip, count)
+    def _onto_branch(self, branch: str, base: str, tip: str) -> None:
+        """Put the run commits ending at `tip` (written on `base`) on `branch`: a fast-forward while
+        the branch is still at `base`, else (it moved on, say a pull came in between) a merge."""
+        current = self.repo.ref_target(branch)
+        try:
+            if current == base:
+                self.repo.set_ref(branch, tip, base, "flexgit: record")
+            elif current is not None and not self.repo.is_ancestor(tip, current):
+                message = commit_message("flexgit: join an interrupted write", [(TRAILER_KIND, KIND_MERGE)])
+                merge = self.repo.create_commit(self.repo.commit(current)[0], [current, tip], message)
+                self.repo.set_ref(branch, merge, current, "flexgit: record")
+        except RefMoved:
+            pass  # moved by someone else in between; the notes keep the runs, the next write tries again
+
+    def complete_interrupted_write(self) -> None:
+        """Finish a write a killed process left half done (under the writer lock)."""
+        self._complete_last_write()
 
     def _complete_last_write(self) -> None:
-        """Move the branch and create the tags of the newest notes commit, where still missing."""
-        interrupted = self._interrupted_chain()
-        if interrupted is None:
-            return
-        branch_ref, chain = interrupted
-        tip = chain[0][0]
-        parents = self.repo.commit(chain[-1][0])[1]
-        base = parents[0] if parents else None
-        if base is not None and self.repo.ref_target(branch_ref) == base:
-            try:
-                self.repo.set_ref(branch_ref, tip, base, "flexgit: record")
-            except RefMoved:
-                pass  # moved by someone else in between; the note keeps the run
-        for commit, name in reversed(chain):  # oldest first, so the newest tag proves all exist
-            if name and self.name_target(name) is None:
+        """Finish the write the journal describes, where it landed; then drop the journal."""
+        journal = self._read_journal()
+        if journal is None:
+            return  # the common case: nothing was interrupted
+        runs = self._interrupted_runs()
+        if runs and journal["branch"].startswith("refs/heads/"):
+            self._onto_branch(journal["branch"], journal["base"], journal["tip"])
+        _crash_point("branch")
+        for commit, name in runs:  # oldest first
+            if is_valid_run_name(name) and self.name_target(name) is None:
                 try:
                     self.repo.set_ref(run_ref(name), commit, None, "flexgit: record")
                 except RefMoved:
                     pass
-
-    def _has_tag(self, commit: str) -> bool:
-        name = trailers(self.repo.commit(commit)[2]).get(TRAILER_NAME, "")
-        return bool(name) and self.name_target(name) is not None
-
-    def _chain(self, tip: str, count: int) -> list[tuple[str, str]]:
-        """The newest `count` run commits ending at `tip`, newest first, with their names."""
-        chain, commit = [], tip
-        for _ in range(count):
-            _, parents, message = self.repo.commit(commit)
-            chain.append((commit, trailers(message).get(TRAILER_NAME, "")))
-            if not parents:
-                break
-            commit = parents[0]
-        return chain
+        self._journal_path().unlink(missing_ok=True)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -406,7 +446,7 @@ class Store:
             commit = self.name_target(name_or_id) or self._untagged(name_or_id)
         if commit is None and len(name_or_id) >= 4 and all(c in "0123456789abcdef" for c in name_or_id.lower()):
             commit = self.repo.expand_commit_prefix(name_or_id.lower())
-        note = self.note_of(commit) if commit else None
+        note = self.note_of(commit) if commit and self.repo.is_commit(commit) else None  # a note on a blob is no run
         run = Run.from_note(commit, note) if note else None
         if run is None:
             raise UnknownRunError(f"no run named {name_or_id!r}; list the recorded runs with 'flexgit table'")
@@ -443,9 +483,8 @@ class Store:
         return sum(trailers(message).get(TRAILER_KIND) == KIND_RUN for message in messages)
 
     def _untagged(self, name: str) -> str | None:
-        """A run of a write interrupted before its tag: it is recorded, so it can be found."""
-        interrupted = self._interrupted_chain()
-        return next((commit for commit, found in interrupted[1] if found == name), None) if interrupted else None
+        """A run of a write interrupted before its name: it is recorded, so it can be found."""
+        return next((commit for commit, found in self._interrupted_runs() if found == name), None)
 
     def note_of(self, commit: str) -> bytes | None:
         """The raw note on `commit`, at whatever fan-out git or flexgit stored it."""
@@ -466,6 +505,13 @@ class Store:
     def code_tree(self, run: Run) -> str:
         """The tree of the code snapshot of `run` (its commit's tree without `.flexgit/`)."""
         return self.repo.update_tree(self.repo.commit(run.id)[0], {FLEXGIT_DIR: None})
+
+
+def _crash_point(step: str) -> None:
+    """Kill this process at write step `step` when FLEXGIT_CRASH_AT names it: how the tests
+    interrupt a write at each step, exactly."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def note_path(commit: str) -> str:

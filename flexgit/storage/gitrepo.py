@@ -502,8 +502,31 @@ class GitRepo:
             return str(pygit2.hashfile(str(full)))
         return "" if os.path.lexists(full) else None
 
-    def restore_tree(self, tree: str) -> None:
-        """Make the working tree match `tree`; HEAD and the index stay as they are."""
+    def links_in_the_way(self, paths: Iterable[str], current: str | None) -> list[tuple[str, str]]:
+        """(path, link) for each path below a symbolic link of the working tree (writing it would write
+        through the link, maybe outside the tree); links that `current`, the tree the working tree is
+        meant to hold, has as they are, are replaced by checkout as git does, and do not count."""
+        found, seen = [], {}
+        for path in paths:
+            for parent in reversed(Path(path).parents[:-1]):
+                key = parent.as_posix()
+                if key not in seen:
+                    seen[key] = (self.workdir / key).is_symlink() and \
+                        (current is None or self.tree_entry(current, key) != self.file_blob(key))
+                if seen[key]:
+                    found.append((path, key))
+                    break
+        return found
+
+    def restore_tree(self, tree: str, paths: Iterable[str], current: str | None) -> None:
+        """Make the working tree match `tree`; HEAD and the index stay as they are. `paths`: the files
+        that change, none of which may be written through a symbolic link; `current`: the tree the
+        working tree holds now."""
+        through = self.links_in_the_way(paths, current)
+        if through:
+            path, link = through[0]
+            raise FlexgitError(f"{link} is a symbolic link: writing {path} would write through it; "
+                               "nothing was written")
         strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DONT_UPDATE_INDEX
         try:
             self._repo.checkout_tree(self._repo[tree], strategy=strategy)

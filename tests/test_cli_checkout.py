@@ -269,6 +269,35 @@ def test_checkout_replaces_a_committed_link_as_git_does(repo, tmp_path):
     assert work_state(repo) == before
 
 
+def test_checkout_refuses_to_lose_an_ignored_file_no_stash_keeps(repo):
+    """An ignored model.ckpt the run also has, once tracked (then `git rm --cached`): with --force the
+    stash would put the committed file back over it; and ignored files in a folder where the run has a file."""
+    (repo / "model.ckpt").write_text("committed\n")
+    git(repo, "add", "model.ckpt")
+    git(repo, "commit", "-qm", "a checkpoint")
+    (repo / "model.ckpt").write_text("the run's weights\n")
+    (repo / "out").write_text("the run's file\n")
+    flexgit.record(name="r1", repo=repo)
+    (repo / "out").unlink()
+    git(repo, "checkout", "-q", "--", ".")
+    git(repo, "rm", "-q", "--cached", "model.ckpt")
+    (repo / ".gitignore").write_text("*.log\ndata/\n*.ckpt\n")
+    (repo / "model.ckpt").write_text("weights after 3 days of training\n")
+    (repo / "out").mkdir()
+    (repo / "out" / "train.log").write_text("the log of those 3 days\n")
+    before = repo_state(repo)
+    result = flexgit_in_process(repo, "checkout", "r1", "--force")
+    assert (result.code, result.err) == (1, "Error: the run's files would overwrite 2 files git ignores here "
+                                            "(e.g. model.ckpt); move them away, or use --branch NEW or --worktree "
+                                            "DIR to get the run elsewhere\n")
+    assert repo_state(repo) == before
+    assert (repo / "model.ckpt").read_text() == "weights after 3 days of training\n"
+    (repo / "model.ckpt").rename(repo / "kept.ckpt")
+    result = flexgit_in_process(repo, "checkout", "r1", "--force")
+    assert result.code == 1 and "overwrite 1 files git ignores here (e.g. out)" in result.err
+    assert (repo / "out" / "train.log").read_text() == "the log of those 3 days\n"
+
+
 def test_checkout_to_a_new_branch_parents_the_snapshot_on_the_source_commit(repo):
     run = record_dirty_run(repo)
     before = repo_state(repo)

@@ -502,6 +502,24 @@ class GitRepo:
             return str(pygit2.hashfile(str(full)))
         return "" if os.path.lexists(full) else None
 
+    def is_ignored_file(self, path: str) -> bool:
+        """True when git ignores the file (or link) at `path` and does not track it."""
+        try:
+            return bool(self._repo.status_file(path) & FileStatus.IGNORED)
+        except (KeyError, pygit2.GitError):
+            return self._repo.path_is_ignored(path)
+
+    def holds_ignored(self, folder: str) -> bool:
+        """True when git ignores the folder `folder` or anything in it (links are not followed)."""
+        if self._repo.path_is_ignored(folder + "/"):
+            return True
+        for root, folders, files in os.walk(self.workdir / folder):
+            here = Path(root).relative_to(self.workdir).as_posix()
+            if any(self._repo.path_is_ignored(f"{here}/{name}/") for name in folders) or \
+                    any(self._repo.path_is_ignored(f"{here}/{name}") for name in files):
+                return True
+        return False
+
     def links_in_the_way(self, paths: Iterable[str], current: str | None) -> list[tuple[str, str]]:
         """(path, link) for each path below a symbolic link of the working tree (writing it would write
         through the link, maybe outside the tree); links that `current`, the tree the working tree is

@@ -98,7 +98,10 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
     written, added = _written_files(git, base, tree)
     dirty = git.dirty_paths()
     _refuse_links(git, run, written + dirty, base)
-    in_the_way = [path for path in added if _blocks(git, path)]
+    # what no stash keeps: ignored files the run's files replace, and ignored files where a tracked
+    # file was only removed from the index (the stash puts the committed file back there)
+    tracked = [path for path in dirty if base and git.tree_entry(base, path) is not None]
+    in_the_way = sorted(path for path in set(written) | set(tracked) if _blocks(git, path))
     if in_the_way:
         raise DirtyTreeError(f"the run's files would overwrite {len(in_the_way)} files git ignores here "
                              f"(e.g. {in_the_way[0]}); move them away, or use --branch NEW or --worktree DIR "
@@ -223,10 +226,14 @@ def _changed_since(git: GitRepo, state: dict) -> list[str]:
 
 
 def _blocks(git: GitRepo, path: str) -> bool:
-    """True when writing the run's file `path` would overwrite an ignored file (or one in the
-    place of a folder it needs); untracked files that are not ignored count as uncommitted work."""
-    if git.file_blob(path) is not None:
-        return git.is_ignored(path)
+    """True when writing or removing `path` would lose something git ignores: an ignored file there,
+    an ignored file in the folder there, or an ignored file in the place of a folder the run needs.
+    Untracked files that are not ignored count as uncommitted work."""
+    full = git.workdir / path
+    if full.is_dir() and not full.is_symlink():
+        return git.holds_ignored(path)
+    if os.path.lexists(full):
+        return git.is_ignored_file(path)
     return any(os.path.lexists(git.workdir / parent) and not (git.workdir / parent).is_dir()
                for parent in Path(path).parents if parent != Path("."))
 

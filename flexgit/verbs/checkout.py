@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._context import branch_ref, open_store
-from ..errors import DirtyTreeError, InputError
-from ..project.datafiles import DIGEST_CACHE, changed_data
+from ..errors import DirtyTreeError, FlexgitError, InputError
+from ..project.datafiles import DIGEST_CACHE, changed_data, named_paths
 from ..project.files import write_atomic
 from ..project.settings import load_settings
+from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo, RefMoved
 from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
 from ..storage.run import Run
@@ -76,17 +77,33 @@ def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.Pa
             linked = store.repo.link_ignored_top_level(directory, worktree=True, outputs=outputs)
     missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=_data_warnings(store, run, directory), source_missing=missing,
+                          data_warnings=_data_warnings(store, run, directory, _config_data(store.repo)),
+                          source_missing=missing,
                           linked=tuple(linked))
 
 
-def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:
-    """Where the data the run used is missing or changed, beside the code it now gets."""
+def _data_warnings(store: Store, run: Run, directory: Path | None, allowed: set[Path]) -> tuple[str, ...]:
+    """Where the data the run used is missing or changed, beside the code it now gets; `allowed`: the
+    paths outside the working tree that the user's own config names (the run's note may name any)."""
     here = None if store.repo.is_bare else store.repo.workdir
     if directory is None and here is None:
         return ()
     return tuple(changed_data(run.data, directory or here, store.repo.flexgit_dir() / DIGEST_CACHE,
-                              elsewhere=here if directory else None))
+                              elsewhere=here if directory else None, allowed=allowed))
+
+
+def _config_data(git: GitRepo) -> set[Path]:
+    """The data paths the config files of this working tree name now (before a checkout changes them);
+    a config that cannot be read names none."""
+    if git.is_bare:
+        return set()
+    try:
+        settings = load_settings(git.workdir)
+        params = merge_sources([git.workdir / f for f in settings.config if (git.workdir / f).is_file()],
+                               None, "config")
+    except FlexgitError:
+        return set()
+    return named_paths(params, git.workdir, Path.cwd())
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
@@ -106,6 +123,7 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
         raise DirtyTreeError(f"the run's files would overwrite {len(in_the_way)} files git ignores here "
                              f"(e.g. {in_the_way[0]}); move them away, or use --branch NEW or --worktree DIR "
                              "to get the run elsewhere")
+    allowed = _config_data(git)  # the user's own, before a stash or the run's config replaces it
     stash = None
     if dirty:
         if not force:
@@ -118,7 +136,7 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
     git.restore_tree(tree, written, base)
     _save_way_back(git, {"run": run.name, "head": head, "base": base, "tree": tree, "stash": stash,
                          "added": added, "made": made})
-    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None))
+    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None, allowed))
 
 
 def _refuse_links(git: GitRepo, run: Run, paths: list[str], base: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -55,10 +56,10 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     warn_left_out(sweep.too_large)
     try:
         outcomes = sweep.run(jobs)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped)
         _report_runs(sweep.outcomes)
         click.echo("interrupted: finished runs are recorded, the running ones as interrupted", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(stopped, "signal", signal.SIGINT))  # as a shell reports a process a signal ended
     _report_runs(outcomes)
     if any(outcome.status != "ok" for outcome in outcomes):
         sys.exit(1)

@@ -23,7 +23,7 @@ from .project.history import PENDING, SET_ASIDE, process_id, span, split_pending
 from .project.settings import load_settings
 from .project.sources import merge_sources
 from .project.values import flatten
-from .storage.gitrepo import GitRepo
+from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
 from .storage.store import Store
@@ -85,9 +85,11 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
     keep, too_large = settings.snapshot_filter()
-    tree, _ = git.snapshot_tree(keep)
+    snapshot = git.snapshot_tree(keep)
+    tree = snapshot.tree
     if too_large:
         extra_meta["left_out"] = too_large  # listed in the run; the CLI warns
+    extra_meta.update(snapshot_meta(snapshot))
     files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
     pending = pending_path(git)
     logged = read_history(pending)
@@ -98,6 +100,18 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     written = write_run(store, target, tree, run, files, Path.cwd(), history.taken)
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
     return written
+
+
+def snapshot_meta(snapshot: Snapshot) -> dict[str, Any]:
+    """What a run's meta says of a snapshot that differs from the working tree: the git repositories
+    inside it that were left out (`nested_repos`), and the number of files outside a sparse checkout
+    whose committed version it holds (`outside_sparse`). The CLI warns of both."""
+    meta: dict[str, Any] = {}
+    if snapshot.nested:
+        meta["nested_repos"] = list(snapshot.nested)
+    if snapshot.sparse:
+        meta["outside_sparse"] = len(snapshot.sparse)
+    return meta
 
 
 def read_history(path: Path) -> bytes:

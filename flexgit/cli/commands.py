@@ -12,7 +12,7 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
-from .options import branch_option, metric_option, param_option, repo_of, warn_left_out
+from .options import branch_option, metric_option, param_option, repo_of, warn_left_out, warn_snapshot
 
 
 @click.command()
@@ -67,6 +67,7 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
         click.echo(f"warning: set aside {run.meta['history_set_aside']} steps logged by an earlier process that no "
                    "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl", err=True)
     warn_left_out(run.meta.get("left_out", []))
+    warn_snapshot(run.meta)
 
 
 @click.command()

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..project.values import format_value
-from .options import branch_option, repo_of, warn_left_out
+from .options import branch_option, repo_of, warn_left_out, warn_snapshot
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -54,6 +54,7 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
                   on_progress=show_progress)
     warn_left_out(sweep.too_large)
+    warn_snapshot(sweep.snapshot_meta)
     try:
         outcomes = sweep.run(jobs)
     except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped)

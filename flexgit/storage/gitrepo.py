@@ -13,10 +13,11 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState, SortMode
+from pygit2.enums import (CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
+                          RepositoryState, SortMode)
 
 from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
 
@@ -32,6 +33,15 @@ BLOB = "blob"
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
 PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+
+
+class Snapshot(NamedTuple):
+    """A tree of the working tree, and where it differs from what the working tree holds."""
+
+    tree: str
+    left_out: list[str]  # changed or untracked files `keep` refused, and repositories inside the tree
+    nested: list[str]    # those repositories, as `path@commit` (`path` when it has no commit)
+    sparse: list[str]    # files outside a sparse checkout: the tree has their committed version
 
 
 class RefMoved(Exception):
@@ -150,43 +160,66 @@ class GitRepo:
 
     # -- objects ------------------------------------------------------------------------
 
-    def snapshot_tree(self, keep: Callable[[str, int], bool] | None = None) -> tuple[str, list[str]]:
+    def snapshot_tree(self, keep: Callable[[str, int], bool] | None = None) -> Snapshot:
         """Write a tree of the working tree as `git add -A` would see it; the index is untouched.
 
         Uses the repository's own index object, changed in memory only and re-read from disk
         afterwards: git's stat cache makes unchanged files free, and nothing is written back.
         With `keep(path, size)`, changed and untracked files it refuses are left out (their
-        committed version, if any, stays); returns the tree and the paths left out.
+        committed version, if any, stays). Files outside a sparse checkout keep their committed
+        version (they are not deletions); a git repository inside the working tree that the
+        index does not track is left out.
         """
         self.require_worktree()
         index = self._repo.index
-        left_out: list[str] = []
+        found = Snapshot("", [], [], [])
         try:
             index.read(True)
-            if keep is None:
-                index.add_all()
-            else:
-                self._add_changes(index, keep, left_out)
-            return str(index.write_tree()), left_out
+            self._add_changes(index, keep or (lambda path, size: True), found)
+            return found._replace(tree=str(index.write_tree()))
         except pygit2.GitError as exc:
             raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
         finally:
             with contextlib.suppress(pygit2.GitError):
                 index.read(True)
 
-    def _add_changes(self, index: pygit2.Index, keep: Callable[[str, int], bool], left_out: list[str]) -> None:
+    def _add_changes(self, index: pygit2.Index, keep: Callable[[str, int], bool], found: Snapshot) -> None:
         # Only what differs from the index is looked at, so files that `keep` refuses are never
         # read or hashed (a multi-gigabyte checkpoint costs a stat, not a copy into git).
         changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
-        for path, flags in self._repo.status(untracked_files="all", ignored=False).items():
+        status = self._repo.status(untracked_files="all", ignored=False)
+        sparse = self._skip_worktree() if any(flags & FileStatus.WT_DELETED for flags in status.values()) else set()
+        for path, flags in status.items():
             if flags & FileStatus.WT_DELETED:
-                index.remove(path)
+                if path in sparse:  # libgit2 knows no sparse checkout: absent by choice, not deleted
+                    found.sparse.append(path)
+                else:
+                    index.remove(path)
+            elif path.endswith("/"):  # libgit2 stops at a repository inside the tree and names its folder
+                found.nested.append(self._nested_repository(path[:-1]))
+                found.left_out.append(path[:-1])
             elif flags & changed:
                 size = os.lstat(self.workdir / path).st_size
                 if keep(path, size):
                     index.add(path)
                 else:
-                    left_out.append(path)
+                    found.left_out.append(path)
+
+    def _skip_worktree(self) -> set[str]:
+        """The paths the index marks skip-worktree (outside a sparse checkout), which libgit2 does not read."""
+        try:
+            done, listed = self.try_git(["ls-files", "-t", "-z"])
+        except UnicodeDecodeError:
+            return set()
+        return {entry[2:] for entry in listed.split("\0") if entry.startswith("S ")} if done else set()
+
+    def _nested_repository(self, path: str) -> str:
+        """`path@commit`, the commit a repository inside the working tree is on (`path` when it has none)."""
+        try:
+            nested = pygit2.Repository(str(self.workdir / path), RepositoryOpenFlag.NO_SEARCH)
+            return path if nested.head_is_unborn else f"{path}@{nested.head.target}"
+        except (pygit2.GitError, KeyError, ValueError):
+            return path
 
     def write_blob(self, data: bytes) -> str:
         return str(self._repo.create_blob(data))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .._context import open_store, read_history, target_branch, write_run
+from .._context import open_store, read_history, snapshot_meta, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
 from ..project import watchdog
@@ -118,7 +118,9 @@ class Sweep:
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
         keep, self.too_large = self.settings.snapshot_filter()  # too_large: listed in each run's meta
-        tree, self.left_out = git.snapshot_tree(keep)  # kept out of the record, not out of the command's sight
+        snapshot = git.snapshot_tree(keep)
+        tree, self.left_out = snapshot.tree, snapshot.left_out  # kept out of the record, not out of the command's sight
+        self.snapshot_meta = snapshot_meta(snapshot)  # in each run's meta; the CLI warns
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
     def _names(self, name: str | None) -> list[str]:
@@ -274,6 +276,7 @@ class Sweep:
                                 "duration_s": duration}
         if self.too_large:
             meta["left_out"] = list(self.too_large)
+        meta.update(self.snapshot_meta)
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")

@@ -7,19 +7,22 @@ become flexgit errors here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import pygit2
-from pygit2.enums import (CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
+from pygit2.enums import (CheckoutStrategy, ConfigLevel, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
                           RepositoryState, SortMode)
 
 from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
+from .gitenv import config_folders
 
 try:
     import fcntl
@@ -33,6 +36,7 @@ BLOB = "blob"
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
 PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+FILTER_BATCH = 500  # files per `git hash-object` that runs clean filters
 
 
 class Snapshot(NamedTuple):
@@ -60,6 +64,7 @@ class GitRepo:
         start = os.fspath(path) if path is not None else os.getcwd()
         if not os.path.exists(start):
             raise NotARepositoryError(f"'{start}' does not exist; run flexgit inside a git repository")
+        _read_config_as_git_does()
         found = pygit2.discover_repository(start)
         if found is None:
             raise NotARepositoryError(
@@ -68,7 +73,9 @@ class GitRepo:
         try:
             return cls(pygit2.Repository(found))
         except pygit2.GitError as exc:
-            raise NotARepositoryError(f"cannot open the git repository at '{found}': {exc}") from None
+            hint = "; if you trust it, add it as git says: git config --global --add safe.directory PATH" \
+                if "not owned by current user" in str(exc) else ""
+            raise NotARepositoryError(f"cannot open the git repository at '{found}': {exc}{hint}") from None
 
     # -- where things are ---------------------------------------------------------------
 
@@ -189,6 +196,7 @@ class GitRepo:
         changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
         status = self._repo.status(untracked_files="all", ignored=False)
         sparse = self._skip_worktree() if any(flags & FileStatus.WT_DELETED for flags in status.values()) else set()
+        drivers, filtered = self._filter_drivers(), []
         for path, flags in status.items():
             if flags & FileStatus.WT_DELETED:
                 if path in sparse:  # libgit2 knows no sparse checkout: absent by choice, not deleted
@@ -199,11 +207,38 @@ class GitRepo:
                 found.nested.append(self._nested_repository(path[:-1]))
                 found.left_out.append(path[:-1])
             elif flags & changed:
-                size = os.lstat(self.workdir / path).st_size
-                if keep(path, size):
-                    index.add(path)
-                else:
+                info = os.lstat(self.workdir / path)
+                if not keep(path, info.st_size):
                     found.left_out.append(path)
+                elif drivers and not stat.S_ISLNK(info.st_mode) and self._repo.get_attr(path, "filter") in drivers:
+                    filtered.append(path)
+                else:
+                    index.add(path)
+        self._add_filtered(index, filtered)
+
+    def _filter_drivers(self) -> set[str]:
+        """The filter drivers the config gives a clean command (git-lfs's `lfs`), which libgit2 never runs."""
+        names = set()
+        for entry in self._repo.config:
+            section, _, rest = entry.name.partition(".")
+            driver, _, key = rest.rpartition(".")
+            if section == "filter" and driver and key in ("clean", "process") and entry.value:
+                names.add(driver)
+        return names
+
+    def _add_filtered(self, index: pygit2.Index, paths: list[str]) -> None:
+        """Store files through their clean filters as `git add` does (a git-lfs pointer for `filter=lfs`),
+        by git's own hash-object, which runs them."""
+        for start in range(0, len(paths), FILTER_BATCH):
+            batch = paths[start:start + FILTER_BATCH]
+            done, out = self.try_git(["hash-object", "-w", "--", *batch])
+            if not done or len(out.split()) != len(batch):
+                raise FlexgitError(f"the clean filter of {batch[0]} failed (git hash-object: {last_lines(out)}); "
+                                   "'git add' would fail too: fix the filter (is git-lfs installed?)")
+            for path, oid in zip(batch, out.split(), strict=True):
+                executable = os.lstat(self.workdir / path).st_mode & 0o111
+                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=oid),
+                                            FileMode.BLOB_EXECUTABLE if executable else FileMode.BLOB))
 
     def _skip_worktree(self) -> set[str]:
         """The paths the index marks skip-worktree (outside a sparse checkout), which libgit2 does not read."""
@@ -696,6 +731,23 @@ class GitRepo:
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+_LEVELS = {"global": ConfigLevel.GLOBAL, "xdg": ConfigLevel.XDG, "system": ConfigLevel.SYSTEM}
+
+
+@functools.cache
+def _libgit2_system_folder() -> str:
+    return pygit2.settings.search_path[ConfigLevel.SYSTEM]
+
+
+def _read_config_as_git_does() -> None:
+    """Point libgit2 at the config files git reads now (GIT_CONFIG_GLOBAL and the like), before a
+    repository is opened: its owner check (`safe.directory`) reads them at that moment."""
+    paths = pygit2.settings.search_path
+    for level, folder in config_folders(_libgit2_system_folder()).items():
+        if paths[_LEVELS[level]] != folder:
+            paths[_LEVELS[level]] = folder
 
 
 def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:

@@ -246,3 +246,18 @@ def test_after_a_sigkill_the_command_stops_and_the_next_run_removes_the_checkout
     result = cli(repo, "run", "--name", "next", "--", sys.executable, "-c", "pass", env=env)
     assert result.code == 0, result
     assert sorted(p.name for p in temp.iterdir()) == sorted([f"flexgit-run-{os.getpid()}-live", "flexgit-run-notapid"])
+
+
+def test_the_watchdog_stops_the_groups_left_when_its_input_ends():
+    from flexgit.project import watchdog
+
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, "
+                                 "signal.SIG_IGN)\nprint(flush=True)\ntime.sleep(60)"], start_new_session=True,
+                                stdout=subprocess.PIPE)
+    stubborn.stdout.readline()  # SIGTERM is ignored from here on: SIGKILL must follow
+    ended = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    ended.wait()
+    assert watchdog.watch([f"+{stubborn.pid}\n", f"+{ended.pid}\n", f"-{ended.pid}\n", "noise\n"]) == {stubborn.pid}
+    started = time.monotonic()
+    watchdog.stop({stubborn.pid}, grace=0.5)
+    assert stubborn.wait(timeout=10) == -signal.SIGKILL and time.monotonic() - started < 10

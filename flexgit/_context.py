@@ -25,7 +25,7 @@ from .project.history import PENDING, SET_ASIDE, process_id, span, split_pending
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten
-from .storage.gitrepo import GitRepo
+from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
 from .storage.store import Store
@@ -103,6 +103,18 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     return written
 
 
+def snapshot_meta(snapshot: Snapshot) -> dict[str, Any]:
+    """What a run's meta says of a snapshot that differs from the working tree: the git repositories
+    inside it that were left out (`nested_repos`), and the number of files outside a sparse checkout
+    whose committed version it holds (`outside_sparse`). The CLI warns of both."""
+    meta: dict[str, Any] = {}
+    if snapshot.nested:
+        meta["nested_repos"] = list(snapshot.nested)
+    if snapshot.sparse:
+        meta["outside_sparse"] = len(snapshot.sparse)
+    return meta
+
+
 def read_history(path: Path) -> bytes:
     """The lines logged to `path` so far (none when it does not exist)."""
     try:
@@ -125,16 +137,18 @@ def _settle_pending(pending: Path, read: bytes, set_aside: bytes, set_aside_path
         pending.unlink(missing_ok=True)
 
 
-def snapshot(git: GitRepo, settings: Settings) -> tuple[str, dict[str, list[str]], list[str]]:
+def snapshot(git: GitRepo, settings: Settings) -> tuple[str, dict[str, Any], list[str]]:
     """The tree of the working tree by the project's settings; the meta that says what it left out
-    (`left_out` for size, `secrets_left_out`) and which tracked files in it look like secrets
-    (`secrets_tracked`: already in the user's history, so only reported); and every path it
-    left out, for whatever reason (include, exclude, size, secrets)."""
+    (`left_out` for size, `secrets_left_out`, `nested_repos`), which tracked files in it look like
+    secrets (`secrets_tracked`: already in the user's history, so only reported) and how many
+    files outside a sparse checkout it holds as committed (`outside_sparse`); and every path it
+    left out, for whatever reason (include, exclude, size, secrets, a repository of its own)."""
     rules = settings.snapshot_filter()
-    tree, refused = git.snapshot_tree(rules.keep)
-    tracked = [path for path in git.files_matching(tree, rules.pathspecs()) if settings.is_secret(path)]
+    taken = git.snapshot_tree(rules.keep)
+    tracked = [path for path in git.files_matching(taken.tree, rules.pathspecs()) if settings.is_secret(path)]
     found = {"left_out": rules.too_large, "secrets_left_out": sorted(rules.secrets), "secrets_tracked": tracked}
-    return tree, {key: paths for key, paths in found.items() if paths}, refused
+    meta: dict[str, Any] = {key: paths for key, paths in found.items() if paths}
+    return taken.tree, {**meta, **snapshot_meta(taken)}, taken.left_out
 
 
 def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mapping[str, str], data_dir: Path,

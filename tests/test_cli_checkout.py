@@ -197,6 +197,107 @@ def test_checkout_refuses_to_overwrite_an_ignored_file(repo):
     assert (repo / "cache.tmp").read_text() == "mine, ignored\n"
 
 
+def run_with_data_then_a_link(repo, outside):
+    """Run 'r1' has data/train.csv; since, `data` became an ignored link to a folder outside the tree."""
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("the run's data\n")
+    (repo / ".gitignore").write_text("*.log\n")
+    flexgit.record(name="r1", repo=repo)
+    shutil.rmtree(repo / "data")
+    (repo / ".gitignore").write_text("*.log\n/data\n")
+    git(repo, "commit", "-qam", "data is a link now")
+    outside.mkdir()
+    (repo / "data").symlink_to(outside)
+
+
+def test_checkout_never_writes_through_a_symbolic_link(repo, tmp_path):
+    outside = tmp_path / "datasets-v2"
+    run_with_data_then_a_link(repo, outside)
+    for there in ({}, {"train.csv": "v2, precious\n"}):
+        for name, text in there.items():
+            (outside / name).write_text(text)
+        before = repo_state(repo)
+        for extra in ([], ["--force"]):
+            result = flexgit_in_process(repo, "checkout", "r1", *extra)
+            assert (result.code, result.out) == (1, "")
+            assert result.err == (f"Error: data is a symbolic link (to {outside}) and checking out run r1 would "
+                                  "write data/train.csv through it; remove or rename the link, or use --branch NEW "
+                                  "or --worktree DIR to get the run elsewhere\n")
+            assert repo_state(repo) == before
+            assert {p.name: p.read_text() for p in outside.iterdir()} == there
+    (repo / "data").unlink()  # as the error says: the run then brings a real folder
+    assert flexgit_in_process(repo, "checkout", "r1").code == 0
+    assert (repo / "data" / "train.csv").read_text() == "the run's data\n" and not (repo / "data").is_symlink()
+
+
+def test_the_way_back_never_removes_through_a_link_made_since(repo, tmp_path):
+    outside = tmp_path / "datasets-v2"
+    run_with_data_then_a_link(repo, outside)
+    (repo / "data").unlink()
+    assert flexgit_in_process(repo, "checkout", "r1").code == 0
+    shutil.rmtree(repo / "data")
+    outside.rmdir()
+    outside.mkdir()
+    (outside / "train.csv").write_text("the run's data\n")  # the same bytes: nothing "changed since"
+    (repo / "data").symlink_to(outside)
+    before = repo_state(repo)
+    result = flexgit_in_process(repo, "checkout", "--back")
+    assert (result.code, result.err) == (1, "Error: data is a symbolic link made since run r1 was checked out, "
+                                            "and --back would write data/train.csv through it; remove it, then "
+                                            "run --back again\n")
+    assert repo_state(repo) == before and (outside / "train.csv").read_text() == "the run's data\n"
+
+
+def test_checkout_replaces_a_committed_link_as_git_does(repo, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "keep.csv").write_text("not the repository's\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("the run's data\n")
+    (repo / ".gitignore").write_text("*.log\n")
+    flexgit.record(name="r1", repo=repo)
+    shutil.rmtree(repo / "data")
+    (repo / "data").symlink_to(outside)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "data is a committed link")
+    before = work_state(repo)
+    result = flexgit_in_process(repo, "checkout", "r1")
+    assert result.code == 0, result
+    assert not (repo / "data").is_symlink() and (repo / "data" / "train.csv").read_text() == "the run's data\n"
+    assert [p.name for p in outside.iterdir()] == ["keep.csv"]
+    assert flexgit_in_process(repo, "checkout", "--back").code == 0
+    assert work_state(repo) == before
+
+
+def test_checkout_refuses_to_lose_an_ignored_file_no_stash_keeps(repo):
+    """An ignored model.ckpt the run also has, once tracked (then `git rm --cached`): with --force the
+    stash would put the committed file back over it; and ignored files in a folder where the run has a file."""
+    (repo / "model.ckpt").write_text("committed\n")
+    git(repo, "add", "model.ckpt")
+    git(repo, "commit", "-qm", "a checkpoint")
+    (repo / "model.ckpt").write_text("the run's weights\n")
+    (repo / "out").write_text("the run's file\n")
+    flexgit.record(name="r1", repo=repo)
+    (repo / "out").unlink()
+    git(repo, "checkout", "-q", "--", ".")
+    git(repo, "rm", "-q", "--cached", "model.ckpt")
+    (repo / ".gitignore").write_text("*.log\ndata/\n*.ckpt\n")
+    (repo / "model.ckpt").write_text("weights after 3 days of training\n")
+    (repo / "out").mkdir()
+    (repo / "out" / "train.log").write_text("the log of those 3 days\n")
+    before = repo_state(repo)
+    result = flexgit_in_process(repo, "checkout", "r1", "--force")
+    assert (result.code, result.err) == (1, "Error: the run's files would overwrite 2 files git ignores here "
+                                            "(e.g. model.ckpt); move them away, or use --branch NEW or --worktree "
+                                            "DIR to get the run elsewhere\n")
+    assert repo_state(repo) == before
+    assert (repo / "model.ckpt").read_text() == "weights after 3 days of training\n"
+    (repo / "model.ckpt").rename(repo / "kept.ckpt")
+    result = flexgit_in_process(repo, "checkout", "r1", "--force")
+    assert result.code == 1 and "overwrite 1 files git ignores here (e.g. out)" in result.err
+    assert (repo / "out" / "train.log").read_text() == "the log of those 3 days\n"
+
+
 def test_checkout_to_a_new_branch_parents_the_snapshot_on_the_source_commit(repo):
     run = record_dirty_run(repo)
     before = repo_state(repo)

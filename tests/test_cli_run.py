@@ -176,3 +176,88 @@ def test_bad_run_requests_write_nothing(repo):
     (repo / ".flexgit.toml").write_text('results = "metrics.json"\n')
     assert "none is set" in cli(repo, "run", "-S", "lr=1", "--", "true").err
     assert repo_state(repo)["refs"] == before["refs"]
+
+
+LOOP = "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\nwhile True:\n    time.sleep(0.1)\n"
+
+
+def alive(pid):
+    """True while process `pid` runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def gone(pid, seconds=20):
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def start_long_run(repo, tmp_path, env):
+    """`python -m flexgit run` of a command that loops forever; returns flexgit's process and the command's pid."""
+    pid_file = tmp_path / "child.pid"
+    proc = subprocess.Popen([sys.executable, "-m", "flexgit", "run", "--name", "long", "--", sys.executable, "-c",
+                             LOOP, str(pid_file)], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **env},
+                            # as in a terminal, whatever the test runner ignores
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL)
+                                                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, int(pid_file.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_the_command_and_clean_up_as_ctrl_c_does(repo, tmp_path, number):
+    env, temp = temp_env(tmp_path)
+    proc, child = start_long_run(repo, tmp_path, env)
+    assert [p.name.startswith(f"flexgit-run-{proc.pid}-") for p in temp.iterdir()] == [True]
+    proc.send_signal(number)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + number, err
+    assert gone(child)
+    assert "interrupted: finished runs are recorded" in err
+    assert [(r.name, r.status) for r in flexgit.list_runs(repo=repo)] == [("long", "interrupted")]
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_after_a_sigkill_the_command_stops_and_the_next_run_removes_the_checkout(repo, tmp_path):
+    env, temp = temp_env(tmp_path)
+    proc, child = start_long_run(repo, tmp_path, env)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert gone(child)
+    left = [p.name for p in temp.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f"flexgit-run-{proc.pid}-")  # no handler sees SIGKILL
+    (temp / f"flexgit-run-{os.getpid()}-live").mkdir()  # a live process's checkout
+    (temp / "flexgit-run-notapid").mkdir()              # not named by a flexgit that says its owner
+    result = cli(repo, "run", "--name", "next", "--", sys.executable, "-c", "pass", env=env)
+    assert result.code == 0, result
+    assert sorted(p.name for p in temp.iterdir()) == sorted([f"flexgit-run-{os.getpid()}-live", "flexgit-run-notapid"])
+
+
+def test_the_watchdog_stops_the_groups_left_when_its_input_ends():
+    from flexgit.project import watchdog
+
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, "
+                                 "signal.SIG_IGN)\nprint(flush=True)\ntime.sleep(60)"], start_new_session=True,
+                                stdout=subprocess.PIPE)
+    stubborn.stdout.readline()  # SIGTERM is ignored from here on: SIGKILL must follow
+    ended = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    ended.wait()
+    assert watchdog.watch([f"+{stubborn.pid}\n", f"+{ended.pid}\n", f"-{ended.pid}\n", "noise\n"]) == {stubborn.pid}
+    started = time.monotonic()
+    watchdog.stop({stubborn.pid}, grace=0.5)
+    assert stubborn.wait(timeout=10) == -signal.SIGKILL and time.monotonic() - started < 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 
 import flexgit
@@ -121,3 +122,49 @@ def test_checkout_worktree_from_a_bare_repository_links_nothing(repo, tmp_path):
     result = flexgit_in_process(bare, "checkout", "b1", "--worktree", str(tmp_path / "wt"))
     assert (result.code, result.err) == (0, ""), result
     assert (tmp_path / "wt" / "train.py").exists()
+
+
+def plant_data_paths(repo, run, paths):
+    """Rewrite the run's note with plain git, as a hostile remote could: its `data` names `paths`."""
+    row = json.loads(git(repo, "notes", "--ref=flexgit", "show", run.id))
+    row["data"] = {key: {"path": path, "kind": "folder", "sha256": "0" * 64, "size": 1} for key, path in paths.items()}
+    git(repo, "notes", "--ref=flexgit", "add", "-f", "-m", json.dumps(row), run.id)
+
+
+def test_checkout_never_reads_data_a_note_names_outside_the_working_tree(repo, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the run's to read\n")
+    (repo / "evil").symlink_to(outside)  # a link the run's snapshot brings in
+    run = flexgit.record(name="r", repo=repo)
+    (repo / "evil").unlink()
+    plant_data_paths(repo, run, {"sys": "/usr", "up": "../../..", "abs": str(outside), "rel": "../outside",
+                                 "link": "evil", "git": ".git/objects", "list": "data/../../outside"})
+    before = (repo / ".git" / "flexgit.d" / "data-hashes.json").read_text() \
+        if (repo / ".git" / "flexgit.d" / "data-hashes.json").exists() else ""
+    for extra in (["--worktree", str(tmp_path / "wt")], []):
+        result = flexgit_in_process(repo, "checkout", "r", *extra)
+        assert result.code == 0, result
+        assert result.err == ("warning: data not checked (only data inside the working tree or named by your "
+                              "config is read): '/usr' (sys), '../../..' (up), "
+                              f"'{outside}' (abs) and 4 more\n")
+        cache = repo / ".git" / "flexgit.d" / "data-hashes.json"
+        assert (cache.read_text() if cache.exists() else "") == before  # nothing was hashed
+
+
+def test_checkout_checks_data_outside_the_tree_that_your_own_config_names(repo, tmp_path):
+    shared = tmp_path / "datasets"
+    shared.mkdir()
+    (shared / "train.csv").write_text("x\n1\n")
+    (repo / "params.toml").write_text(f'data_path = "{shared / "train.csv"}"\n')
+    (repo / ".flexgit.toml").write_text('config = ["params.toml"]\n')
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "config")
+    run = flexgit.record(name="r", repo=repo)
+    assert run.data["data_path"]["path"] == str(shared / "train.csv")
+    (shared / "train.csv").write_text("x\n2\n")
+    for extra in (["--worktree", str(tmp_path / "wt")], []):
+        result = flexgit_in_process(repo, "checkout", "r", *extra)
+        assert result.code == 0, result
+        assert result.err.startswith(f"warning: data '{shared / 'train.csv'}' (data_path) differs from what the "
+                                     "run used"), result

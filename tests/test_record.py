@@ -11,7 +11,7 @@ import pytest
 
 import flexgit
 from flexgit.errors import BareRepositoryError, BranchError, InputError, RunExistsError
-from conftest import flexgit as run_cli, git, make_repo, repo_state
+from conftest import flexgit as run_cli, flexgit_in_process, git, make_repo, repo_state
 
 
 def tree_paths(repo, rev):
@@ -221,3 +221,54 @@ def test_keys_that_flatten_to_the_same_key_are_refused_and_nothing_written(repo)
     assert flexgit.list_runs(repo=repo)[0].params == {"a": 1, "a.b": 2}
     with pytest.raises(InputError, match="both flatten to 'c.d'"):
         flexgit.update("kept", metrics={"c.d": 1, "c": {"d": 2}}, repo=repo)
+
+
+def test_a_sparse_checkout_is_recorded_as_the_user_has_it(repo):
+    """Files outside the sparse cone are not in the working tree by choice: the snapshot keeps their
+    committed version (not deletions), and says so; a real deletion stays a deletion."""
+    for path in ("a/x.py", "b/y.py", "b/z.py"):
+        (repo / path).parent.mkdir(exist_ok=True)
+        (repo / path).write_text(f"# {path}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "two folders")
+    git(repo, "sparse-checkout", "set", "a")
+    assert not (repo / "b").exists()
+    (repo / "a" / "x.py").write_text("# changed\n")
+    (repo / "train.py").unlink()
+    result = flexgit_in_process(repo, "record", "--name", "sparse")
+    assert result.code == 0, result
+    assert result.err == ("note: 2 files outside the sparse checkout are not in the working tree; the snapshot "
+                          "holds them as committed\n")
+    for path in ("b/y.py", "b/z.py"):
+        assert git(repo, "rev-parse", f"exp/sparse:{path}") == git(repo, "rev-parse", f"HEAD:{path}")
+    assert "train.py" not in tree_paths(repo, "exp/sparse")
+    shown = flexgit_in_process(repo, "show", "sparse").out
+    assert shown.endswith("files changed from the source commit: 2\n  M a/x.py\n  D train.py\n")
+    assert flexgit.show("sparse", repo=repo).run.meta["outside_sparse"] == 2
+
+
+def test_a_git_repository_inside_the_working_tree_is_left_out_with_a_warning(repo):
+    vendor = repo / "vendor" / "lib"
+    vendor.mkdir(parents=True)
+    git(vendor, "init", "-q", "-b", "main")
+    (vendor / "v.py").write_text("VERSION = 2\n")
+    git(vendor, "add", ".")
+    git(vendor, "-c", "user.name=V", "-c", "user.email=v@example.com", "commit", "-qm", "vendored")
+    commit = git(vendor, "rev-parse", "HEAD").strip()
+    (repo / "vendor" / "README").write_text("vendored code\n")
+    (repo / "empty").mkdir()
+    git(repo / "empty", "init", "-q")
+    (repo / "empty" / "draft.py").write_text("never committed\n")
+    result = flexgit_in_process(repo, "record", "--name", "nested")
+    assert result.code == 0, result
+    assert sorted(result.err.splitlines()) == [
+        "warning: left out of the snapshot, a git repository of its own: empty (it has no commit)",
+        f"warning: left out of the snapshot, a git repository of its own: vendor/lib (on commit {commit[:10]}, "
+        "named in the run's meta)"]
+    assert sorted(flexgit.show("nested", repo=repo).run.meta["nested_repos"]) == ["empty", f"vendor/lib@{commit}"]
+    assert tree_paths(repo, "exp/nested") == [".flexgit/config.toml", ".flexgit/meta.toml", ".flexgit/results.toml",
+                                              ".gitignore", "train.py", "vendor/README"]
+    # `flexgit run` leaves it out of the record too, and the command still finds it
+    ran = run_cli(repo, "run", "--name", "uses-it", "--", "python", "-c", "print(open('vendor/lib/v.py').read())")
+    assert ran.code == 0 and "VERSION = 2" in ran.out, ran
+    assert sorted(flexgit.show("uses-it", repo=repo).run.meta["nested_repos"]) == ["empty", f"vendor/lib@{commit}"]

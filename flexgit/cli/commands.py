@@ -12,7 +12,7 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
-from .options import branch_option, metric_option, param_option, repo_of, warn_left_out, warn_secrets
+from .options import branch_option, metric_option, param_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
 @click.command()
@@ -68,6 +68,7 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                    "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl", err=True)
     warn_left_out(run.meta.get("left_out", []))
     warn_secrets(run.meta)
+    warn_snapshot(run.meta)
 
 
 @click.command()

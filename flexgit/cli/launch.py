@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from ..project.values import format_value
-from .options import branch_option, repo_of, warn_left_out, warn_secrets
+from .options import branch_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -54,12 +55,13 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
                   on_progress=show_progress)
     warn_left_out(sweep.left_meta.get("left_out", []))
     warn_secrets(sweep.left_meta)
+    warn_snapshot(sweep.left_meta)
     try:
         outcomes = sweep.run(jobs)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped)
         _report_runs(sweep.outcomes)
         click.echo("interrupted: finished runs are recorded, the running ones as interrupted", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(stopped, "signal", signal.SIGINT))  # as a shell reports a process a signal ended
     _report_runs(outcomes)
     if any(outcome.status != "ok" for outcome in outcomes):
         sys.exit(1)

@@ -70,3 +70,17 @@ def warn_secrets(meta) -> None:
         click.echo("warning: tracked by git, so in the snapshot, though they look like secrets: "
                    f"{one_line(', '.join(meta['secrets_tracked']))} (already in your history; 'flexgit push' "
                    "would share them)", err=True)
+
+
+def warn_snapshot(meta) -> None:
+    """Say where a snapshot differs from the working tree: git repositories inside it left out, files
+    outside a sparse checkout held as committed."""
+    for nested in meta.get("nested_repos", []):
+        path, at, commit = nested.rpartition("@")
+        if not at or len(commit) != 40:
+            path, commit = nested, ""
+        where = f"on commit {commit[:10]}, named in the run's meta" if commit else "it has no commit"
+        click.echo(f"warning: left out of the snapshot, a git repository of its own: {path} ({where})", err=True)
+    if meta.get("outside_sparse"):
+        click.echo(f"note: {meta['outside_sparse']} files outside the sparse checkout are not in the working tree; "
+                   "the snapshot holds them as committed", err=True)

@@ -17,12 +17,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .files import read_sealed, write_sealed
 
 CHUNK = 1 << 20
 DIGEST_CACHE = "data-hashes.json"  # in .git/flexgit.d/
+UNCHECKED_SHOWN = 3  # paths named in the line that says which were not checked
 
 
 def data_params(params: Mapping[str, Any]) -> dict[str, str]:
@@ -97,21 +98,42 @@ def fingerprint(path: Path, digests: DigestCache | None = None) -> dict[str, Any
     return {"kind": "folder", "sha256": combined.hexdigest(), "size": total}
 
 
+def named_paths(params: Mapping[str, Any], workdir: Path, cwd: Path) -> set[Path]:
+    """The existing paths (resolved) the data params of `params` name, found as `fingerprints` finds them."""
+    found = set()
+    for value in data_params(params).values():
+        path = next((p.resolve() for p in (cwd / value, workdir / value) if p.exists()), None)
+        if path is not None:
+            found.add(path)
+    return found
+
+
 def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache: Path | None = None,
-                 elsewhere: Path | None = None) -> list[str]:
+                 elsewhere: Path | None = None, allowed: Iterable[Path] = ()) -> list[str]:
     """One line per recorded data path that is missing or differs on disk under `workdir`.
 
     A relative path missing under `workdir` but present under `elsewhere` (the working tree a
     new worktree was made from) is reported as such, with whether it is what the run used.
+    The recorded paths come from a note, which a remote may have written: only paths that land
+    (links followed) inside `workdir` or `elsewhere`, or at or below one of `allowed` (resolved
+    paths the user's own config names), are read; the others (`/usr`, `../../..`) are listed in
+    one line as not checked, never hashed.
     """
     digests = DigestCache(cache)
-    warnings = []
-    for key, was in recorded.items():
+    roots = {workdir.resolve(), *([elsewhere.resolve()] if elsewhere is not None else []), *allowed}
+    warnings, unchecked = [], []
+    for key, was in (recorded.items() if isinstance(recorded, Mapping) else ()):
+        if not _well_formed(was):
+            unchecked.append(f"{key} (not a fingerprint)")
+            continue
+        path = _readable(was["path"], workdir, roots)
+        if path is None:
+            unchecked.append(f"'{was['path']}' ({key})")
+            continue
         relative = not os.path.isabs(was["path"])
-        path = workdir / was["path"] if relative else Path(was["path"])
         used = f"sha256 {was['sha256'][:12]}, {was['size']} bytes"
-        if not path.exists() and relative and elsewhere is not None and (elsewhere / was["path"]).exists():
-            there = elsewhere / was["path"]
+        there = _readable(was["path"], elsewhere, roots) if relative and elsewhere is not None else None
+        if not path.exists() and there is not None and there.exists():
             same = fingerprint(there, digests)["sha256"] == was["sha256"]
             warnings.append(f"data '{was['path']}' ({key}) is not in {workdir}; {there} "
                             + ("is what the run used: link or copy it" if same
@@ -122,11 +144,32 @@ def changed_data(recorded: Mapping[str, Mapping[str, Any]], workdir: Path, cache
         elif fingerprint(path, digests)["sha256"] != was["sha256"]:
             warnings.append(f"data '{was['path']}' ({key}) differs from what the run used ({used})")
     digests.save()
+    if unchecked:
+        more = f" and {len(unchecked) - UNCHECKED_SHOWN} more" if len(unchecked) > UNCHECKED_SHOWN else ""
+        warnings.append(f"data not checked (only data inside the working tree or named by your config is read): "
+                        f"{', '.join(unchecked[:UNCHECKED_SHOWN])}{more}")
     return warnings
 
 
 def _is_sha256(text: Any) -> bool:
     return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _well_formed(was: Any) -> bool:
+    return isinstance(was, Mapping) and isinstance(was.get("path"), str) and bool(was["path"]) \
+        and isinstance(was.get("sha256"), str) and isinstance(was.get("size"), int)
+
+
+def _readable(stored: str, base: Path, roots: Iterable[Path]) -> Path | None:
+    """Where to read the recorded path `stored` (relative ones from `base`), or None when it must not be
+    read: a relative path leaving the tree or entering .git, or a path that (links followed) lands
+    outside every one of `roots` (the working trees, what the user's config names)."""
+    normal = Path(os.path.normpath(stored))
+    if not normal.is_absolute() and (not normal.parts or normal.parts[0] in ("..", ".git")):
+        return None
+    path = base / normal
+    landed = path.resolve()
+    return path if any(root == landed or root in landed.parents for root in roots) else None
 
 
 def _stored_path(path: Path, workdir: Path) -> str:

@@ -7,18 +7,22 @@ become flexgit errors here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import socket
+import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, ObjectType, RepositoryState, SortMode
+from pygit2.enums import (CheckoutStrategy, ConfigLevel, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
+                          RepositoryState, SortMode)
 
 from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
+from .gitenv import config_folders
 
 try:
     import fcntl
@@ -32,6 +36,16 @@ BLOB = "blob"
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
 PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+FILTER_BATCH = 500  # files per `git hash-object` that runs clean filters
+
+
+class Snapshot(NamedTuple):
+    """A tree of the working tree, and where it differs from what the working tree holds."""
+
+    tree: str
+    left_out: list[str]  # changed or untracked files `keep` refused, and repositories inside the tree
+    nested: list[str]    # those repositories, as `path@commit` (`path` when it has no commit)
+    sparse: list[str]    # files outside a sparse checkout: the tree has their committed version
 
 
 class RefMoved(Exception):
@@ -50,6 +64,7 @@ class GitRepo:
         start = os.fspath(path) if path is not None else os.getcwd()
         if not os.path.exists(start):
             raise NotARepositoryError(f"'{start}' does not exist; run flexgit inside a git repository")
+        _read_config_as_git_does()
         found = pygit2.discover_repository(start)
         if found is None:
             raise NotARepositoryError(
@@ -58,7 +73,9 @@ class GitRepo:
         try:
             return cls(pygit2.Repository(found))
         except pygit2.GitError as exc:
-            raise NotARepositoryError(f"cannot open the git repository at '{found}': {exc}") from None
+            hint = "; if you trust it, add it as git says: git config --global --add safe.directory PATH" \
+                if "not owned by current user" in str(exc) else ""
+            raise NotARepositoryError(f"cannot open the git repository at '{found}': {exc}{hint}") from None
 
     # -- where things are ---------------------------------------------------------------
 
@@ -150,43 +167,94 @@ class GitRepo:
 
     # -- objects ------------------------------------------------------------------------
 
-    def snapshot_tree(self, keep: Callable[[str, int], bool] | None = None) -> tuple[str, list[str]]:
+    def snapshot_tree(self, keep: Callable[[str, int], bool] | None = None) -> Snapshot:
         """Write a tree of the working tree as `git add -A` would see it; the index is untouched.
 
         Uses the repository's own index object, changed in memory only and re-read from disk
         afterwards: git's stat cache makes unchanged files free, and nothing is written back.
         With `keep(path, size)`, changed and untracked files it refuses are left out (their
-        committed version, if any, stays); returns the tree and the paths left out.
+        committed version, if any, stays). Files outside a sparse checkout keep their committed
+        version (they are not deletions); a git repository inside the working tree that the
+        index does not track is left out.
         """
         self.require_worktree()
         index = self._repo.index
-        left_out: list[str] = []
+        found = Snapshot("", [], [], [])
         try:
             index.read(True)
-            if keep is None:
-                index.add_all()
-            else:
-                self._add_changes(index, keep, left_out)
-            return str(index.write_tree()), left_out
+            self._add_changes(index, keep or (lambda path, size: True), found)
+            return found._replace(tree=str(index.write_tree()))
         except pygit2.GitError as exc:
             raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
         finally:
             with contextlib.suppress(pygit2.GitError):
                 index.read(True)
 
-    def _add_changes(self, index: pygit2.Index, keep: Callable[[str, int], bool], left_out: list[str]) -> None:
+    def _add_changes(self, index: pygit2.Index, keep: Callable[[str, int], bool], found: Snapshot) -> None:
         # Only what differs from the index is looked at, so files that `keep` refuses are never
         # read or hashed (a multi-gigabyte checkpoint costs a stat, not a copy into git).
         changed = FileStatus.WT_NEW | FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE
-        for path, flags in self._repo.status(untracked_files="all", ignored=False).items():
+        status = self._repo.status(untracked_files="all", ignored=False)
+        sparse = self._skip_worktree() if any(flags & FileStatus.WT_DELETED for flags in status.values()) else set()
+        drivers, filtered = self._filter_drivers(), []
+        for path, flags in status.items():
             if flags & FileStatus.WT_DELETED:
-                index.remove(path)
-            elif flags & changed:
-                size = os.lstat(self.workdir / path).st_size
-                if keep(path, size):
-                    index.add(path)
+                if path in sparse:  # libgit2 knows no sparse checkout: absent by choice, not deleted
+                    found.sparse.append(path)
                 else:
-                    left_out.append(path)
+                    index.remove(path)
+            elif path.endswith("/"):  # libgit2 stops at a repository inside the tree and names its folder
+                found.nested.append(self._nested_repository(path[:-1]))
+                found.left_out.append(path[:-1])
+            elif flags & changed:
+                info = os.lstat(self.workdir / path)
+                if not keep(path, info.st_size):
+                    found.left_out.append(path)
+                elif drivers and not stat.S_ISLNK(info.st_mode) and self._repo.get_attr(path, "filter") in drivers:
+                    filtered.append(path)
+                else:
+                    index.add(path)
+        self._add_filtered(index, filtered)
+
+    def _filter_drivers(self) -> set[str]:
+        """The filter drivers the config gives a clean command (git-lfs's `lfs`), which libgit2 never runs."""
+        names = set()
+        for entry in self._repo.config:
+            section, _, rest = entry.name.partition(".")
+            driver, _, key = rest.rpartition(".")
+            if section == "filter" and driver and key in ("clean", "process") and entry.value:
+                names.add(driver)
+        return names
+
+    def _add_filtered(self, index: pygit2.Index, paths: list[str]) -> None:
+        """Store files through their clean filters as `git add` does (a git-lfs pointer for `filter=lfs`),
+        by git's own hash-object, which runs them."""
+        for start in range(0, len(paths), FILTER_BATCH):
+            batch = paths[start:start + FILTER_BATCH]
+            done, out = self.try_git(["hash-object", "-w", "--", *batch])
+            if not done or len(out.split()) != len(batch):
+                raise FlexgitError(f"the clean filter of {batch[0]} failed (git hash-object: {last_lines(out)}); "
+                                   "'git add' would fail too: fix the filter (is git-lfs installed?)")
+            for path, oid in zip(batch, out.split(), strict=True):
+                executable = os.lstat(self.workdir / path).st_mode & 0o111
+                index.add(pygit2.IndexEntry(path, pygit2.Oid(hex=oid),
+                                            FileMode.BLOB_EXECUTABLE if executable else FileMode.BLOB))
+
+    def _skip_worktree(self) -> set[str]:
+        """The paths the index marks skip-worktree (outside a sparse checkout), which libgit2 does not read."""
+        try:
+            done, listed = self.try_git(["ls-files", "-t", "-z"])
+        except UnicodeDecodeError:
+            return set()
+        return {entry[2:] for entry in listed.split("\0") if entry.startswith("S ")} if done else set()
+
+    def _nested_repository(self, path: str) -> str:
+        """`path@commit`, the commit a repository inside the working tree is on (`path` when it has none)."""
+        try:
+            nested = pygit2.Repository(str(self.workdir / path), RepositoryOpenFlag.NO_SEARCH)
+            return path if nested.head_is_unborn else f"{path}@{nested.head.target}"
+        except (pygit2.GitError, KeyError, ValueError):
+            return path
 
     def files_matching(self, tree: str, pathspecs: list[str]) -> list[str]:
         """The files of `tree` that match any of the git `pathspecs`, sorted; nothing is written.
@@ -532,8 +600,49 @@ class GitRepo:
             return str(pygit2.hashfile(str(full)))
         return "" if os.path.lexists(full) else None
 
-    def restore_tree(self, tree: str) -> None:
-        """Make the working tree match `tree`; HEAD and the index stay as they are."""
+    def is_ignored_file(self, path: str) -> bool:
+        """True when git ignores the file (or link) at `path` and does not track it."""
+        try:
+            return bool(self._repo.status_file(path) & FileStatus.IGNORED)
+        except (KeyError, pygit2.GitError):
+            return self._repo.path_is_ignored(path)
+
+    def holds_ignored(self, folder: str) -> bool:
+        """True when git ignores the folder `folder` or anything in it (links are not followed)."""
+        if self._repo.path_is_ignored(folder + "/"):
+            return True
+        for root, folders, files in os.walk(self.workdir / folder):
+            here = Path(root).relative_to(self.workdir).as_posix()
+            if any(self._repo.path_is_ignored(f"{here}/{name}/") for name in folders) or \
+                    any(self._repo.path_is_ignored(f"{here}/{name}") for name in files):
+                return True
+        return False
+
+    def links_in_the_way(self, paths: Iterable[str], current: str | None) -> list[tuple[str, str]]:
+        """(path, link) for each path below a symbolic link of the working tree (writing it would write
+        through the link, maybe outside the tree); links that `current`, the tree the working tree is
+        meant to hold, has as they are, are replaced by checkout as git does, and do not count."""
+        found, seen = [], {}
+        for path in paths:
+            for parent in reversed(Path(path).parents[:-1]):
+                key = parent.as_posix()
+                if key not in seen:
+                    seen[key] = (self.workdir / key).is_symlink() and \
+                        (current is None or self.tree_entry(current, key) != self.file_blob(key))
+                if seen[key]:
+                    found.append((path, key))
+                    break
+        return found
+
+    def restore_tree(self, tree: str, paths: Iterable[str], current: str | None) -> None:
+        """Make the working tree match `tree`; HEAD and the index stay as they are. `paths`: the files
+        that change, none of which may be written through a symbolic link; `current`: the tree the
+        working tree holds now."""
+        through = self.links_in_the_way(paths, current)
+        if through:
+            path, link = through[0]
+            raise FlexgitError(f"{link} is a symbolic link: writing {path} would write through it; "
+                               "nothing was written")
         strategy = CheckoutStrategy.FORCE | CheckoutStrategy.DONT_UPDATE_INDEX
         try:
             self._repo.checkout_tree(self._repo[tree], strategy=strategy)
@@ -652,6 +761,23 @@ class GitRepo:
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+_LEVELS = {"global": ConfigLevel.GLOBAL, "xdg": ConfigLevel.XDG, "system": ConfigLevel.SYSTEM}
+
+
+@functools.cache
+def _libgit2_system_folder() -> str:
+    return pygit2.settings.search_path[ConfigLevel.SYSTEM]
+
+
+def _read_config_as_git_does() -> None:
+    """Point libgit2 at the config files git reads now (GIT_CONFIG_GLOBAL and the like), before a
+    repository is opened: its owner check (`safe.directory`) reads them at that moment."""
+    paths = pygit2.settings.search_path
+    for level, folder in config_folders(_libgit2_system_folder()).items():
+        if paths[_LEVELS[level]] != folder:
+            paths[_LEVELS[level]] = folder
 
 
 def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:

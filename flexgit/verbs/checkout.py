@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._context import branch_ref, open_store
-from ..errors import DirtyTreeError, InputError
-from ..project.datafiles import DIGEST_CACHE, changed_data
+from ..errors import DirtyTreeError, FlexgitError, InputError
+from ..project.datafiles import DIGEST_CACHE, changed_data, named_paths
 from ..project.files import write_atomic
 from ..project.settings import load_settings
+from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo, RefMoved
 from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
 from ..storage.run import Run
@@ -76,17 +77,33 @@ def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.Pa
             linked = store.repo.link_ignored_top_level(directory, worktree=True, outputs=outputs)
     missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
-                          data_warnings=_data_warnings(store, run, directory), source_missing=missing,
+                          data_warnings=_data_warnings(store, run, directory, _config_data(store.repo)),
+                          source_missing=missing,
                           linked=tuple(linked))
 
 
-def _data_warnings(store: Store, run: Run, directory: Path | None) -> tuple[str, ...]:
-    """Where the data the run used is missing or changed, beside the code it now gets."""
+def _data_warnings(store: Store, run: Run, directory: Path | None, allowed: set[Path]) -> tuple[str, ...]:
+    """Where the data the run used is missing or changed, beside the code it now gets; `allowed`: the
+    paths outside the working tree that the user's own config names (the run's note may name any)."""
     here = None if store.repo.is_bare else store.repo.workdir
     if directory is None and here is None:
         return ()
     return tuple(changed_data(run.data, directory or here, store.repo.flexgit_dir() / DIGEST_CACHE,
-                              elsewhere=here if directory else None))
+                              elsewhere=here if directory else None, allowed=allowed))
+
+
+def _config_data(git: GitRepo) -> set[Path]:
+    """The data paths the config files of this working tree name now (before a checkout changes them);
+    a config that cannot be read names none."""
+    if git.is_bare:
+        return set()
+    try:
+        settings = load_settings(git.workdir)
+        params = merge_sources([git.workdir / f for f in settings.config if (git.workdir / f).is_file()],
+                               None, "config")
+    except FlexgitError:
+        return set()
+    return named_paths(params, git.workdir, Path.cwd())
 
 
 def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
@@ -95,13 +112,18 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
     tree = store.code_tree(run)
     head = git.head_commit()
     base = git.commit(head)[0] if head else None
-    added = _added_files(git, base, tree)
-    in_the_way = [path for path in added if _blocks(git, path)]
+    written, added = _written_files(git, base, tree)
+    dirty = git.dirty_paths()
+    _refuse_links(git, run, written + dirty, base)
+    # what no stash keeps: ignored files the run's files replace, and ignored files where a tracked
+    # file was only removed from the index (the stash puts the committed file back there)
+    tracked = [path for path in dirty if base and git.tree_entry(base, path) is not None]
+    in_the_way = sorted(path for path in set(written) | set(tracked) if _blocks(git, path))
     if in_the_way:
         raise DirtyTreeError(f"the run's files would overwrite {len(in_the_way)} files git ignores here "
                              f"(e.g. {in_the_way[0]}); move them away, or use --branch NEW or --worktree DIR "
                              "to get the run elsewhere")
-    dirty = git.dirty_paths()
+    allowed = _config_data(git)  # the user's own, before a stash or the run's config replaces it
     stash = None
     if dirty:
         if not force:
@@ -111,10 +133,22 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
             )
         stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}")
     made = _missing_folders(git.workdir, added)
-    git.restore_tree(tree)
+    git.restore_tree(tree, written, base)
     _save_way_back(git, {"run": run.name, "head": head, "base": base, "tree": tree, "stash": stash,
                          "added": added, "made": made})
-    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None))
+    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None, allowed))
+
+
+def _refuse_links(git: GitRepo, run: Run, paths: list[str], base: str | None) -> None:
+    """Refuse a checkout that would write or remove a file through a symbolic link (an ignored
+    `data` linked to a folder elsewhere): flexgit never writes outside the working tree."""
+    through = git.links_in_the_way(paths, base)
+    if through:
+        path, link = through[0]
+        target = os.readlink(git.workdir / link)
+        raise DirtyTreeError(f"{link} is a symbolic link (to {target}) and checking out run {run.name} would "
+                             f"write {path} through it; remove or rename the link, or use --branch NEW or "
+                             "--worktree DIR to get the run elsewhere")
 
 
 @dataclass(frozen=True)
@@ -138,7 +172,7 @@ def checkout_back(repo: str | os.PathLike | None = None) -> BackResult:
     except (OSError, ValueError):
         raise InputError("nothing to undo: no 'flexgit checkout NAME' wrote into this working tree since "
                          "the last --back") from None
-    _check_way_back(git, state)
+    written = _check_way_back(git, state)
     workdir = git.workdir
     for added in state["added"]:
         (workdir / added).unlink(missing_ok=True)
@@ -146,21 +180,29 @@ def checkout_back(repo: str | os.PathLike | None = None) -> BackResult:
         if (workdir / folder).is_dir() and not any((workdir / folder).iterdir()):
             (workdir / folder).rmdir()
     if state["base"]:
-        git.restore_tree(state["base"])
+        git.restore_tree(state["base"], written, state["tree"])
     if state["stash"]:
         git.pop_stash(state["stash"])
     path.unlink()
     return BackResult(run=state["run"], stash=state["stash"])
 
 
-def _check_way_back(git: GitRepo, state: dict) -> None:
+def _check_way_back(git: GitRepo, state: dict) -> list[str]:
     """Refuse `--back` when it would lose something: a change made since the checkout, HEAD or the
-    index moved, the stash gone, or a file where a stashed untracked file must go back."""
+    index moved, the stash gone, a file where a stashed untracked file must go back, or a symbolic
+    link made since where it writes. Returns the files it writes or removes."""
     run, stash = state["run"], state["stash"]
     safe = f"; your earlier work is safe in the stash ({stash[:10]})" if stash else ""
     if git.head_commit() != state["head"] or git.staged_paths():
         raise DirtyTreeError(f"HEAD or the index changed since run {run} was checked out here; --back only "
                              f"undoes a checkout on the same commit with nothing staged{safe}")
+    written = _written_files(git, state["tree"], state["base"])[0] if state["base"] else list(state["added"])
+    stashed = git.stashed_untracked(stash) if stash and git.stash_index(stash) is not None else []
+    through = git.links_in_the_way(written + stashed, state["tree"])
+    if through:
+        path, link = through[0]
+        raise DirtyTreeError(f"{link} is a symbolic link made since run {run} was checked out, and --back would "
+                             f"write {path} through it; remove it, then run --back again{safe}")
     if stash and git.stash_index(stash) is None:
         raise InputError(f"the stash that held your earlier work ({stash[:10]}) is gone (popped or dropped); "
                          "'git status' shows what is in the working tree now")
@@ -173,14 +215,18 @@ def _check_way_back(git: GitRepo, state: dict) -> None:
     if blocked:
         raise DirtyTreeError(f"{blocked[0]} is where one of your stashed untracked files goes back; "
                              f"move it away, then run --back again{safe}")
+    return written
 
 
-def _added_files(git: GitRepo, base: str | None, tree: str) -> list[str]:
-    """The files of `tree` that `base` lacks: the ones checking the run out brings in."""
+def _written_files(git: GitRepo, base: str | None, tree: str) -> tuple[list[str], list[str]]:
+    """The files that making the working tree match `tree` instead of `base` writes or removes, and
+    those of them that `base` lacks (the ones checking the run out brings in)."""
     if base is None:
-        return sorted(path for path, _ in git.walk_blobs(tree))
-    changed, _ = git.changed_blobs(base, tree)  # the cost follows the change, not the tree
-    return sorted(path for path, _ in changed if git.tree_entry(base, path) is None)
+        added = sorted(path for path, _ in git.walk_blobs(tree))
+        return added, added
+    changed, removed = git.changed_blobs(base, tree)  # the cost follows the change, not the tree
+    added = sorted(path for path, _ in changed if git.tree_entry(base, path) is None)
+    return sorted({path for path, _ in changed} | set(removed)), added
 
 
 def _changed_since(git: GitRepo, state: dict) -> list[str]:
@@ -189,6 +235,8 @@ def _changed_since(git: GitRepo, state: dict) -> list[str]:
     base, tree = state["base"], state["tree"]
     changed = []
     for path in sorted(set(git.dirty_paths(each_file=True)) | set(state["added"])):
+        if path in state["made"] and (git.workdir / path).is_dir():
+            continue  # a folder the run brought in place of a committed link: its files are checked
         versions = (git.tree_entry(base, path) if base else None, git.tree_entry(tree, path))
         if versions != (None, None) and git.file_blob(path) not in versions:
             changed.append(path)
@@ -196,18 +244,23 @@ def _changed_since(git: GitRepo, state: dict) -> list[str]:
 
 
 def _blocks(git: GitRepo, path: str) -> bool:
-    """True when writing the run's file `path` would overwrite an ignored file (or one in the
-    place of a folder it needs); untracked files that are not ignored count as uncommitted work."""
-    if git.file_blob(path) is not None:
-        return git.is_ignored(path)
+    """True when writing or removing `path` would lose something git ignores: an ignored file there,
+    an ignored file in the folder there, or an ignored file in the place of a folder the run needs.
+    Untracked files that are not ignored count as uncommitted work."""
+    full = git.workdir / path
+    if full.is_dir() and not full.is_symlink():
+        return git.holds_ignored(path)
+    if os.path.lexists(full):
+        return git.is_ignored_file(path)
     return any(os.path.lexists(git.workdir / parent) and not (git.workdir / parent).is_dir()
                for parent in Path(path).parents if parent != Path("."))
 
 
 def _missing_folders(workdir: Path, paths: list[str]) -> list[str]:
-    """The folders that writing `paths` will create, for `--back` to remove."""
+    """The folders that writing `paths` will create (where there is none, or a committed link that the
+    checkout replaces), for `--back` to remove."""
     folders = {parent.as_posix() for path in paths for parent in Path(path).parents if parent != Path(".")}
-    return sorted(f for f in folders if not (workdir / f).exists())
+    return sorted(f for f in folders if not (workdir / f).is_dir() or (workdir / f).is_symlink())
 
 
 def _way_back_path(git: GitRepo) -> Path:

@@ -7,13 +7,18 @@ snapshot left out (`exclude`, `include`, `max_file_size`), are linked into the c
 command finds what it would find in the working tree; not those holding a results file, which
 the command writes. The run records the overridden config as its params, the results files the
 command wrote as its metrics, its output as `.flexgit/output.log`, and its status, exit code and
-duration. Temporary checkouts are always removed.
+duration. Temporary checkouts are always removed: SIGTERM and SIGHUP stop the commands as Ctrl-C
+does; if flexgit itself is killed (SIGKILL), a watchdog process stops the commands, and the
+next `flexgit run` removes the checkouts of a flexgit that is no longer running (their folder
+names carry the owner's process id).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,11 +28,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .._context import open_store, private_text, read_history, snapshot, target_branch, write_run
 from ..errors import InputError
 from ..project.formats import dumps, loads
+from ..project import watchdog
 from ..project.history import ENV as HISTORY_ENV
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
@@ -36,6 +42,16 @@ from ..storage.run import Run
 
 OUTPUT_LOG = "output.log"
 STOP_GRACE_SECONDS = 10
+TEMP_PREFIX = "flexgit-run-"  # then the owner's process id: flexgit-run-4242-k3j2x9
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP asked `flexgit run` to stop: handled as Ctrl-C is."""
+
+    def __init__(self, number: int):
+        super().__init__(f"signal {number}")
+        self.signal = number
 
 
 def expand_grid(assignments: Sequence[str]) -> list[dict[str, Scalar]]:
@@ -96,6 +112,8 @@ class Sweep:
         self.progress = Progress(total=len(grid))
         self.stopping = threading.Event()
         self.children: dict[int, subprocess.Popen] = {}
+        self.watchdog: subprocess.Popen | None = None
+        self.watch_lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
@@ -126,21 +144,25 @@ class Sweep:
         return name
 
     def run(self, jobs: int = 1) -> list[Outcome]:
-        """Run the grid, `jobs` at a time. Ctrl-C stops the workers and records them as interrupted."""
+        """Run the grid, `jobs` at a time. Ctrl-C, SIGTERM and SIGHUP stop the workers and record them
+        as interrupted (a signal raises `Stopped`, a KeyboardInterrupt)."""
+        remove_orphaned_checkouts()
         self.outcomes = outcomes = [Outcome(dict(point)) for point in self.grid]
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-        futures = [pool.submit(self._one, i, outcome) for i, outcome in enumerate(outcomes)]
-        try:
-            for future in futures:
-                future.result()
-        except KeyboardInterrupt:
-            self.stop()
-            for future in futures:
-                future.cancel()
-            pool.shutdown(wait=True)
-            raise
-        finally:
-            pool.shutdown(wait=True)
+        with _signals_interrupt():
+            futures = [pool.submit(self._one, i, outcome) for i, outcome in enumerate(outcomes)]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                self.stop()
+                for future in futures:
+                    future.cancel()
+                pool.shutdown(wait=True)
+                raise
+            finally:
+                pool.shutdown(wait=True)
+                self._end_watch()
         return outcomes
 
     def stop(self) -> None:
@@ -159,7 +181,7 @@ class Sweep:
         if self.stopping.is_set():
             return
         self._count(running=1)
-        checkout = Path(tempfile.mkdtemp(prefix="flexgit-run-"))
+        checkout = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
         try:
             with self.git_lock:
                 tree = self._prepare(checkout, outcome.overrides)
@@ -210,6 +232,7 @@ class Sweep:
             child = subprocess.Popen(self.command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
             self.children[index] = child
+            self._watch(f"+{child.pid}")  # its own session: its process group has its id
             try:
                 for raw in child.stdout:
                     log.write(raw)
@@ -218,6 +241,29 @@ class Sweep:
             finally:
                 child.stdout.close()
                 self.children.pop(index, None)
+                if child.poll() is not None:
+                    self._watch(f"-{child.pid}")
+
+    def _watch(self, line: str) -> None:
+        """Tell the watchdog (started with the first command) that a process group started or ended."""
+        with self.watch_lock:
+            try:
+                if self.watchdog is None:
+                    self.watchdog = watchdog.start()
+                self.watchdog.stdin.write(line + "\n")
+                self.watchdog.stdin.flush()
+            except OSError:  # a watchdog that cannot start or died cannot help; the run goes on
+                pass
+
+    def _end_watch(self) -> None:
+        """Let the watchdog go: every command has ended."""
+        with self.watch_lock:
+            if self.watchdog is not None:
+                with contextlib.suppress(OSError):
+                    self.watchdog.stdin.close()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.watchdog.wait(timeout=STOP_GRACE_SECONDS)
+                self.watchdog = None
 
     def _record(self, index: int, checkout: Path, tree: str, outcome: Outcome, duration: float) -> Run:
         git = self.store.repo
@@ -271,6 +317,56 @@ def _relative_cwd(workdir: Path) -> Path:
         return Path.cwd().resolve().relative_to(workdir.resolve())
     except ValueError:
         return Path(".")
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Stopped` in the main thread while the block runs, once: the commands
+    are then stopped and recorded as on Ctrl-C. Handlers set by others (or SIG_IGN, as under nohup)
+    are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    mine = [number for number in STOP_SIGNALS if signal.getsignal(number) == signal.SIG_DFL]
+
+    def stop(number: int, frame: Any) -> None:
+        for each in mine:
+            signal.signal(each, signal.SIG_IGN)  # a second signal must not break off the stopping
+        raise Stopped(number)
+
+    for number in mine:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number in mine:
+            signal.signal(number, signal.SIG_DFL)
+
+
+def remove_orphaned_checkouts() -> list[Path]:
+    """Remove the temporary checkouts of `flexgit run`s that are no longer running (killed before they
+    could); returns them. Those of a live process, or of another user, stay."""
+    removed = []
+    for entry in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        owner = re.fullmatch(re.escape(TEMP_PREFIX) + r"(\d+)-.+", entry.name)
+        try:
+            mine = entry.is_dir() and not entry.is_symlink() and entry.lstat().st_uid == os.getuid()
+        except (OSError, AttributeError):
+            continue
+        if owner and mine and not _running(int(owner.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _signal(child: subprocess.Popen, number: int) -> None:

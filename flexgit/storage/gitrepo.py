@@ -388,11 +388,7 @@ class GitRepo:
 
     def is_commit(self, oid: str) -> bool:
         """True when `oid` names a commit in this repository."""
-        try:
-            obj = self._repo.get(oid)
-        except (ValueError, TypeError, pygit2.GitError):
-            return False
-        return obj is not None and obj.type == ObjectType.COMMIT
+        return self._type_of(oid) == ObjectType.COMMIT
 
     def commits_between(self, tip: str, hidden: list[str]) -> Iterator[str]:
         """The messages of the commits reachable from `tip` and from none of `hidden`."""
@@ -410,11 +406,14 @@ class GitRepo:
 
     def is_tree(self, oid: str) -> bool:
         """True when `oid` is the id of a tree in the object database."""
+        return self._type_of(oid) == ObjectType.TREE
+
+    def _type_of(self, oid: str) -> ObjectType | None:
         try:
             obj = self._repo.get(oid)
         except (ValueError, TypeError, pygit2.GitError):
-            return False
-        return obj is not None and obj.type == ObjectType.TREE
+            return None
+        return obj.type if obj is not None else None
 
     def expand_commit_prefix(self, prefix: str) -> str | None:
         """The full id of the one commit whose id starts with `prefix`, else None."""

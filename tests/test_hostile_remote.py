@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import flexgit
 from conftest import flexgit as cli, git, make_repo
 
@@ -132,3 +134,24 @@ def test_a_fast_forward_notes_commit_that_deletes_notes_hides_no_run(tmp_path):
     git(fresh, "remote", "add", "origin", str(remote))
     assert cli(fresh, "pull").code == 0
     assert [run.name for run in flexgit.list_runs(repo=fresh)] == ["baseline"]  # the victim's push restored it
+
+
+@pytest.mark.parametrize("step", ["pull-branch", "pull-notes"])
+def test_a_pull_killed_at_each_step_is_finished_by_the_next_command(tmp_path, step):
+    remote, victim, other = victim_and_attacker(tmp_path)
+    for name in ("t1", "t2"):
+        flexgit.record(name=name, repo=other)
+    assert cli(other, "push").code == 0
+    flexgit.record(name="local", repo=victim)
+    done = subprocess.run([sys.executable, "-m", "flexgit", "pull"], cwd=victim,
+                          env={**os.environ, "FLEXGIT_CRASH_AT": step})
+    assert done.returncode == -9
+    if step == "pull-notes":
+        assert cli(victim, "show", "t1").code == 0  # found before any name is made
+    assert cli(victim, "record", "--name", "next").code == 0
+    assert cli(victim, "pull").code == 0
+    names = sorted(run.name for run in flexgit.list_runs(repo=victim))
+    assert names == ["baseline", "local", "next", "t1", "t2"]
+    for name in names:
+        assert git(victim, "rev-parse", f"exp/{name}").strip() == flexgit.show(name, repo=victim).run.id
+    assert git(victim, "fsck", "--strict", "--no-dangling").strip() == ""

@@ -33,9 +33,8 @@ from .refs import (
     commit_message,
     is_valid_branch_name,
     is_valid_run_name,
-    run_ref,
 )
-from .store import Store
+from .store import Store, crash_point
 
 DELETE_BATCH = 500  # refs deleted on a remote per push (a command line stays short)
 
@@ -151,7 +150,7 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     with store.repo.writer_lock():
         store.complete_interrupted_write()  # its runs join the branch before theirs do
         before = store.branch_tip(target)
-        notes_before = store.repo.ref_target(NOTES_REF)
+        notes_before = store.begin_pull()
         for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
             tip = store.repo.ref_target(theirs)
             if tip is not None and not store.is_flexgit_commit(tip):
@@ -161,9 +160,12 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
                 raise BranchError(f"'{remote}' holds {target.remote_ref} and it is not a flexgit experiments "
                                   "branch; nothing was joined")
             joined.merged |= join_branch(store, target, tip, remote)
+        crash_point("pull-branch")
         join_notes(store, store.repo.ref_target(tracking.notes), remote)
+        crash_point("pull-notes")
         names = store.names_noted_since(notes_before)
-        joined.conflicts, joined.refused = join_names(store, [names, fetched.legacy_names])
+        joined.conflicts, joined.refused = store.adopt_names([names, fetched.legacy_names], "flexgit: pull")
+        store.end_pull()
         joined.new_runs = store.new_runs([before], store.branch_tip(target))
     return joined
 
@@ -202,29 +204,6 @@ def join_notes(store: Store, theirs: str | None, remote: str) -> None:
     message = commit_message(f"flexgit: join notes from {remote}", [(TRAILER_KIND, KIND_MERGE)])
     merge = git.create_commit(tree, [ours, theirs], message)
     git.set_ref(NOTES_REF, merge, ours, f"flexgit: pull from {remote}")
-
-
-def join_names(store: Store, sources: list[dict[str, str]]) -> tuple[list[str], list[str]]:
-    """Name here the runs that `sources` (name -> commit) name and that have no name here yet:
-    (names taken here by other runs, names refused).
-
-    A name flexgit would not write, or one that does not point at a commit here (the branch
-    brought every run's commit), is refused: it never becomes a ref here.
-    """
-    git = store.repo
-    conflicts, refused, new = set(), set(), {}
-    for listed in sources:
-        for name, target in listed.items():
-            if not is_valid_run_name(name) or not git.is_commit(target):
-                refused.add(name)
-                continue
-            local = new.get(name) or store.name_target(name)
-            if local is None:
-                new[name] = target
-            elif local != target:
-                conflicts.add(name)
-    git.create_refs({run_ref(name): target for name, target in new.items()}, "flexgit: pull")
-    return sorted(conflicts), sorted(refused)
 
 
 def remotes_with_runs(git: GitRepo, target: BranchRef, wait: float = 5.0) -> list[str]:

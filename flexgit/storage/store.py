@@ -184,13 +184,13 @@ class Store:
                 written = self._write_commits(final, code_trees, tip, extra_files)
                 notes_commit = self._write_notes(notes_tip, written, branch)
                 self._write_journal(notes_commit, branch, tip, written)
-                _crash_point("journal")
+                crash_point("journal")
                 try:
                     self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: record")
                 except RefMoved:
                     self._journal_path().unlink(missing_ok=True)
                     continue  # another writer (plain git) moved the notes; rebuild on the new tip
-                _crash_point("notes")
+                crash_point("notes")
                 self._complete_last_write()
                 return written
         raise ConcurrencyError("the experiments refs kept moving while recording; nothing was written, try again")
@@ -335,6 +335,8 @@ class Store:
             return None
         except (OSError, ValueError):
             return {}
+        if isinstance(journal, dict) and "pull" in journal:
+            return journal if journal["pull"] is None or isinstance(journal["pull"], str) else {}
         ok = isinstance(journal, dict) and all(isinstance(journal.get(k), str) for k in ("notes", "branch", "base",
                                                                                               "tip"))
         runs = journal.get("runs") if ok else None
@@ -346,7 +348,7 @@ class Store:
         """(commit, name) of each run of a write that landed (its notes commit is in the notes' history)
         but was interrupted before its branch and names moved; [] when there is none."""
         journal = self._read_journal()
-        if not journal:
+        if not journal or "pull" in journal:
             return []
         notes_tip = self.repo.ref_target(NOTES_REF)
         landed = notes_tip is not None and self.repo.is_commit(journal["notes"]) and (
@@ -371,15 +373,50 @@ class Store:
         """Finish a write a killed process left half done (under the writer lock)."""
         self._complete_last_write()
 
+    def begin_pull(self) -> str | None:
+        """Journal a pull (under the writer lock): if it is killed after the notes moved, the next
+        write still names the runs they brought. Returns the notes tip before the pull."""
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        write_atomic(self._journal_path(), json.dumps({"pull": notes_tip}).encode(), durable=True)
+        return notes_tip
+
+    def end_pull(self) -> None:
+        self._journal_path().unlink(missing_ok=True)
+
+    def adopt_names(self, sources: Sequence[Mapping[str, str]], log_message: str) -> tuple[list[str], list[str]]:
+        """Name here the runs that `sources` (name -> commit) name and that have no name here yet:
+        (names taken here by other runs, names refused).
+
+        A name flexgit would not write, or one that does not point at a commit here, is refused:
+        it never becomes a ref here.
+        """
+        conflicts, refused, new = set(), set(), {}
+        for listed in sources:
+            for name, target in listed.items():
+                if not is_valid_run_name(name) or not self.repo.is_commit(target):
+                    refused.add(name)
+                    continue
+                local = new.get(name) or self.name_target(name)
+                if local is None:
+                    new[name] = target
+                elif local != target:
+                    conflicts.add(name)
+        self.repo.create_refs({run_ref(name): target for name, target in new.items()}, log_message)
+        return sorted(conflicts), sorted(refused)
+
     def _complete_last_write(self) -> None:
         """Finish the write the journal describes, where it landed; then drop the journal."""
         journal = self._read_journal()
         if journal is None:
             return  # the common case: nothing was interrupted
+        if "pull" in journal:  # a pull killed after its notes moved: name what they brought
+            self.adopt_names([self.names_noted_since(journal["pull"])], "flexgit: pull")
+            self._journal_path().unlink(missing_ok=True)
+            return
         runs = self._interrupted_runs()
         if runs and journal["branch"].startswith("refs/heads/"):
             self._onto_branch(journal["branch"], journal["base"], journal["tip"])
-        _crash_point("branch")
+        crash_point("branch")
         for commit, name in runs:  # oldest first
             if is_valid_run_name(name) and self.name_target(name) is None:
                 try:
@@ -483,7 +520,10 @@ class Store:
         return sum(trailers(message).get(TRAILER_KIND) == KIND_RUN for message in messages)
 
     def _untagged(self, name: str) -> str | None:
-        """A run of a write interrupted before its name: it is recorded, so it can be found."""
+        """A run of a write (or pull) interrupted before its name: it is recorded, so it can be found."""
+        journal = self._read_journal()
+        if journal and "pull" in journal:
+            return self.names_noted_since(journal["pull"]).get(name)
         return next((commit for commit, found in self._interrupted_runs() if found == name), None)
 
     def note_of(self, commit: str) -> bytes | None:
@@ -507,9 +547,9 @@ class Store:
         return self.repo.update_tree(self.repo.commit(run.id)[0], {FLEXGIT_DIR: None})
 
 
-def _crash_point(step: str) -> None:
+def crash_point(step: str) -> None:
     """Kill this process at write step `step` when FLEXGIT_CRASH_AT names it: how the tests
-    interrupt a write at each step, exactly."""
+    interrupt a write at each step, exactly (journal, notes, branch; pull-branch, pull-notes)."""
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
 

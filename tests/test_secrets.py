@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import flexgit
-from conftest import flexgit as subprocess_cli, flexgit_in_process as cli, git, repo_state
+from conftest import flexgit as subprocess_cli, flexgit_in_process as cli, git, make_repo, repo_state
 
 SECRETS = [".env", ".env.local", "certs/server.pem", "deploy/api.key", "id_rsa", "id_ed25519.pub", "credentials.json",
            ".netrc", "keystore.p12"]
@@ -151,3 +151,24 @@ def test_private_meta_applies_to_flexgit_run(repo):
     assert "host" not in run.meta and run.meta["run_command"] == f".../{(sys.executable).rsplit('/', 1)[1]} ok.py"
     assert run.message == f"flexgit run .../{(sys.executable).rsplit('/', 1)[1]} ok.py"
     assert str(repo) not in git(repo, "log", "-1", "--format=%B", "exp/p1")
+
+
+def test_push_refuses_runs_whose_snapshot_holds_a_tracked_secret(tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    repo = make_repo(tmp_path / "p")
+    git(repo, "remote", "add", "origin", str(remote))
+    flexgit.record(name="clean", repo=repo)
+    assert cli(repo, "push").code == 0
+    (repo / ".env").write_text("TOKEN=hunter2\n")
+    git(repo, "add", "-f", ".env")
+    git(repo, "commit", "-qm", "oops")
+    flexgit.record(name="leaky", repo=repo)
+    before = git(remote, "for-each-ref")
+    refused = cli(repo, "push")
+    assert refused.code == 1 and len(refused.err.splitlines()) == 1, refused
+    assert "run 'leaky'" in refused.err and "--allow-secrets" in refused.err
+    assert git(remote, "for-each-ref") == before
+    assert cli(repo, "sync").code == 1
+    assert cli(repo, "push", "--allow-secrets").code == 0
+    assert git(remote, "rev-parse", "refs/flexgit/heads/experiments") == git(repo, "rev-parse", "experiments")

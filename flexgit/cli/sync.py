@@ -12,10 +12,10 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
     @click.argument("remote", default="origin")
     @branch_option
     @click.pass_context
-    def command(ctx: click.Context, remote: str, branch: str | None) -> None:
+    def command(ctx: click.Context, remote: str, branch: str | None, **pushing) -> None:
         from ..verbs import sync
 
-        report = getattr(sync, verb)(remote, branch=branch, repo=repo_of(ctx))
+        report = getattr(sync, verb)(remote, branch=branch, repo=repo_of(ctx), **pushing)
         if verb != "push":
             joined = ", joined with a merge commit" if report.merged else ""
             runs = "1 new run" if report.fetched_runs == 1 else f"{report.fetched_runs} new runs"
@@ -32,7 +32,10 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
             click.echo(f"warning: {len(report.refused)} run names on {remote} are not valid flexgit names or do not "
                        f"name a commit; they were not taken: {', '.join(map(repr, report.refused[:5]))}", err=True)
 
-    return command
+    if verb == "pull":
+        return command
+    return click.option("--allow-secrets", is_flag=True,
+                        help="Push runs even when their snapshot holds tracked files that look like secrets.")(command)
 
 
 COMMANDS = (

@@ -390,13 +390,13 @@ class GitRepo:
         """True when `oid` names a commit in this repository."""
         return self._type_of(oid) == ObjectType.COMMIT
 
-    def commits_between(self, tip: str, hidden: list[str]) -> Iterator[str]:
-        """The messages of the commits reachable from `tip` and from none of `hidden`."""
+    def commits_between(self, tip: str, hidden: list[str]) -> Iterator[tuple[str, str]]:
+        """(id, message) of the commits reachable from `tip` and from none of `hidden`."""
         walker = self._repo.walk(tip)
         for commit in hidden:
             walker.hide(commit)
         for commit in walker:
-            yield commit.message
+            yield str(commit.id), commit.message
 
     def has_object(self, oid: str) -> bool:
         try:

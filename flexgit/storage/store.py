@@ -516,8 +516,21 @@ class Store:
         """How many run commits `new_tip` holds that none of `old_tips` does (cost: the new commits only)."""
         if new_tip is None:
             return 0
-        messages = self.repo.commits_between(new_tip, [tip for tip in old_tips if tip])
-        return sum(trailers(message).get(TRAILER_KIND) == KIND_RUN for message in messages)
+        commits = self.repo.commits_between(new_tip, [tip for tip in old_tips if tip])
+        return sum(trailers(message).get(TRAILER_KIND) == KIND_RUN for _, message in commits)
+
+    def runs_holding_secrets(self, tip: str, hidden: Sequence[str]) -> list[str]:
+        """Names of the runs reachable from `tip` and from none of `hidden` whose snapshot holds files
+        that look like secrets (their meta's `secrets_tracked`)."""
+        found = []
+        for commit, message in self.repo.commits_between(tip, [h for h in hidden if self.repo.is_commit(h)]):
+            if trailers(message).get(TRAILER_KIND) != KIND_RUN:
+                continue
+            note = self.note_of(commit)
+            run = Run.from_note(commit, note) if note else None
+            if run is not None and run.meta.get("secrets_tracked"):
+                found.append(run.name)
+        return found
 
     def _untagged(self, name: str) -> str | None:
         """A run of a write (or pull) interrupted before its name: it is recorded, so it can be found."""

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from .._context import open_store, target_branch
 from ..errors import FlexgitError
-from ..storage.remotes import holds_older_format, lost_a_race, pull_into, push_runs, refusal, remember_refspecs
+from ..storage.remotes import (
+    Tracking,
+    holds_older_format,
+    lost_a_race,
+    pull_into,
+    push_runs,
+    refusal,
+    remember_refspecs,
+)
 
 PUSH_ATTEMPTS = 20
 
@@ -41,14 +49,27 @@ def pull(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
                       older_format=bool((fetched.legacy_branch and not joined.foreign_branch) or fetched.legacy_names))
 
 
-def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
-    """Send the local runs to the remote; if it moved meanwhile, pull, join and try again."""
+def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None,
+         allow_secrets: bool = False) -> SyncReport:
+    """Send the local runs to the remote; if it moved meanwhile, pull, join and try again.
+
+    Runs whose snapshot holds files that look like secrets (tracked ones: see `secrets_tracked`)
+    are not sent unless `allow_secrets`: a host keeps what it was sent.
+    """
     store = open_store(repo)
     git = store.repo
     target = target_branch(git, branch)
     report = SyncReport(remote)
     remember_refspecs(git, remote, target)
     store.ensure_format()  # format 1 names, if any, are pushed as format 2
+    tip = git.ref_target(target.ref)
+    if tip is not None and not allow_secrets:
+        there = git.ref_target(Tracking.of(git, remote, target).branch)
+        holding = store.runs_holding_secrets(tip, [there] if there else [])
+        if holding:
+            raise FlexgitError(f"{len(holding)} runs to push hold files that look like secrets (e.g. run "
+                               f"'{holding[0]}'; 'flexgit show {holding[0]}' lists them); nothing was pushed. "
+                               "Remove those files from git's history, or push anyway with --allow-secrets")
     for attempt in range(PUSH_ATTEMPTS):
         if attempt:
             # Others are pushing: back off, randomly, so that one of them wins each round.
@@ -71,10 +92,11 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     raise FlexgitError(f"'{remote}' kept moving while pushing ({PUSH_ATTEMPTS} tries); try again")
 
 
-def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
+def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None,
+         allow_secrets: bool = False) -> SyncReport:
     """Pull, then push."""
     pulled = pull(remote, branch, repo)
-    pushed = push(remote, branch, repo)
+    pushed = push(remote, branch, repo, allow_secrets=allow_secrets)
     pushed.fetched_runs, pushed.merged = pulled.fetched_runs, pulled.merged
     pushed.conflicts = pulled.conflicts or pushed.conflicts
     pushed.refused = pulled.refused

@@ -70,6 +70,10 @@ def fast_import_stream(size: int, layout: int) -> bytes:
 def build_remote(path: Path, size: int, layout: int) -> Path:
     git("init", "-q", "--bare", str(path))
     git("fast-import", "--quiet", cwd=path, data=fast_import_stream(size, layout))
+    # A reverse index beside each pack, as git >= 2.41 writes by default and hosts keep: without
+    # it every clone sorts the offsets of the whole pack (14 ms at 100,000 runs on git 2.39).
+    for pack in (path / "objects" / "pack").glob("*.pack"):
+        git("index-pack", "--rev-index", str(pack))
     git("pack-refs", "--all", cwd=path)
     git("symbolic-ref", "HEAD", "refs/heads/main", cwd=path)
     return path

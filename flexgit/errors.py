@@ -36,3 +36,7 @@ class DirtyTreeError(FlexgitError):
 class ConcurrencyError(FlexgitError):
     """A reference kept moving under us or stayed locked; nothing was written."""
 
+
+
+class WriteError(FlexgitError):
+    """git could not store an object (full disk, read-only object store); nothing was recorded."""

@@ -40,3 +40,7 @@ class ConcurrencyError(FlexgitError):
 
 class WriteError(FlexgitError):
     """git could not store an object (full disk, read-only object store); nothing was recorded."""
+
+
+class TrustError(FlexgitError):
+    """An artifact that would run code when loaded (a pickle) comes from a run flexgit cannot vouch for."""

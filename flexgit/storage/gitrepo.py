@@ -157,6 +157,13 @@ class GitRepo:
         user = _os_user()
         return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
 
+    def config_values(self, key: str) -> list[str]:
+        """Every value of a multi-valued git config key (`git config --add`), [] when unset."""
+        try:
+            return [str(value) for value in self._repo.config.get_multivar(key)]
+        except (KeyError, pygit2.GitError):
+            return []
+
     def set_config(self, key: str, value: str) -> None:
         """Set a value in the repository's own git config."""
         try:
@@ -464,6 +471,16 @@ class GitRepo:
         """The object a direct ref points at, or None when it does not exist."""
         ref = self._repo.references.get(name)
         return str(ref.target) if ref is not None else None
+
+    def reflog(self, name: str) -> list[tuple[str, str, str]]:
+        """(old, new, message) of each move of ref `name` this clone logged, newest first ([] when none).
+        A reflog is never transferred: it says what happened here."""
+        try:
+            ref = self._repo.references.get(name)
+            entries = ref.log() if ref is not None else []
+            return [(str(entry.oid_old), str(entry.oid_new), entry.message or "") for entry in entries]
+        except (ValueError, pygit2.GitError, OSError):
+            return []
 
     def refs_under(self, prefix: str) -> dict[str, str]:
         """All refs whose names start with `prefix`, mapped to their targets."""

@@ -498,6 +498,16 @@ class Store:
                 return self.repo.read_blob(blob)
         return None
 
+    def recorded_here(self, run: Run) -> bool:
+        """Did a write of this clone put `run` on its branch? Read from the branch's reflog, which
+        git never transfers: a pulled run, whatever its note or meta says, never passes."""
+        moves = [(old, new) for old, new, message in self.repo.reflog(BranchRef(run.branch).ref)
+                 if message == "flexgit: record"]
+        if any(new == run.id for _, new in moves):
+            return True  # the common case: a write of one run, or the last of a batch
+        return any(self.repo.is_commit(new) and self.repo.is_ancestor(run.id, new) and
+                   not (self.repo.is_commit(old) and self.repo.is_ancestor(run.id, old)) for old, new in moves)
+
     def artifact(self, run: Run, name: str) -> str | None:
         """The blob id of artifact `name` of `run`, or None."""
         return self.repo.tree_entry(self.repo.commit(run.id)[0], f"{FLEXGIT_DIR}/{ARTIFACTS_DIR}/{name}")

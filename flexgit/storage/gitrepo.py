@@ -601,6 +601,33 @@ class GitRepo:
             if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
                 lock.unlink()
 
+    def stale_locks(self) -> list[str]:
+        """Ref lock files (under refs/, and packed-refs.lock) older than a live git process keeps
+        one: left by a killed process. As ref names plus '.lock'."""
+        found = [str(lock.relative_to(self.common_dir)) for lock in (self.common_dir / "refs").rglob("*.lock")]
+        found += ["packed-refs.lock"] if (self.common_dir / "packed-refs.lock").exists() else []
+        return sorted(lock for lock in found if self._lock_age(lock) > STALE_LOCK_SECONDS)
+
+    def _lock_age(self, lock: str) -> float:
+        try:
+            return time.time() - (self.common_dir / lock).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def remove_stale_lock(self, lock: str) -> None:
+        """Remove lock file `lock` (as `stale_locks` names it) if it is still stale."""
+        self._clear_stale_lock(lock[: -len(".lock")])
+
+    def reachable(self, tips: Iterable[str]) -> set[str]:
+        """The ids of every commit reachable from any of `tips`."""
+        tips = [tip for tip in tips if self.is_commit(tip)]
+        if not tips:
+            return set()
+        walker = self._repo.walk(tips[0], SortMode.NONE)
+        for tip in tips[1:]:
+            walker.push(tip)
+        return {str(commit.id) for commit in walker}
+
     def clear_stale_locks(self, prefix: str) -> None:
         """Remove lock files under refs `prefix` that a killed process left (older than a few seconds)."""
         directory = self.common_dir / prefix

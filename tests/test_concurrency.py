@@ -171,7 +171,7 @@ def test_writers_beside_git_gc_and_pack_refs_land_or_fail_clearly(repo):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(8)]
     deadline, housekeeping = time.monotonic() + 60, 0
     while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
-        for args in (["pack-refs", "--all"], ["gc", "--auto", "--quiet"], ["pack-refs", "--all", "--prune"]):
+        for args in (["pack-refs", "--all"], ["gc", "--auto", "--quiet"], ["repack", "-d", "-q"], ["prune-packed"]):
             subprocess.run(["git", *args], cwd=repo, capture_output=True)
             housekeeping += 1
     outcomes = [line for w in workers for line in w.communicate(timeout=120)[0].splitlines()]

@@ -198,9 +198,11 @@ class GitRepo:
             self._add_changes(index, keep or (lambda path, size: True), found)
             return found._replace(tree=self._stored(index.write_tree))
         except (OSError, pygit2.GitError) as exc:
-            if _cannot_write(exc):
+            text = str(exc)  # a full disk, or the object store, not a working-tree file that cannot be read:
+            if _cannot_write(exc) and (str(self.common_dir / "objects") in text or "No space" in text or
+                                       "quota" in text):
                 raise WriteError(cannot_store(str(exc))) from None
-            raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
+            raise FlexgitError(f"cannot snapshot the working tree: {one_line(str(exc))}") from None
         finally:
             with contextlib.suppress(pygit2.GitError):
                 index.read(True)

@@ -36,3 +36,11 @@ class DirtyTreeError(FlexgitError):
 class ConcurrencyError(FlexgitError):
     """A reference kept moving under us or stayed locked; nothing was written."""
 
+
+
+class WriteError(FlexgitError):
+    """git could not store an object (full disk, read-only object store); nothing was recorded."""
+
+
+class TrustError(FlexgitError):
+    """An artifact that would run code when loaded (a pickle) comes from a run flexgit cannot vouch for."""

@@ -144,3 +144,39 @@ def write_csv(repo, rows):
     path = repo / "old.csv"
     path.write_text("name,lr,val_acc\n" + "".join(f"old{i},0.{i + 1},0.{i + 5}\n" for i in range(rows)))
     return path
+
+
+GC_WORKER = """
+import sys, traceback, flexgit
+from flexgit.errors import FlexgitError
+worker, count, repo = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for k in range(count):
+    try:
+        flexgit.record(name=f"{worker}-{k}", metrics={"acc": k}, repo=repo)
+        print("landed", flush=True)
+    except FlexgitError as exc:
+        print("clear", str(exc).replace("\\n", " "), flush=True)
+    except Exception:
+        print("internal", traceback.format_exc().replace("\\n", " | "), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_writers_beside_git_gc_and_pack_refs_land_or_fail_clearly(repo):
+    """Writes while git packs refs and objects: each lands, or fails with one clear error, never an internal one."""
+    git(repo, "config", "gc.auto", "1")  # `gc --auto` really runs, every time
+    git(repo, "config", "gc.autoPackLimit", "1")
+    flexgit.init(repo=repo)
+    workers = [subprocess.Popen([sys.executable, "-c", GC_WORKER, f"w{i}", "25", str(repo)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(8)]
+    deadline, housekeeping = time.monotonic() + 60, 0
+    while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
+        for args in (["pack-refs", "--all"], ["gc", "--auto", "--quiet"], ["repack", "-d", "-q"], ["prune-packed"]):
+            subprocess.run(["git", *args], cwd=repo, capture_output=True)
+            housekeeping += 1
+    outcomes = [line for w in workers for line in w.communicate(timeout=120)[0].splitlines()]
+    assert housekeeping > 3 and len(outcomes) == 200, outcomes
+    assert not [line for line in outcomes if not line.startswith(("landed", "clear"))], outcomes
+    landed = sorted(run.name for run in flexgit.list_runs(repo=repo))
+    assert len(landed) == sum(line == "landed" for line in outcomes)
+    assert git(repo, "fsck", "--no-dangling").strip() == ""

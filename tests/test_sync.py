@@ -251,3 +251,16 @@ def test_an_empty_table_in_a_clone_whose_remote_has_runs_suggests_a_pull(tmp_pat
     assert result.code == 0
     assert result.err == ("no runs on branch 'experiments' here, but origin has some: "
                           "get them with 'flexgit pull origin'\n")
+
+
+def test_push_to_a_remote_configured_as_a_mirror_pushes_only_flexgits_refs(tmp_path):
+    remote, (a, b) = clones(tmp_path)
+    git(a, "config", "remote.origin.mirror", "true")  # as `git remote add --mirror=push` sets it
+    git(a, "branch", "only-here")
+    flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
+    pushed = cli(a, "push")
+    assert pushed.code == 0, pushed
+    assert cli(a, "sync").code == 0
+    assert cli(b, "pull").code == 0 and names(b) == ["a1"]
+    remote_refs = git(remote, "for-each-ref", "--format=%(refname)").split()
+    assert "refs/heads/main" in remote_refs and "refs/heads/only-here" not in remote_refs  # no mirror push

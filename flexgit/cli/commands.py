@@ -6,6 +6,7 @@ Each imports its verb when it runs: start-up time is paid by every command.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -277,3 +278,36 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, again: bool,
     click.echo(f"imported {len(runs)} runs from {file}")
     for note in runs.notes:
         click.echo(f"note: {note}")
+
+
+@click.command()
+@click.option("--repair", is_flag=True,
+              help="Fix what can be fixed without losing anything (never deletes a run or a note).")
+@click.pass_context
+def fsck(ctx: click.Context, repair: bool) -> None:
+    """Check the runs of this clone: skipped note lines, missing or clashing run names, run
+    commits their branch lost, an interrupted write's journal, stale ref locks, corrupt caches.
+
+    --repair finishes the interrupted write, creates missing names where they are free, joins
+    lost run commits onto their branch with a merge commit, and removes stale locks and bad
+    caches. Exit code 0 when nothing is left to fix, 1 when a problem remains (without --repair:
+    when any was found).
+
+    \b
+    Example:
+      flexgit fsck && flexgit fsck --repair
+    """
+    from ..verbs.fsck import fsck as fsck_verb
+
+    report = fsck_verb(repair=repair, repo=repo_of(ctx))
+    for finding in report.findings:
+        click.echo(("repaired: " if finding.repaired else "problem: ") + finding.text)
+    left = sum(not finding.repaired for finding in report.findings)
+    fixed = len(report.findings) - left
+    if not report.findings:
+        click.echo("no problems found")
+    else:
+        click.echo(f"{left} problem{'s' * (left != 1)} left, {fixed} repaired"
+                   + ("" if repair else "; 'flexgit fsck --repair' fixes what it safely can"))
+    if left:
+        sys.exit(1)

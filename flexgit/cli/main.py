@@ -68,7 +68,8 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
-                 commands.checkout, commands.import_cmd, launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook):
+                 commands.checkout, commands.import_cmd, commands.fsck, launch.run_cmd, *sync.COMMANDS, sync.migrate,
+                 hook.hook):
     cli.add_command(_command)
 
 

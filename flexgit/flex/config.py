@@ -39,12 +39,16 @@ LOG_FORMATS = (".csv", ".json", ".html")
 
 @dataclass(frozen=True)
 class RunRef:
-    """Where a recorded run lives: its name, branch, commit and repository."""
+    """Where a recorded run lives: its name, branch, commit and repository.
+
+    `repo` is None for a run named by a config file: a file never chooses the repository
+    (`Application(repo=...)` does, else the current one).
+    """
 
     name: str
     branch: str
     commit: str
-    repo: str
+    repo: str | None = None
 
 
 class Record(dict):
@@ -198,12 +202,12 @@ class Configuration(FlexNames):
             raise InputError(f"config file '{path}' must hold a table of keys and values")
         run = data.get("run")
         self.config = {k: v for k, v in data.items() if k != "run"} if set(data) & set(SECTIONS) else dict(data)
-        self.run = RunRef(**run) if isinstance(run, Mapping) else None
+        self.run = _run_from_file(run)
 
     def _sections(self) -> dict[str, Any]:
         sections: dict[str, Any] = {"meta_data": self.meta_data, "params": self.params, "results": self.results}
         if self.run is not None:
-            sections["run"] = asdict(self.run)
+            sections["run"] = {k: v for k, v in asdict(self.run).items() if v is not None}
         return sections
 
     # -- the log of records -----------------------------------------------------------
@@ -370,3 +374,14 @@ def _read_config(path: Path, kind: str) -> Any:
 def _plain(value: Any) -> Any:
     """numpy scalars from pandas as plain Python values."""
     return value.item() if hasattr(value, "item") else value
+
+
+def _run_from_file(run: Any) -> RunRef | None:
+    """The run a config file names, without its repository: a file (perhaps from someone else)
+    never points flexgit at a repository on disk; the caller says which one, if not this one."""
+    if not isinstance(run, Mapping):
+        return None
+    fields = {key: run.get(key) for key in ("name", "branch", "commit")}
+    if not all(isinstance(value, str) for value in fields.values()):
+        raise InputError("the 'run' table of a config file needs name, branch and commit as text")
+    return RunRef(**fields)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import inspect
 import os
 import random
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from .._context import RESERVED_META, branch_ref, open_store
-from ..errors import InputError
+from ..errors import InputError, TrustError
 from ..storage.run import Run
 from ..storage.store import Store
 from ..verbs.record import record
@@ -28,6 +29,7 @@ from .components import BaseDataLoader, BaseDataPreprocessor, BaseLearner, BaseM
 from .config import Configuration, RunRef
 
 MODEL_ARTIFACT = "model"
+TRUSTED_RUNS = "flexgit.trustedRuns"  # git config (never transferred): run names or commit ids to trust
 
 
 class Experiment:
@@ -136,12 +138,20 @@ class Experiment:
 
 
 class Application:
-    """A trained model wrapped with its data loading and preprocessing, to predict."""
+    """A trained model wrapped with its data loading and preprocessing, to predict.
+
+    A recorded model is loaded only from a run this clone recorded itself (see `trusted`);
+    one pulled or imported needs `trust=True`, since loading a model (a pickle, `torch.load`)
+    can run any code its author put in it. `repo` is the repository of the config's run
+    (default: the one the run was loaded from, else the current one; never one a config file names).
+    """
 
     def __init__(self, loader: BaseDataLoader | None = None, preprocessor: BaseDataPreprocessor | None = None,
-                 model: BaseModel | None = None, config: Configuration | None = None):
+                 model: BaseModel | None = None, config: Configuration | None = None, *, trust: bool = False,
+                 repo: str | os.PathLike | None = None):
         self.loader, self.preprocessor, self.model = loader, preprocessor, model
         self.config = config if config is not None else Configuration()
+        self.trust, self.repo = trust, repo
 
     def run(self) -> Any:
         """Load data, preprocess, load the model, predict."""
@@ -150,11 +160,17 @@ class Application:
         self.load_model()
         return self.model.predict(data)
 
-    def load_model(self) -> None:
-        """Load the model recorded for the config's run, or the file its `model_path` / `model_file` names."""
+    def load_model(self, trust: bool | None = None) -> None:
+        """Load the model recorded for the config's run, or the file its `model_path` / `model_file` names.
+        `trust` (default: the Application's) loads a run's model that this clone did not record."""
         ref = self.config.run
         if ref is not None:
-            data = artifact(ref.name, MODEL_ARTIFACT, repo=ref.repo)
+            repo = self.repo if self.repo is not None else ref.repo
+            store = open_store(repo)
+            run = store.find(ref.commit if len(ref.commit) == 40 else ref.name)
+            if not (self.trust if trust is None else trust):
+                refuse_untrusted(store, run)
+            data = artifact(run.id, MODEL_ARTIFACT, repo=repo)
             with tempfile.TemporaryDirectory(prefix="flexgit-model-") as temp:
                 path = Path(temp) / MODEL_ARTIFACT
                 path.write_bytes(data)
@@ -168,6 +184,29 @@ class Application:
             raise InputError("the configuration names no recorded run and no model_path; "
                              "get one with Experiment().load({'tag': NAME}).config")
         _call_with_path(self.model.load, path)
+
+
+def trusted(store: Store, run: Run) -> bool:
+    """May `run`'s model be loaded without the user saying so? When git config `flexgit.trustedRuns`
+    names it (or its commit), or when this clone recorded it: its branch's reflog shows a write of
+    this clone bringing it in (a reflog is never pulled), its meta names this user and email (and
+    this host, when it names one), and it was not imported from a CSV."""
+    if {run.name, run.id} & set(store.repo.config_values(TRUSTED_RUNS)):
+        return True
+    user, email = store.repo.identity()
+    meta = run.meta
+    mine = meta.get("user") == user and meta.get("email") == email and \
+        meta.get("host", socket.gethostname()) == socket.gethostname() and "imported" not in meta
+    return mine and store.recorded_here(run)
+
+
+def refuse_untrusted(store: Store, run: Run) -> None:
+    """Refuse to load the model of a run `trusted` does not vouch for, saying why and how to trust it."""
+    if not trusted(store, run):
+        who = f"{run.meta.get('user', '?')} <{run.meta.get('email', '?')}>"
+        raise TrustError(f"run '{run.name}' was not recorded by you in this clone (it says {who}): loading its "
+                         "model can run any code its author put in it; if you trust it, pass trust=True to "
+                         f"Application (or load_model), or run 'git config --add {TRUSTED_RUNS} {run.name}'")
 
 
 def _flex_arguments(where: Any, repo: Any, config_file: Any, git_info: Any) -> tuple[Any, dict[str, str], Any]:

@@ -21,7 +21,8 @@ import pygit2
 from pygit2.enums import (CheckoutStrategy, ConfigLevel, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
                           RepositoryState, SortMode)
 
-from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError
+from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError, WriteError
+from ..project.values import one_line
 from .gitenv import config_folders
 
 try:
@@ -37,6 +38,11 @@ BLOB = "blob"
 STALE_LOCK_SECONDS = 2.0
 PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
 FILTER_BATCH = 500  # files per `git hash-object` that runs clean filters
+# `git gc` removes an objects/xx folder it emptied while libgit2 is between writing an object's
+# temporary file and renaming it there, and holds ref locks while it packs refs: such races pass
+# within a moment, so writes are retried a bounded number of times before they are reported.
+OBJECT_WRITE_ATTEMPTS = 8
+REF_LOCK_ATTEMPTS = 200
 
 
 class Snapshot(NamedTuple):
@@ -151,6 +157,13 @@ class GitRepo:
         user = _os_user()
         return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
 
+    def config_values(self, key: str) -> list[str]:
+        """Every value of a multi-valued git config key (`git config --add`), [] when unset."""
+        try:
+            return [str(value) for value in self._repo.config.get_multivar(key)]
+        except (KeyError, pygit2.GitError):
+            return []
+
     def set_config(self, key: str, value: str) -> None:
         """Set a value in the repository's own git config."""
         try:
@@ -183,9 +196,13 @@ class GitRepo:
         try:
             index.read(True)
             self._add_changes(index, keep or (lambda path, size: True), found)
-            return found._replace(tree=str(index.write_tree()))
-        except pygit2.GitError as exc:
-            raise FlexgitError(f"cannot snapshot the working tree: {exc}") from None
+            return found._replace(tree=self._stored(index.write_tree))
+        except (OSError, pygit2.GitError) as exc:
+            text = str(exc)  # a full disk, or the object store, not a working-tree file that cannot be read:
+            if _cannot_write(exc) and (str(self.common_dir / "objects") in text or "No space" in text or
+                                       "quota" in text):
+                raise WriteError(cannot_store(str(exc))) from None
+            raise FlexgitError(f"cannot snapshot the working tree: {one_line(str(exc))}") from None
         finally:
             with contextlib.suppress(pygit2.GitError):
                 index.read(True)
@@ -279,14 +296,33 @@ class GitRepo:
                 index.read(True)
 
     def write_blob(self, data: bytes) -> str:
-        return str(self._repo.create_blob(data))
+        return self._stored(lambda: self._repo.create_blob(data))
 
     def write_blob_from_file(self, path: Path) -> str:
         """Store a file's bytes as a blob (read from disk by libgit2, not through Python)."""
         try:
-            return str(self._repo.create_blob_fromdisk(str(path)))
-        except (OSError, pygit2.GitError) as exc:
-            raise FlexgitError(f"cannot read '{path}': {exc}") from None
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise FlexgitError(f"cannot read '{path}': {exc.strerror}") from None
+        return self._stored(lambda: self._repo.create_blob_fromdisk(str(path)))
+
+    def _stored(self, write: Callable[[], object]) -> str:
+        """Run an object write and return the object's id, once the object is really in the
+        object database (on a full disk libgit2 may return an id it did not store). A race with
+        `git gc` is retried; what lasts (full disk, read-only objects) is one WriteError."""
+        for attempt in range(OBJECT_WRITE_ATTEMPTS):
+            try:
+                oid = str(write())
+            except (OSError, pygit2.GitError) as exc:
+                if attempt + 1 == OBJECT_WRITE_ATTEMPTS or "No such file or directory" not in str(exc):
+                    raise WriteError(cannot_store(str(exc))) from None
+                time.sleep(0.005 * 2 ** attempt)
+                continue
+            if not self.has_object(oid):
+                raise WriteError(cannot_store(f"object {oid[:10]} was not stored"))
+            return oid
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def read_blob(self, oid: str) -> bytes:
         return self._repo[oid].data
@@ -322,7 +358,7 @@ class GitRepo:
                     builder.remove(head)
             else:
                 builder.insert(head, sub_tree, FileMode.TREE)
-        return str(builder.write())
+        return self._stored(builder.write)
 
     def _mode_of(self, oid: str) -> int:
         return FileMode.TREE if self._repo[oid].type == ObjectType.TREE else FileMode.BLOB
@@ -377,7 +413,7 @@ class GitRepo:
         """Write a commit object (no ref moves) authored by `identity()`, dated now."""
         name, email = self.identity()
         signature = pygit2.Signature(name, email)
-        return str(self._repo.create_commit(None, signature, signature, message, tree, parents))
+        return self._stored(lambda: self._repo.create_commit(None, signature, signature, message, tree, parents))
 
     def commit(self, oid: str) -> tuple[str, list[str], str]:
         """(tree id, parent ids, message) of a commit; raises KeyError when it is not one."""
@@ -437,6 +473,16 @@ class GitRepo:
         ref = self._repo.references.get(name)
         return str(ref.target) if ref is not None else None
 
+    def reflog(self, name: str) -> list[tuple[str, str, str]]:
+        """(old, new, message) of each move of ref `name` this clone logged, newest first ([] when none).
+        A reflog is never transferred: it says what happened here."""
+        try:
+            ref = self._repo.references.get(name)
+            entries = ref.log() if ref is not None else []
+            return [(str(entry.oid_old), str(entry.oid_new), entry.message or "") for entry in entries]
+        except (ValueError, pygit2.GitError, OSError):
+            return []
+
     def refs_under(self, prefix: str) -> dict[str, str]:
         """All refs whose names start with `prefix`, mapped to their targets."""
         found = {}
@@ -457,31 +503,36 @@ class GitRepo:
         names have no '/'; new branches go through `create_branch_ref`). A stale lock left by
         a killed process is removed, a live one is waited for.
         """
-        for attempt in range(200):
+        if not self.is_commit(new):  # never a ref to an object a full disk did not keep
+            raise WriteError(cannot_store(f"{new[:10]}, where {name} would point, is not in the object database"))
+        self._ref_transaction(name, old, lambda t: t.set_target(name, new, message=log_message), "update")
+
+    def remove_ref(self, name: str, old: str) -> None:
+        """Delete `name` if it still points at `old` (compare-and-swap); RefMoved otherwise."""
+        self._ref_transaction(name, old, lambda t: t.remove(name), "delete")
+
+    def _ref_transaction(self, name: str, old: str | None, change: Callable, verb: str) -> None:
+        """Apply `change` to ref `name` while holding its lock, if it is at `old`. A lock held by
+        another git process (`git gc` packing refs, a writer) is waited for with a bounded backoff,
+        a stale one removed; a lock that stays is a ConcurrencyError, any other failure one error."""
+        for attempt in range(REF_LOCK_ATTEMPTS):
             try:
                 with self._repo.transaction() as transaction:
                     transaction.lock_ref(name)
                     if self.ref_target(name) != old:
                         raise RefMoved(name)
-                    transaction.set_target(name, new, message=log_message)
+                    change(transaction)
                 return
             except (pygit2.GitError, OSError) as exc:
+                if _cannot_write(exc):
+                    raise WriteError(f"cannot {verb} {name}: {one_line(str(exc))}; free disk space or make "
+                                     ".git writable, then try again") from None
                 if "lock" not in str(exc):
-                    raise FlexgitError(f"cannot update {name}: {exc}") from None
+                    raise FlexgitError(f"cannot {verb} {name}: {one_line(str(exc))}") from None
                 self._clear_stale_lock(name)
                 time.sleep(min(0.001 * (attempt + 1), 0.05))
-        raise ConcurrencyError(f"{name} stayed locked by another git process; try again when it has finished")
-
-    def remove_ref(self, name: str, old: str) -> None:
-        """Delete `name` if it still points at `old` (compare-and-swap); RefMoved otherwise."""
-        try:
-            with self._repo.transaction() as transaction:
-                transaction.lock_ref(name)
-                if self.ref_target(name) != old:
-                    raise RefMoved(name)
-                transaction.remove(name)
-        except (pygit2.GitError, OSError) as exc:
-            raise FlexgitError(f"cannot delete {name}: {exc}") from None
+        raise ConcurrencyError(f"{name} stayed locked by another git process (git gc?); nothing more was "
+                               "written, try again when it has finished")
 
     def create_refs(self, refs: Mapping[str, str], log_message: str) -> None:
         """Create many refs that do not exist yet; refs that appeared meanwhile are left as they are.
@@ -550,6 +601,33 @@ class GitRepo:
         with contextlib.suppress(OSError):
             if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
                 lock.unlink()
+
+    def stale_locks(self) -> list[str]:
+        """Ref lock files (under refs/, and packed-refs.lock) older than a live git process keeps
+        one: left by a killed process. As ref names plus '.lock'."""
+        found = [str(lock.relative_to(self.common_dir)) for lock in (self.common_dir / "refs").rglob("*.lock")]
+        found += ["packed-refs.lock"] if (self.common_dir / "packed-refs.lock").exists() else []
+        return sorted(lock for lock in found if self._lock_age(lock) > STALE_LOCK_SECONDS)
+
+    def _lock_age(self, lock: str) -> float:
+        try:
+            return time.time() - (self.common_dir / lock).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def remove_stale_lock(self, lock: str) -> None:
+        """Remove lock file `lock` (as `stale_locks` names it) if it is still stale."""
+        self._clear_stale_lock(lock[: -len(".lock")])
+
+    def reachable(self, tips: Iterable[str]) -> set[str]:
+        """The ids of every commit reachable from any of `tips`."""
+        tips = [tip for tip in tips if self.is_commit(tip)]
+        if not tips:
+            return set()
+        walker = self._repo.walk(tips[0], SortMode.NONE)
+        for tip in tips[1:]:
+            walker.push(tip)
+        return {str(commit.id) for commit in walker}
 
     def clear_stale_locks(self, prefix: str) -> None:
         """Remove lock files under refs `prefix` that a killed process left (older than a few seconds)."""
@@ -796,6 +874,19 @@ def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:
 def _ignores(repo: pygit2.Repository, name: str, folder: bool) -> bool:
     """True when `repo` ignores the top-level entry `name` (a folder is asked about as 'name/')."""
     return repo.path_is_ignored(name + ("/" if folder else ""))
+
+
+def _cannot_write(exc: BaseException) -> bool:
+    """Is this a failure to write at all (full disk, read-only files), not a race that passes?"""
+    text = str(exc)
+    return any(reason in text for reason in ("No space left", "Read-only file system", "Permission denied",
+                                             "Disk quota exceeded", "Not a directory", "failed to make directory"))
+
+
+def cannot_store(detail: str) -> str:
+    """The one message for an object git could not store."""
+    return (f"git cannot store objects in this repository ({one_line(detail)}); free disk space or make "
+            ".git/objects writable, then try again")
 
 
 def last_lines(text: str, count: int = 3) -> str:

@@ -233,7 +233,15 @@ def push_runs(git: GitRepo, remote: str, target: BranchRef) -> tuple[bool, str]:
     The names travel in the notes."""
     refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}"]
     # --atomic: the remote takes the branch and the notes together or not at all.
-    return git.try_git(["push", "--atomic", "--porcelain", remote, *refspecs])
+    return git.try_git([*_no_mirror(git, remote), "push", "--atomic", "--porcelain", remote, *refspecs])
+
+
+def _no_mirror(git: GitRepo, remote: str) -> list[str]:
+    """git options that let a push with refspecs go to `remote` even when it is configured with
+    `mirror = true` (git refuses refspecs there); flexgit pushes only its own refs, never a mirror."""
+    if git.config_value(f"remote.{remote}.mirror") is None or "=" in remote:
+        return []
+    return ["-c", f"remote.{remote}.mirror=false"]
 
 
 def holds_older_format(store: Store, remote: str, target: BranchRef) -> bool:
@@ -276,5 +284,6 @@ def remove_legacy_refs(store: Store, remote: str, target: BranchRef, fetched: Fe
     for start in range(0, len(deletions), DELETE_BATCH):
         batch = deletions[start:start + DELETE_BATCH]
         leases = [lease for lease, _ in batch if lease]
-        git.run_git(["push", "--quiet", "--no-verify", *leases, remote, *(spec for _, spec in batch)])
+        git.run_git([*_no_mirror(git, remote), "push", "--quiet", "--no-verify", *leases, remote,
+                     *(spec for _, spec in batch)])
     return len(deletions), kept

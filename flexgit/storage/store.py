@@ -369,6 +369,30 @@ class Store:
         except RefMoved:
             pass  # moved by someone else in between; the notes keep the runs, the next write tries again
 
+    def join_onto_branch(self, branch: BranchRef, tip: str) -> None:
+        """Join run commit `tip`, which its branch lost (an orphaned write), onto `branch` with a
+        merge commit (under the writer lock); the branch must be flexgit's."""
+        if self.branch_tip(branch) is not None:
+            self._onto_branch(branch.ref, "", tip)
+
+    def has_journal(self) -> bool:
+        """Is a write journal left (a write was interrupted, or its journal not yet removed)?"""
+        return self._read_journal() is not None
+
+    def note_rows(self, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(commit, row) of every note, read afresh (no cache); each skipped line described in `problems`."""
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        if notes_tip is None:
+            return []
+        blobs = list(self.repo.walk_blobs(self.repo.commit(notes_tip)[0]))
+        rows = []
+        for start in range(0, len(blobs), READ_CHUNK):
+            part = blobs[start:start + READ_CHUNK]
+            notes = zip([path.replace("/", "") for path, _ in part], self.repo.read_blobs([b for _, b in part]),
+                        strict=True)
+            rows += rows_from_notes(notes, problems)
+        return rows
+
     def complete_interrupted_write(self) -> None:
         """Finish a write a killed process left half done (under the writer lock)."""
         self._complete_last_write()
@@ -550,6 +574,16 @@ class Store:
             if blob is not None:
                 return self.repo.read_blob(blob)
         return None
+
+    def recorded_here(self, run: Run) -> bool:
+        """Did a write of this clone put `run` on its branch? Read from the branch's reflog, which
+        git never transfers: a pulled run, whatever its note or meta says, never passes."""
+        moves = [(old, new) for old, new, message in self.repo.reflog(BranchRef(run.branch).ref)
+                 if message == "flexgit: record"]
+        if any(new == run.id for _, new in moves):
+            return True  # the common case: a write of one run, or the last of a batch
+        return any(self.repo.is_commit(new) and self.repo.is_ancestor(run.id, new) and
+                   not (self.repo.is_commit(old) and self.repo.is_ancestor(run.id, old)) for old, new in moves)
 
     def artifact(self, run: Run, name: str) -> str | None:
         """The blob id of artifact `name` of `run`, or None."""

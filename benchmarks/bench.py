@@ -129,6 +129,20 @@ def build_history(path: Path, size: int) -> Path:
     return repo
 
 
+def measure_import(path: Path, rows: int) -> str:
+    """One `flexgit import` of `rows` CSV rows into a project with no runs: seconds, peak RSS, objects."""
+    repo = make_project(path)
+    rng = random.Random(rows)
+    csv = path.parent / f"import-{rows}.csv"
+    csv.write_text("name,lr,depth,model,acc,loss\n" + "".join(
+        f"i{i},{rng.random():.6f},{i % 7},m{i % 3},{rng.random():.6f},{rng.random():.6f}\n" for i in range(rows)))
+    elapsed, rss = run(FLEXGIT + ["import", str(csv)], repo)
+    counts = dict(line.split(": ") for line in subprocess.run(["git", "count-objects", "-v"], cwd=repo, check=True,
+                                                               capture_output=True, text=True).stdout.splitlines())
+    return (f"flexgit import, {rows:,} rows: {elapsed:.1f} s (target <= 60 s), peak RSS {rss / 1024:.0f} MB, "
+            f"{counts['in-pack']} objects in {counts['packs']} pack(s), {counts['count']} loose")
+
+
 def loose_bytes(repo: Path) -> dict[str, int]:
     objects = repo / ".git" / "objects"
     return {str(p): p.stat().st_size for d in objects.iterdir() if len(d.name) == 2 for p in d.iterdir()}
@@ -226,6 +240,8 @@ def main() -> None:
         print(report(results))
         print()
         print(measure_log(repos[0], args.repeat))
+        if args.large:
+            print(measure_import(Path(root) / "import" / "project", 100_000))
         print()
         print(hook.measure(Path(root) / "hook", args.repeat))
         if not args.no_peers:

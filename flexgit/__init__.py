@@ -20,7 +20,8 @@ def __getattr__(name: str):
     if not name.startswith("_") and name != "api":
         api = _api()
         if name in api.__all__:
-            return getattr(api, name)
+            value = globals()[name] = getattr(api, name)  # the next call (flexgit.log in a loop) finds it here
+            return value
     raise AttributeError(f"module 'flexgit' has no attribute {name!r}")
 
 

@@ -21,7 +21,7 @@ from .errors import InputError
 from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
-from .project.history import PENDING, SET_ASIDE, process_id, span, split_pending, summarize
+from .project.history import PENDING, SET_ASIDE, flush, process_id, span, split_pending, summarize
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten
@@ -116,7 +116,8 @@ def snapshot_meta(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def read_history(path: Path) -> bytes:
-    """The lines logged to `path` so far (none when it does not exist)."""
+    """The lines logged to `path` so far, this process's buffered ones included (none when it does not exist)."""
+    flush()
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import flexgit
+from flexgit.errors import InputError
 from flexgit.project.history import split_pending, summarize
 from conftest import flexgit as cli, git
 
@@ -117,3 +118,44 @@ def test_lines_no_process_can_claim_are_set_aside_never_dropped():
     assert pending.set_aside_steps == 2
     assert split_pending(legacy + other).taken == other  # no own lines: the process that logged last
     assert split_pending(b"{cut").set_aside == b"{cut" and split_pending(b"{cut").taken == b""
+
+
+def test_steps_buffered_in_this_process_are_all_attached_by_its_record(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    for step in range(50):  # well under a second: still in memory when record reads
+        flexgit.log(step=step, loss=1 / (step + 1), note="x" if step == 49 else "y")
+    run = flexgit.record(name="buffered")
+    assert run.meta["history_steps"] == 50 and run.metrics["loss"] == 1 / 50 and run.metrics["note"] == "x"
+    assert not (repo / ".git" / "flexgit.d" / "history.jsonl").exists()
+
+
+def test_a_buffered_value_is_still_checked_when_logged(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    with pytest.raises(InputError, match="beyond 64 bits"):
+        flexgit.log(step=1, loss=2 ** 70)
+
+
+def test_a_killed_process_leaves_only_whole_lines_and_an_exit_writes_every_line(repo):
+    killed = ("import flexgit, os, signal, time\n"
+              "for s in range(200):\n    flexgit.log(step=s, loss=s / 7, tag='é' * s)\n"
+              "time.sleep(1.2)\nflexgit.log(step=200, loss=0.0)\n"  # a second later: this call writes all 201
+              "for s in range(201, 260):\n    flexgit.log(step=s, loss=1.0)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    (repo / "killed.py").write_text(killed)
+    assert subprocess.run([sys.executable, "killed.py"], cwd=repo).returncode == -9
+    pending = repo / ".git" / "flexgit.d" / "history.jsonl"
+    lines = [json.loads(line) for line in pending.read_bytes().splitlines()]  # every line whole
+    assert [line["step"] for line in lines] == list(range(len(lines))) and 201 <= len(lines) <= 260
+    pending.unlink()
+    (repo / "exits.py").write_text("import flexgit\nfor s in range(30):\n    flexgit.log(step=s, loss=1.0)\n")
+    subprocess.run([sys.executable, "exits.py"], cwd=repo, check=True)
+    assert [json.loads(line)["step"] for line in pending.read_bytes().splitlines()] == list(range(30))
+
+
+def test_a_forked_child_does_not_write_its_parents_buffered_steps(repo):
+    (repo / "fork.py").write_text("import flexgit, os\nflexgit.log(step=0, loss=1.0)\npid = os.fork()\n"
+                                  "if pid == 0:\n    flexgit.log(step=1, loss=2.0)\n    raise SystemExit(0)\n"
+                                  "os.waitpid(pid, 0)\n")
+    subprocess.run([sys.executable, "fork.py"], cwd=repo, check=True)
+    lines = [json.loads(line) for line in (repo / ".git" / "flexgit.d" / "history.jsonl").read_bytes().splitlines()]
+    assert sorted(line["step"] for line in lines) == [0, 1] and len({line["proc"] for line in lines}) == 2

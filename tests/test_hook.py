@@ -171,3 +171,69 @@ def test_a_commit_after_a_branch_switch_compares_with_its_own_history(repo):
     assert cli(repo, "record", "--name", "by-hand").code == 0  # a run for commit d, found by its source
     commit(repo, "main: same as by hand")
     assert run_names(repo) == [f"commit-{a}", f"commit-{b}", f"commit-{d}", "by-hand"]
+
+
+BY_SCRIPT = "decided by the hook script"
+
+
+def last_log_line(repo):
+    return (repo / ".git" / "flexgit.d" / "hook.log").read_text().splitlines()[-1]
+
+
+def test_commits_that_left_the_results_alone_are_decided_without_python(repo):
+    setup_project(repo)
+    assert cli(repo, "hook", "install").code == 0
+    commit(repo, "first model", '{"acc": 0.8}')
+    commit(repo, "same results")  # Python again: it decides, and the script keeps what it decided on
+    assert BY_SCRIPT not in last_log_line(repo) and "results unchanged since commit-" in last_log_line(repo)
+    for i in range(3):
+        commit(repo, f"refactor {i}")
+        assert BY_SCRIPT in last_log_line(repo)
+    assert len(run_names(repo)) == 1
+    commit(repo, "better model", '{"acc": 0.9}')  # the results changed: Python records
+    assert len(run_names(repo)) == 2 and last_log_line(repo).split(" ", 1)[1].startswith("recorded commit-")
+    commit(repo, "refactor after")
+    assert BY_SCRIPT in last_log_line(repo) and len(run_names(repo)) == 2
+    # Same bytes, same size: a value changed back and forth still differs from the last run's.
+    (repo / "metrics.json").write_text('{"acc": 0.8}')
+    commit(repo, "back to the first results")
+    assert len(run_names(repo)) == 3
+
+
+def test_the_script_hands_over_to_python_when_settings_runs_or_history_changed(repo):
+    setup_project(repo)
+    assert cli(repo, "hook", "install").code == 0
+    commit(repo, "first model", '{"acc": 0.8}')
+    commit(repo, "same results")
+    commit(repo, "decided by the script")
+    assert BY_SCRIPT in last_log_line(repo)
+    (repo / "other.json").write_text('{"acc": 0.5}')
+    (repo / ".flexgit.toml").write_text('results = "other.json"\nconfig = "params.toml"\n')  # untracked change
+    commit(repo, "new results file")
+    assert len(run_names(repo)) == 2  # other.json's values differ from the last run's
+    commit(repo, "same")
+    assert cli(repo, "record", "-m", "acc=0.1").code == 0  # a run for this commit with other values
+    commit(repo, "after a manual record")
+    assert BY_SCRIPT not in last_log_line(repo) and len(run_names(repo)) == 4
+    commit(repo, "same again")
+    git(repo, "commit", "-q", "--amend", "-m", "amended")  # its parent is not the commit decided on
+    assert BY_SCRIPT not in last_log_line(repo)
+    commit(repo, "decided by the script again")
+    assert BY_SCRIPT in last_log_line(repo)
+    (repo / "other.json").unlink()
+    commit(repo, "no results at all")
+    assert BY_SCRIPT not in last_log_line(repo) and "no results file" in last_log_line(repo)
+
+
+def test_a_first_commit_and_a_missing_state_fall_back_to_python(repo):
+    setup_project(repo)
+    assert cli(repo, "hook", "install").code == 0
+    for message in ("first model", "same", "same again"):
+        commit(repo, message, '{"acc": 0.8}')
+    assert BY_SCRIPT in last_log_line(repo)
+    (repo / ".git" / "flexgit.d" / "hook-state").write_text("torn")
+    commit(repo, "after a torn state")
+    assert BY_SCRIPT not in last_log_line(repo) and "results unchanged since commit-" in last_log_line(repo)
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    git(repo, "commit", "-q", "-m", "a first commit")
+    assert BY_SCRIPT not in last_log_line(repo)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import subprocess
 
 import pandas as pd
 
 import flexgit
 from flexgit.verbs.import_csv import is_metric_column
-from conftest import flexgit as cli, flexgit_in_process as cli_in_process, git, repo_state
+from conftest import flexgit as cli, flexgit_in_process as cli_in_process, git, make_repo, repo_state
 
 SEED_CSV = """name,purpose,date,model_arch,learning_rate,epochs,optimizer,val_acc,F1,Comment
 experiment_0,baseline,2024-01-01,100-100,0.001,2,Adam,0.91,0.9,first
@@ -195,3 +196,37 @@ def test_a_log_read_back_and_written_again_by_pandas_loses_both_index_columns(re
 def test_an_unnamed_first_column_that_is_not_row_numbers_is_refused(repo):
     (repo / "odd.csv").write_text(",acc\nx,1\n")
     assert cli_in_process(repo, "import", "odd.csv").err.startswith("Error: bad key '' in the header of 'odd.csv'")
+
+
+def _count_objects(repo):
+    return dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())
+
+
+def test_a_large_import_is_written_as_one_pack_with_the_same_table_as_loose_objects(tmp_path, monkeypatch):
+    import csv
+    import io
+
+    from flexgit.storage import store as store_module
+
+    rows = 2000
+    lines = ["name,date,lr,optimizer,acc"] + [f"r{i},2024-01-{1 + i % 28:02d},{i / 7:.6f},{'ab'[i % 2]},{i % 97}"
+                                               for i in range(rows)]
+    tables = {}
+    for kind in ("packed", "loose"):
+        repo = make_repo(tmp_path / kind)
+        (repo / "old.csv").write_text("\n".join(lines) + "\n")
+        if kind == "loose":
+            monkeypatch.setattr(store_module, "PACK_FROM", 10 ** 9)  # the write path every record takes
+        assert cli_in_process(repo, "import", "old.csv").code == 0
+        table = cli_in_process(repo, "table", "--format", "csv").out
+        tables[kind] = [{k: v for k, v in row.items() if k != "id"} for row in csv.DictReader(io.StringIO(table))]
+        fsck = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True, text=True)
+        assert fsck.returncode == 0 and fsck.stdout + fsck.stderr == "", fsck
+    assert tables["packed"] == tables["loose"] and len(tables["packed"]) == rows
+    assert tables["packed"][5] == {"name": "r5", "date": "2024-01-06", "message": "", "params.lr": "0.714286",
+                                   "params.optimizer": "b", "metrics.acc": "5"}
+    packed, loose = _count_objects(tmp_path / "packed"), _count_objects(tmp_path / "loose")
+    assert int(packed["count"]) < 20 and int(packed["packs"]) == 1 and int(packed["in-pack"]) >= 5 * rows
+    assert int(loose["count"]) >= 5 * rows and int(loose["in-pack"]) == 0
+    show = cli_in_process(tmp_path / "packed", "show", "r1999")
+    assert show.code == 0 and "285.571429" in show.out

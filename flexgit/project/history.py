@@ -4,15 +4,25 @@ A history is JSON lines: `{"step", "t", "metrics", "proc"}` per logged step, `{"
 {"min", "max"}, "proc"}` when training asks for extremes; `proc` names the process that logged
 the line. A run keeps the lines of one process as `.flexgit/history.jsonl`; its row gets the
 last value of each metric, and `KEY.min` / `KEY.max` for the keys asked about.
+
+`append` buffers lines in memory and writes them in batches, each batch one append of whole
+lines: at most about the last second is lost when a process is killed, never part of a line.
+A batch is written by the first `append` a second after the last one, at interpreter exit, and
+by `flush`, which whoever reads a pending file in the same process calls first.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import math
 import os
+import threading
+import time
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .values import is_number
@@ -21,7 +31,15 @@ ENV = "FLEXGIT_HISTORY"
 PENDING = "history.jsonl"
 SET_ASIDE = "history-set-aside.jsonl"  # steps of processes that no run took: kept, never attached
 
+FLUSH_AFTER_S = 1.0  # the most a crash may lose
+
 _process: tuple[int, str] | None = None
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps builds one per call
+_second: tuple[int, str] = (-1, "")  # the last whole second stamped, formatted
+_lock = threading.Lock()
+_queued: dict[Path, list[tuple[float, dict[str, Any]]]] = {}  # path -> (time.time(), line without "t")
+_flushed_at = time.monotonic()
+_at_exit = False
 
 
 def process_id() -> str:
@@ -31,6 +49,70 @@ def process_id() -> str:
         started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         _process = (os.getpid(), f"{os.getpid()}@{started}")
     return _process[1]
+
+
+def append(path: Path, line: dict[str, Any], now: float | None = None) -> None:
+    """Queue `line` for `path`, stamped `t` with the time of this call (or `now`); written within
+    about a second, at exit, or at the next `flush`."""
+    global _at_exit
+    stamp = time.time() if now is None else now
+    with _lock:
+        _queued.setdefault(path, []).append((stamp, line))
+        if not _at_exit:
+            atexit.register(_flush_at_exit)
+            _at_exit = True
+    if time.monotonic() - _flushed_at >= FLUSH_AFTER_S:
+        flush()
+
+
+def flush() -> None:
+    """Write every queued line: one append per file, of whole lines."""
+    global _flushed_at
+    with _lock:
+        batches = {path: lines for path, lines in _queued.items() if lines}
+        _queued.clear()
+        _flushed_at = time.monotonic()
+        for path, lines in batches.items():
+            _write(path, "".join(_encode({**line, "t": _stamp(stamp)}) + "\n" for stamp, line in lines).encode())
+
+
+def _stamp(stamp: float) -> str:
+    """`stamp` as `utc_now` writes it; the second is formatted once for all the lines logged in it."""
+    global _second
+    micros = round(stamp * 1_000_000)
+    second, fraction = divmod(micros, 1_000_000)
+    if _second[0] != second:
+        _second = (second, dt.datetime.fromtimestamp(second, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{fraction:06d}Z"
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Append `data` with O_APPEND, in one write unless the system cuts it short."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+    finally:
+        os.close(handle)
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except OSError as exc:  # nothing above can catch it any more; say what was lost
+        warnings.warn(f"flexgit.log could not write its last steps: {exc}", RuntimeWarning, stacklevel=1)
+
+
+def _forget_in_child() -> None:
+    """A forked child starts with no queued lines: those are its parent's to write."""
+    global _lock
+    _lock = threading.Lock()
+    _queued.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 @dataclass(frozen=True)

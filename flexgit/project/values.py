@@ -12,7 +12,7 @@ import re
 from typing import Any, Mapping, Union
 
 from ..errors import InputError
-from .formats import IntegerRangeError, is_int64, loads_toml
+from .formats import INT64_MAX, INT64_MIN, IntegerRangeError, is_int64, loads_toml
 
 Scalar = Union[str, int, float, bool]
 Value = Union[Scalar, list]
@@ -163,6 +163,16 @@ def _spelled(path: tuple[str, ...]) -> str:
     if len(path) == 1:
         return f"key '{path[0]}'"
     return f"key '{path[-1]}' of table '{'.'.join(path[:-1])}'"
+
+
+def check_values(values: Mapping[str, Any], where: str) -> dict[str, Value]:
+    """`check_value` of each value; plain floats and 64-bit ints (a training loop's) pass without a call."""
+    checked = {}
+    for key, value in values.items():
+        kind = type(value)
+        fast = kind is float or (kind is int and INT64_MIN <= value <= INT64_MAX)
+        checked[key] = value if fast else check_value(value, key, where)
+    return checked
 
 
 def check_value(value: Any, key: str, where: str) -> Value:

@@ -17,6 +17,7 @@ when nothing was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import marshal
@@ -24,7 +25,7 @@ import os
 import secrets
 import signal
 from dataclasses import replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
 from ..project.files import write_atomic
@@ -60,6 +61,7 @@ JOURNAL = "write.json"  # in .git/flexgit.d/: the write under way (see the proto
 CRASH_ENV = "FLEXGIT_CRASH_AT"  # tests only: the write step at which to kill this process
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
+PACK_FROM = 64  # runs in one write from which its objects go into one pack, not loose files (imports)
 READ_CHUNK = 4096
 MAX_NOTE_BYTES = 16 << 20
 RUN_CACHE = f"runs-v1.marshal{marshal.version}"
@@ -181,8 +183,9 @@ class Store:
                 final = self._assign_names(runs, branch)
                 tip = self._ensure_branch(branch)
                 notes_tip = self.repo.ref_target(NOTES_REF)
-                written = self._write_commits(final, code_trees, tip, extra_files)
-                notes_commit = self._write_notes(notes_tip, written, branch)
+                with self.repo.packed_writes() if len(runs) >= PACK_FROM else contextlib.nullcontext():
+                    written = self._write_commits(final, code_trees, tip, extra_files)
+                    notes_commit = self._write_notes(notes_tip, written, branch)
                 self._write_journal(notes_commit, branch, tip, written)
                 crash_point("journal")
                 try:
@@ -216,11 +219,10 @@ class Store:
         if self.name_target(name) is not None:
             raise RunExistsError(f"a run named '{name}' already exists; {advice}")
 
-    def free_name(self, base: str, avoid: Iterable[str] = ()) -> str:
+    def free_name(self, base: str, avoid: Container[str] = ()) -> str:
         """`base` if no run has it (and it is not in `avoid`), else the first free `base-2`, `base-3`, ..."""
         if not is_valid_run_name(base):
             raise InputError(bad_name_message(base))
-        avoid = set(avoid)
         candidates = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
         return next(name for name in candidates if name not in avoid and self.name_target(name) is None)
 
@@ -441,12 +443,18 @@ class Store:
         if runs and journal["branch"].startswith("refs/heads/"):
             self._onto_branch(journal["branch"], journal["base"], journal["tip"])
         crash_point("branch")
-        for commit, name in runs:  # oldest first
-            if is_valid_run_name(name) and self.name_target(name) is None:
-                try:
-                    self.repo.set_ref(run_ref(name), commit, None, "flexgit: record")
-                except RefMoved:
-                    pass
+        names: dict[str, str] = {}
+        for commit, name in runs:  # oldest first: the first run of a name gets it
+            if is_valid_run_name(name) and run_ref(name) not in names and self.name_target(name) is None:
+                names[run_ref(name)] = commit
+        if len(names) >= PACK_FROM:  # an import: one packed-refs update (a name created meanwhile stays)
+            self.repo.create_refs(names, "flexgit: record")
+            names = {}
+        for ref, commit in names.items():
+            try:
+                self.repo.set_ref(ref, commit, None, "flexgit: record")
+            except RefMoved:
+                pass
         self._journal_path().unlink(missing_ok=True)
 
     # -- reading ----------------------------------------------------------------------

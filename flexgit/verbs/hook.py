@@ -4,6 +4,13 @@
 `core.hooksPath`); a post-commit hook the user already had is kept beside it and run first,
 and `uninstall` puts it back exactly. The hook never fails a commit: whatever goes wrong
 becomes one warning line and an entry in `.git/flexgit.d/hook.log`.
+
+The script starts Python only when it cannot tell that the commit left the results as they were:
+after each decision Python writes `hook-watch` (the experiments branch and the results files)
+and the script keeps `hook-state` (the commit decided on, the notes and branch refs, the blob ids of
+the settings and results files). A commit whose first parent is that commit, with the same refs
+and sums, cannot have changed the results, so the script logs the skip itself; anything else,
+including a file it cannot read, starts Python.
 """
 
 from __future__ import annotations
@@ -20,17 +27,19 @@ from typing import Any, Mapping
 from .._context import branch_ref, open_store, record_working_tree
 from ..errors import FlexgitError, InputError, RunExistsError
 from ..project.history import SET_ASIDE
-from ..project.settings import load_settings
+from ..project.settings import Settings, load_settings
 from ..project.sources import merge_sources
 from ..project.values import escape_control, one_line
 from ..storage.gitrepo import GitRepo
-from ..storage.refs import BranchRef
+from ..storage.refs import NOTES_REF, BranchRef
 from ..storage.run import Run, utc_now
 from ..storage.store import Store
 
 MARKER = "# flexgit post-commit hook"
 CHAINED = "post-commit.flexgit-chained"
 LOG_FILE = "hook.log"
+WATCH_FILE = "hook-watch"  # what Python decided on: the branch ref, then the results files, one a line
+STATE_FILE = "hook-state"  # the script's fingerprint of the last decision (see `script`)
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,57 @@ def hook_path(git: GitRepo) -> Path:
 
 
 def script() -> str:
-    """The installed hook: run the user's own hook first, then flexgit; never fail the commit."""
+    """The installed hook: run the user's own hook first, then flexgit, only when the results may have
+    changed (see the module's docstring); never fail the commit."""
     python = shlex.quote(sys.executable)
-    return (f"#!/bin/sh\n{MARKER}: records a run when a commit changed the results (flexgit hook status).\n"
-            f'chained="$(dirname "$0")/{CHAINED}"\n'
-            'if [ -x "$chained" ]; then "$chained" "$@"; fi\n'
-            f"{python} -m flexgit hook post-commit || true\n")
+    return f"""#!/bin/sh
+{MARKER}: records a run when a commit changed the results (flexgit hook status).
+case "$0" in */*) hooks="${{0%/*}}" ;; *) hooks=. ;; esac
+if [ -x "$hooks/{CHAINED}" ]; then "$hooks/{CHAINED}" "$@"; fi
+nl='
+'
+# The commit, its first parent and flexgit's directory, from one git call (none for a first commit).
+found=$(git rev-parse --git-common-dir HEAD HEAD^1 2>/dev/null) || found=
+head= parent= dir=
+if [ -n "$found" ]; then
+  parent=${{found##*"$nl"}}; found=${{found%"$nl"*}}; head=${{found##*"$nl"}}; dir=${{found%"$nl"*}}/flexgit.d
+fi
+refs() {{  # where the runs are: the notes ref and the experiments branch Python named
+  IFS= read -r branch < "$dir/{WATCH_FILE}" || return 1
+  git for-each-ref --format='%(objectname) %(refname)' {NOTES_REF} "refs/heads/$branch" </dev/null
+}}
+sums() {{  # the blob id of the settings and of each results file Python named, or that it is missing
+  {{ IFS= read -r branch || return 1
+    set --
+    for file in .flexgit.toml pyproject.toml; do
+      if [ -f "$file" ]; then set -- "$@" "$file"; else printf 'missing %s\n' "$file"; fi
+    done
+    while IFS= read -r file; do
+      if [ -f "$file" ]; then set -- "$@" "$file"; else printf 'missing %s\n' "$file"; fi
+    done
+    git hash-object --no-filters -- "$@" </dev/null
+  }} < "$dir/{WATCH_FILE}"
+}}
+saved=
+if [ -n "$dir" ] && [ -f "$dir/{STATE_FILE}" ] && [ -f "$dir/{WATCH_FILE}" ]; then
+  while IFS= read -r line; do saved="$saved$line$nl"; done < "$dir/{STATE_FILE}"
+fi
+if [ -n "$saved" ] && runs=$(refs) && files=$(sums) && [ "$saved" = "$parent$nl$runs$nl$files$nl" ]; then
+  printf '%s\n%s\n%s\n' "$head" "$runs" "$files" > "$dir/{STATE_FILE}"
+  printf '%sZ skipped: results unchanged since the commit before (decided by the hook script)\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%S)" >> "$dir/{LOG_FILE}"
+  exit 0
+fi
+[ -n "$dir" ] && rm -f "$dir/{STATE_FILE}"
+before=
+if [ -n "$dir" ] && [ -f "$dir/{WATCH_FILE}" ]; then before=$(sums) || before=; fi
+{python} -m flexgit hook post-commit || true
+# Keep the state only when Python decided (it wrote the watch file) on files that did not change meanwhile.
+if [ -n "$before" ] && [ -f "$dir/{WATCH_FILE}" ] && runs=$(refs) && files=$(sums) && [ "$before" = "$files" ]; then
+  printf '%s\n%s\n%s\n' "$head" "$runs" "$files" > "$dir/{STATE_FILE}"
+fi
+exit 0
+"""
 
 
 def install(repo: str | os.PathLike | None = None) -> HookStatus:
@@ -78,6 +132,7 @@ def install(repo: str | os.PathLike | None = None) -> HookStatus:
             raise InputError(f"both {path} and {chained} exist; move one away, then install again")
         path.rename(chained)
     path.write_text(script())
+    (git.flexgit_dir() / STATE_FILE).unlink(missing_ok=True)  # a state kept from an earlier install is not trusted
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return status(repo)
 
@@ -121,31 +176,45 @@ def post_commit(repo: str | os.PathLike | None = None) -> str:
     Returns what happened, in one line; the caller logs it and never fails the commit.
     """
     git = GitRepo.open(repo)
+    watch = git.flexgit_dir() / WATCH_FILE
+    watch.unlink(missing_ok=True)  # written again only once this commit is decided
+    outcome, settings = _post_commit(git)
+    if settings is not None:  # decided on the results: the script may decide the next commits alike
+        names = [branch_ref(settings.branch).name, *settings.results]
+        if not any("\n" in name or "\r" in name for name in names):
+            watch.write_text("".join(name + "\n" for name in names), encoding="utf-8")
+    return outcome
+
+
+def _post_commit(git: GitRepo) -> tuple[str, Settings | None]:
+    """What the hook did, and the settings when the outcome depends only on the results files, the
+    settings and the runs (not on the operation in progress or an error)."""
     operation = git.operation_in_progress()
     if operation or os.environ.get("GIT_REFLOG_ACTION", "").startswith(("rebase", "cherry-pick", "merge")):
-        return f"skipped: a {operation or os.environ['GIT_REFLOG_ACTION'].split()[0]} is in progress"
+        return f"skipped: a {operation or os.environ['GIT_REFLOG_ACTION'].split()[0]} is in progress", None
     settings = load_settings(git.workdir)
     if not settings.results:
-        return "skipped: no results file configured (results = [...] in .flexgit.toml)"
+        return "skipped: no results file configured (results = [...] in .flexgit.toml)", settings
     files = [git.workdir / name for name in settings.results if (git.workdir / name).is_file()]
     if not files:
-        return f"skipped: no results file ({', '.join(settings.results)}) exists"
+        return f"skipped: no results file ({', '.join(settings.results)}) exists", settings
     head = git.head_commit() or ""
     store = open_store(git)
     earlier = _ancestor_run(store, branch_ref(settings.branch), head)
     if earlier is not None and _same_results(merge_sources(files, None, "results"), earlier.metrics):
-        return f"skipped: results unchanged since {earlier.name} (commit {str(earlier.source)[:10]})"
+        return f"skipped: results unchanged since {earlier.name} (commit {str(earlier.source)[:10]})", settings
     subject = escape_control(git.commit(head)[2].strip().split("\n", 1)[0]) if head else ""
     try:
         run = record_working_tree(store, name=f"commit-{head[:10]}", message=subject)
     except RunExistsError:
-        return f"skipped: commit {head[:10]} already has a run"
+        return f"skipped: commit {head[:10]} already has a run", None
     left_out, set_aside = run.meta.get("left_out") or [], run.meta.get("history_set_aside")
     secrets = run.meta.get("secrets_left_out")
     return f"recorded {run.name} ({run.short_id}) for commit {head[:10]}" + (
         f"; left out of the snapshot, larger than max_file_size: {', '.join(left_out)}" if left_out else "") + (
         f"; left out as they look like secrets: {one_line(', '.join(secrets))}" if secrets else "") + (
-        f"; set aside {set_aside} steps an earlier process logged (.git/flexgit.d/{SET_ASIDE})" if set_aside else "")
+        f"; set aside {set_aside} steps an earlier process logged (.git/flexgit.d/{SET_ASIDE})" if set_aside else ""
+    ), settings
 
 
 def log(repo: str | os.PathLike | None, line: str) -> Path | None:

@@ -229,6 +229,17 @@ def _refuse_imported_before(store: Store, target: BranchRef, runs: list[Run], pa
                          "nothing imported. To import them once more, add --again")
 
 
+class _Avoid:
+    """The names a row's run must not take: those given already, and those other rows ask for
+    (a view, not a copy: copying them for each row made an import quadratic)."""
+
+    def __init__(self, taken: set[str], asked: set[str], own: str):
+        self.taken, self.asked, self.own = taken, asked, own
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.taken or (name != self.own and name in self.asked)
+
+
 def _names(store: Store, runs: list[Run], table: Table, again: bool) -> tuple[list[Run], list[str]]:
     """Runs with final names: a name on several rows numbered (name, name-2, ...), a name a run
     already has refused (numbered with `again`); and notes on what was numbered."""
@@ -241,7 +252,7 @@ def _names(store: Store, runs: list[Run], table: Table, again: bool) -> tuple[li
             if not again:
                 store.check_name_free(run.name, f"change the name on line {number} of '{table.path}', "
                                                 "or add --again to import it under a numbered name")
-            name = store.free_name(run.name, taken | (asked - {run.name}))
+            name = store.free_name(run.name, _Avoid(taken, asked, run.name))
             given.setdefault(run.name, []).append(name)
             taken.add(name)
             run = replace(run, name=name)

@@ -1,0 +1,230 @@
+"""What flexgit asks of the git command and of git's ref files directly, without libgit2.
+
+`GitRepo` (storage/gitrepo.py, the one libgit2 user) takes these methods in: the git command
+for transport and for what libgit2 lacks, packed-refs and update-ref for many refs at once,
+pack files for many objects at once, flexgit's writer lock and git's stale ref locks. They
+use the host's `common_dir`, `workdir`, `is_bare`, `flexgit_dir`, `set_ref` and `remove_ref`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import time
+import zlib
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from ..errors import FlexgitError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: CAS on refs still keeps writers safe
+    fcntl = None
+
+# A ref lock file older than this, found while we hold flexgit's own writer lock,
+# was left by a killed process: git itself holds ref locks for milliseconds.
+STALE_LOCK_SECONDS = 2.0
+PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+
+
+class RefMoved(Exception):
+    """A compare-and-swap on a ref failed: someone else moved (or created) it first."""
+
+
+class GitCommand:
+    """The part of `GitRepo` that runs git and writes git's files itself."""
+
+    def _store_pack(self, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
+        """Write `objects` (raw id -> (type, data)) as a pack file that git indexes and keeps."""
+        pack = _pack(objects.values())
+        place = self.common_dir if self.is_bare else self.workdir
+        try:
+            done = subprocess.run(["git", "-C", str(place), "index-pack", "--stdin"], input=pack, capture_output=True,
+                                  check=False, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        except FileNotFoundError:
+            raise FlexgitError("the 'git' command is not installed; install git and try again") from None
+        if done.returncode != 0:
+            detail = last_lines(done.stderr.decode(errors="replace"))
+            raise FlexgitError(f"git index-pack: {detail}; nothing was recorded")
+
+    def create_refs(self, refs: Mapping[str, str], log_message: str) -> None:
+        """Create many refs that do not exist yet; refs that appeared meanwhile are left as they are.
+
+        Many at once go straight into packed-refs (one file, under git's own lock), because
+        each loose ref is a file: 100,000 names would be 100,000 files. A few are loose refs,
+        written in one git transaction.
+        """
+        if len(refs) >= PACK_REFS_AT and self._add_packed_refs(refs):
+            return
+        lines = "".join(f"create {name} {target}\n" for name, target in refs.items())
+        done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")
+        if not done:  # one of them was created meanwhile (by plain git): one by one, skipping it
+            for name, target in refs.items():
+                with contextlib.suppress(RefMoved):
+                    self.set_ref(name, target, None, log_message)
+
+    def delete_refs(self, refs: Mapping[str, str], log_message: str) -> None:
+        """Delete each ref that still points where `refs` says, in one git transaction when none moved."""
+        lines = "".join(f"delete {name} {old}\n" for name, old in refs.items())
+        done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")
+        if not done:  # one of them moved meanwhile: one by one, leaving that one
+            for name, old in refs.items():
+                with contextlib.suppress(RefMoved):
+                    self.remove_ref(name, old)
+
+    def _add_packed_refs(self, refs: Mapping[str, str]) -> bool:
+        """Add `refs` to packed-refs under git's lock file; False when the lock is taken (nothing written)."""
+        packed = self.common_dir / "packed-refs"
+        lock = packed.with_name("packed-refs.lock")
+        try:
+            descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            text = packed.read_text(encoding="utf-8") if packed.exists() else ""
+            header, entries = _parse_packed_refs(text)
+            for name, target in refs.items():
+                if name not in entries and not (self.common_dir / name).exists():
+                    entries[name] = [f"{target} {name}\n"]
+            traits = header.split(":", 1)[1].split() if header else ["peeled", "fully-peeled"]
+            header = "# pack-refs with: " + " ".join(dict.fromkeys([*traits, "sorted"])) + " \n"
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                descriptor = -1
+                out.write(header + "".join("".join(entries[name]) for name in sorted(entries, key=str.encode)))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(lock, packed)
+            return True
+        finally:
+            if descriptor != -1:
+                os.close(descriptor)
+            lock.unlink(missing_ok=True)
+
+    def _clear_stale_lock(self, name: str) -> None:
+        lock = self.common_dir / (name + ".lock")
+        with contextlib.suppress(OSError):
+            if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+                lock.unlink()
+
+    def stale_locks(self) -> list[str]:
+        """Ref lock files (under refs/, and packed-refs.lock) older than a live git process keeps
+        one: left by a killed process. As ref names plus '.lock'."""
+        found = [str(lock.relative_to(self.common_dir)) for lock in (self.common_dir / "refs").rglob("*.lock")]
+        found += ["packed-refs.lock"] if (self.common_dir / "packed-refs.lock").exists() else []
+        return sorted(lock for lock in found if self._lock_age(lock) > STALE_LOCK_SECONDS)
+
+    def _lock_age(self, lock: str) -> float:
+        try:
+            return time.time() - (self.common_dir / lock).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def remove_stale_lock(self, lock: str) -> None:
+        """Remove lock file `lock` (as `stale_locks` names it) if it is still stale."""
+        self._clear_stale_lock(lock[: -len(".lock")])
+
+    def clear_stale_locks(self, prefix: str) -> None:
+        """Remove lock files under refs `prefix` that a killed process left (older than a few seconds)."""
+        directory = self.common_dir / prefix
+        if directory.is_dir():
+            for lock in directory.rglob("*.lock"):
+                self._clear_stale_lock(str(lock.relative_to(self.common_dir))[: -len(".lock")])
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Serialise flexgit writers of this repository (an advisory lock the OS releases on death)."""
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        with open(self.flexgit_dir() / "lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _exclude(self, patterns: list[str]) -> None:
+        """Add `patterns` to info/exclude (shared by all worktrees), once each."""
+        path = self.common_dir / "info" / "exclude"
+        path.parent.mkdir(exist_ok=True)
+        text = path.read_text() if path.exists() else ""
+        new = [p for p in patterns if p not in text.splitlines()]
+        if new:
+            head = "" if not text or text.endswith("\n") else "\n"
+            note = "# flexgit: links to git-ignored entries in worktrees made by 'flexgit checkout --worktree'\n"
+            path.write_text(text + head + (note if note not in text else "") + "\n".join(new) + "\n")
+
+    def pop_stash(self, oid: str) -> None:
+        """Apply stash `oid`, its index too, and drop it; found by id, as other worktrees may push and
+        pop the same stash list meanwhile."""
+        self.run_git(["stash", "apply", "--index", "--quiet", oid])
+        position = self.stash_index(oid)
+        if position is not None:
+            self.run_git(["stash", "drop", "--quiet", f"stash@{{{position}}}"])
+
+    def add_worktree(self, directory: Path, commit: str, branch: str | None) -> None:
+        """Check `commit` out in a new linked worktree (on `branch`, else detached)."""
+        spec = [str(directory), branch] if branch else ["--detach", str(directory), commit]
+        self.run_git(["worktree", "add", "--quiet"] + spec)
+
+    def run_git(self, args: list[str]) -> str:
+        """Run the git command in this repository (for what libgit2 lacks, and for transport);
+        its error becomes a FlexgitError."""
+        done, detail = self.try_git(args)
+        if not done:
+            raise FlexgitError(f"git {args[0]}: {last_lines(detail)}")
+        return detail
+
+    def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None) -> tuple[bool, str]:
+        """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
+        place = self.common_dir if self.is_bare else self.workdir
+        try:
+            done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, input=stdin, timeout=timeout)
+        except FileNotFoundError:
+            raise FlexgitError("the 'git' command is not installed; install git and try again") from None
+        except subprocess.TimeoutExpired:
+            return False, f"no answer within {timeout} s"
+        if done.returncode != 0:
+            return False, (done.stdout + done.stderr).strip() or "failed"
+        return True, done.stdout
+
+
+def _pack(objects: Iterable[tuple[int, bytes]]) -> bytes:
+    """A pack file (version 2, no deltas) holding `objects`: (type, data) each."""
+    items = list(objects)
+    parts = [b"PACK" + (2).to_bytes(4, "big") + len(items).to_bytes(4, "big")]
+    for kind, data in items:
+        size = len(data)
+        header = bytearray([(kind << 4) | (size & 15)])
+        size >>= 4
+        while size:
+            header[-1] |= 0x80
+            header.append(size & 0x7F)
+            size >>= 7
+        parts.append(bytes(header))
+        parts.append(zlib.compress(data, 1))
+    body = b"".join(parts)
+    return body + hashlib.sha1(body).digest()
+
+
+def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:
+    """(header line, ref name -> its lines, a peeled `^` line kept with its ref) of a packed-refs file."""
+    header, entries, last = "", {}, None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("#"):
+            header = line.strip()
+        elif line.startswith("^") and last is not None:
+            entries[last].append(line)
+        elif line.strip():
+            last = line.split(" ", 1)[1].strip()
+            entries[last] = [line]
+    return header, entries
+
+
+def last_lines(text: str, count: int = 3) -> str:
+    """The end of a command's output, on one line."""
+    return " ".join(line.strip() for line in text.strip().splitlines()[-count:] if line.strip())

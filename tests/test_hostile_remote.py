@@ -155,3 +155,23 @@ def test_a_pull_killed_at_each_step_is_finished_by_the_next_command(tmp_path, st
     for name in names:
         assert git(victim, "rev-parse", f"exp/{name}").strip() == flexgit.show(name, repo=victim).run.id
     assert git(victim, "fsck", "--strict", "--no-dangling").strip() == ""
+
+
+def test_hostile_run_tags_on_a_remote_never_become_refs_here(tmp_path):
+    """Item 8: format 1's tags are still read from remotes, so hostile ones must be refused one by one."""
+    remote, victim, attacker = victim_and_attacker(tmp_path)
+    victim_run = flexgit.show("baseline", repo=victim).run.id
+    theirs = git(attacker, "rev-parse", "refs/heads/experiments").strip()
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=attacker, input="x\n", text=True,
+                          capture_output=True, check=True).stdout.strip()
+    for tag, target in (("exp/best/v2", theirs), ("exp/-rf", theirs), ("exp/evil\u202ename", theirs),
+                        ("exp/blobby", blob), (f"exp/{victim_run}", theirs)):
+        git(attacker, "update-ref", f"refs/tags/{tag}", target)
+    git(attacker, "push", "-q", "origin", "refs/tags/*:refs/tags/*")
+    result = cli(victim, "pull")
+    assert result.code == 0 and "internal error" not in result.err
+    assert "were not taken" in result.err
+    names = git(victim, "for-each-ref", "--format=%(refname)", "refs/exp/", "refs/tags/").split()
+    assert names == ["refs/exp/baseline"]
+    assert cli(victim, "record", "--name", "best").code == 0  # no lock wedged by a best/v2 ref
+    assert flexgit.show(victim_run, repo=victim).run.name == "baseline"  # a full id means that commit

@@ -92,7 +92,8 @@ def test_an_ignored_results_file_of_the_working_tree_is_not_linked_and_so_never_
     assert sorted(r.metrics["acc"] for r in flexgit.list_runs(repo=repo)) == [6.01, 6.02]
     target = tmp_path / "wt"
     assert cli(repo, "checkout", flexgit.list_runs(repo=repo)[0].name,
-               "--worktree", str(target)).out.endswith("; linked from your working tree: data\n")
+               "--worktree", str(target)).out.endswith(
+        "; from your working tree (folders linked, files copied): data\n")
     assert not (target / "metrics.json").exists()
 
 

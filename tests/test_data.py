@@ -81,7 +81,8 @@ def test_checkout_worktree_links_the_ignored_data_as_run_does(repo, tmp_path):
     target = tmp_path / "wt"
     result = flexgit_in_process(repo, "checkout", "d3", "--worktree", str(target))
     assert (result.code, result.err) == (0, ""), result
-    assert result.out == f"run d3 checked out in {target}; linked from your working tree: data\n"
+    assert result.out == (f"run d3 checked out in {target}; "
+                          "from your working tree (folders linked, files copied): data\n")
     assert (target / "data").resolve() == (repo / "data").resolve()
     assert (target / "data" / "train.csv").read_text() == "x,y\n1,2\n"
     assert git(target, "status", "--porcelain", "--untracked-files=all") == ""
@@ -168,3 +169,17 @@ def test_checkout_checks_data_outside_the_tree_that_your_own_config_names(repo, 
         assert result.code == 0, result
         assert result.err.startswith(f"warning: data '{shared / 'train.csv'}' (data_path) differs from what the "
                                      "run used"), result
+
+
+def test_ignored_top_level_files_are_copied_into_a_worktree_so_writes_stay_there(repo, tmp_path):
+    (repo / "metrics.json").write_text('{"acc": 0.9}\n')  # ignored, and no results file is configured
+    (repo / ".gitignore").write_text("*.log\ndata/\nmetrics.json\n")
+    git(repo, "commit", "-qam", "ignore metrics")
+    flexgit.record(name="m1", repo=repo)
+    target = tmp_path / "wt-m"
+    result = flexgit_in_process(repo, "checkout", "m1", "--worktree", str(target))
+    assert result.code == 0, result
+    assert not (target / "metrics.json").is_symlink() and (target / "metrics.json").read_text() == '{"acc": 0.9}\n'
+    (target / "metrics.json").write_text('{"acc": 0.1}\n')  # what re-running training there does
+    assert (repo / "metrics.json").read_text() == '{"acc": 0.9}\n'
+    assert git(target, "status", "--porcelain").strip() == ""

@@ -235,7 +235,8 @@ def checkout(ctx: click.Context, name: str | None, new_branch: str | None, workt
     for warning in result.data_warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.worktree:
-        linked = f"; linked from your working tree: {', '.join(result.linked)}" if result.linked else ""
+        linked = f"; from your working tree (folders linked, files copied): {', '.join(result.linked)}" \
+            if result.linked else ""
         click.echo(f"run {run.name} checked out in {result.worktree}{linked}")
     if result.branch:
         click.echo(f"branch '{result.branch}' holds the code of run {run.name}; "

@@ -23,9 +23,9 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
-    folders such as data/, and files the snapshot leaves out, are linked in), so -S never
-    touches your files. The config and
-    results files are those of .flexgit.toml.
+    folders such as data/, and files the snapshot leaves out, are linked in; git-ignored
+    top-level files are copied), so -S never touches your files. The config and results
+    files are those of .flexgit.toml.
 
     \b
     Example:

@@ -11,6 +11,7 @@ import functools
 import getpass
 import os
 import socket
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -650,18 +651,20 @@ class GitRepo(GitCommand):
         return [p for p in self.workdir.iterdir() if p.name != ".git" and _ignores(self._repo, p.name, p.is_dir())]
 
     def link_ignored_top_level(self, target: Path, worktree: bool = False, outputs: Iterable[str] = ()) -> list[str]:
-        """Symlink the ignored top-level entries of this working tree into `target`, a checkout of
-        a snapshot (which holds no ignored files), so code there finds its data as it would here.
+        """Give `target`, a checkout of a snapshot (which holds no ignored files), the ignored
+        top-level entries of this working tree, so code there finds its data as it would here:
+        folders (`data/`, `.venv`) are linked, files are copied.
 
-        The top-level entries holding `outputs` (the results files, relative paths) are not linked:
-        a command writing them would write through the link into this working tree. With
-        `worktree`, `target` is a linked worktree: a link its rules would not ignore (git sees a
-        link as a file, so `data/` does not match it) is added to the repository's info/exclude
-        as `/name`, so it never shows in `git status` there. Returns the names linked.
+        A file is copied, not linked, because code there writing it (a `metrics.json`, a log)
+        would otherwise write through the link into this working tree; the top-level entries
+        holding `outputs` (the results files) are left out altogether. With `worktree`, `target`
+        is a linked worktree: a link its rules would not ignore (git sees a link as a file, so
+        `data/` does not match it) is added to the repository's info/exclude as `/name`, so it
+        never shows in `git status` there. Returns the names given, linked or copied.
         """
         there = pygit2.Repository(str(target)) if worktree else None
         written = {Path(output).parts[0] for output in outputs if Path(output).parts}
-        linked, unignored = [], []
+        given, unignored = [], []
         for entry in self.ignored_top_level():
             place = target / entry.name
             if place.exists() or place.is_symlink() or entry.name in written:
@@ -669,12 +672,16 @@ class GitRepo(GitCommand):
             # asked before the link exists: libgit2 would follow it and take it for a folder
             if there is not None and not there.path_is_ignored(entry.name):
                 unignored.append(entry.name)
-            place.symlink_to(entry, target_is_directory=entry.is_dir())
-            linked.append(entry.name)
+            if entry.is_dir():
+                place.symlink_to(entry, target_is_directory=True)
+            elif entry.is_file():
+                shutil.copy2(entry, place)
+            else:
+                continue
+            given.append(entry.name)
         if unignored:
             self._exclude([f"/{name}" for name in unignored])
-        return sorted(linked)
-
+        return sorted(given)
 
     def stash_all(self, message: str) -> str:
         """Stash tracked changes and untracked files (as `git stash -u`); returns the stash id."""

@@ -1,16 +1,17 @@
 """`flexgit run`: run a training command, keep its output, record the run; grids of runs in parallel.
 
 Each run executes in a temporary checkout of the snapshot of the working tree taken at launch,
-with its `-S key=value` overrides written into the project's config file there (the user's
-copy is never touched). Top-level entries that git ignores (a `data/` folder), and files the
-snapshot left out (`exclude`, `include`, `max_file_size`), are linked into the checkout so the
-command finds what it would find in the working tree; not those holding a results file, which
-the command writes. The run records the overridden config as its params, the results files the
-command wrote as its metrics, its output as `.flexgit/output.log`, and its status, exit code and
-duration. Temporary checkouts are always removed: SIGTERM and SIGHUP stop the commands as Ctrl-C
-does; if flexgit itself is killed (SIGKILL), a watchdog process stops the commands, and the
-next `flexgit run` removes the checkouts of a flexgit that is no longer running (their folder
-names carry the owner's process id).
+with its `-S key=value` overrides written into the project's config file there (the user's copy
+is never touched). Top-level folders that git ignores (a `data/` folder) and files the snapshot
+left out (`exclude`, `include`, `max_file_size`) are linked into the checkout, and top-level
+files git ignores are copied, so the command finds what it would find in the working tree; not
+those holding a results file, which the command writes. The run records the overridden config as
+its params, the results files the command wrote as its metrics, its output as
+`.flexgit/output.log`, and its status, exit code and duration. Temporary checkouts are always
+removed: SIGTERM and SIGHUP stop the commands as Ctrl-C does; if flexgit itself is killed
+(SIGKILL), a watchdog process stops the commands, and the next `flexgit run` removes the
+checkouts of a flexgit that is no longer running (their folder names carry the owner's process
+id).
 """
 
 from __future__ import annotations

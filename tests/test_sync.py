@@ -8,21 +8,7 @@ import sys
 import pytest
 
 import flexgit
-from conftest import flexgit as cli, git, make_repo, repo_state
-
-
-def clones(tmp_path, count=2):
-    origin = make_repo(tmp_path / "origin-work")
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "clone", "-q", "--bare", str(origin), str(remote))
-    result = []
-    for i in range(count):
-        path = tmp_path / f"clone{i}"
-        git(tmp_path, "clone", "-q", str(remote), str(path))
-        git(path, "config", "user.name", f"Machine {i}")
-        git(path, "config", "user.email", f"m{i}@example.com")
-        result.append(path)
-    return remote, result
+from conftest import flexgit as cli, git, repo_state, shared_clones as clones
 
 
 def names(repo):

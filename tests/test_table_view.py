@@ -193,3 +193,17 @@ def test_no_pager_when_asked_piped_short_or_missing(tall):
     missing = {"FLEXGIT_PAGER": str(tmp / "not-installed"), "PAGER": str(tmp / "pager")}
     assert on_terminal(repo, "table", env=missing) == (0, expected.out)  # printed directly
     assert calls(tmp) == []
+
+
+@pytest.mark.parametrize("environ, argv", [
+    ({}, ["less", "-FRX"]),
+    ({"PAGER": "most -s"}, ["most", "-s"]),
+    ({"FLEXGIT_PAGER": "'my pager' -x", "PAGER": "most"}, ["my pager", "-x"]),
+    ({"FLEXGIT_PAGER": "", "PAGER": "most"}, None),  # set but empty: no pager, as GIT_PAGER="" in git
+    ({"PAGER": "cat"}, None),
+    ({"PAGER": "less 'unclosed"}, None),
+])
+def test_the_pager_is_chosen_as_git_chooses_it(environ, argv):
+    from flexgit.cli.pager import pager_command
+
+    assert pager_command(environ) == argv

@@ -13,6 +13,7 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
+from .pager import echo_paged
 from .options import branch_option, metric_option, param_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
@@ -84,13 +85,22 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
+@click.option("--no-pager", is_flag=True,
+              help="Print straight to the terminal (else a table taller than the screen goes through "
+                   "$FLEXGIT_PAGER, $PAGER or 'less -FRX').")
 @click.pass_context
-def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote) -> None:
-    """Every recorded run as one table: name, id, date, message, params.*, metrics.*.
+def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote,
+          no_pager) -> None:
+    """Every recorded run as one table: name, the metrics, the params that vary, then the rest.
+
+    A column may be named by its full name (params.model.depth) or any unambiguous end of it at
+    a dot (model.depth, depth). The terminal view drops params./metrics. from headers where
+    that is unambiguous; csv and json keep the full names and the order of record.
 
     \b
     Example:
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
+      flexgit table --columns name,n_estimators,acc --no-pager
       flexgit table --format csv > runs.csv
     """
     from ..verbs.table import remotes_to_pull, table_branch, table_text
@@ -108,7 +118,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
                        f"get them with 'flexgit pull {remotes[0]}'", err=True)
         else:
             click.echo(f"no runs on branch '{name}'; record one with 'flexgit record'", err=True)
-    click.echo(text, nl=False)
+    echo_paged(text, paging=not no_pager)
 
 
 @click.command()

@@ -6,6 +6,7 @@ API builds its frame from these rows.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -52,10 +53,14 @@ class TableQuery:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows (dicts; a missing key means the run lacks that value) under ordered columns."""
+    """Rows (dicts; a missing key means the run lacks that value) under ordered columns.
+
+    `chosen`: the columns are the ones `--columns` named, in its order, which no view changes.
+    """
 
     columns: tuple[str, ...]
     rows: list[dict[str, Any]]
+    chosen: bool = False
 
 
 def default_columns(known: Sequence[str]) -> list[str]:
@@ -63,6 +68,20 @@ def default_columns(known: Sequence[str]) -> list[str]:
     first appearance (meta.* on request only)."""
     status = ["status"] if "status" in known else []
     return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
+
+
+def reading_order(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The order people read a table in: name, the metrics, the params that vary, then the rest.
+
+    Params that vary are kept together by their first key part (`model.*`), so that a common
+    prefix can be shown once above them; everything else keeps its order.
+    """
+    first = [c for c in columns if c == "name"] + [c for c in columns if c.startswith("metrics.")]
+    varying = [c for c in columns if c.startswith("params.") and _varies(rows, c)]
+    parts = list(dict.fromkeys(c.split(".")[1] for c in varying))
+    varying.sort(key=lambda c: parts.index(c.split(".")[1]))  # stable: first appearance within a part
+    taken = set(first + varying)
+    return first + varying + [c for c in columns if c not in taken]
 
 
 def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None) -> Table:
@@ -83,7 +102,7 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
         shown = default_columns(_all_columns(rows) if query.where or query.limit is not None else known)
     if query.only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
-    return Table(tuple(shown), rows)
+    return Table(tuple(shown), rows, chosen=bool(query.columns))
 
 
 def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -91,17 +110,32 @@ def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def resolve_column(name: str, known: Sequence[str]) -> str:
-    """A column by its full name, or by a key that names one params/metrics/meta column."""
+    """A column by its full name, by the key of one params/metrics/meta column (`acc`), or by
+    any unambiguous end of its key at a dot (`n_estimators` for `params.model.n_estimators`)."""
     name = name.strip()
     if name in known:
         return name
-    matches = [c for c in known if c.partition(".")[0] in TABLES and c.partition(".")[2] == name]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise InputError(f"column '{name}' is ambiguous: say {' or '.join(matches)}")
-    hint = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-    raise InputError(f"no column '{name}'; the columns are: {hint}")
+    keyed = [c for c in known if c.partition(".")[0] in TABLES and c.partition(".")[2] == name]
+    for matches in (keyed, [c for c in known if c.endswith("." + name)]):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InputError(f"column '{name}' is ambiguous: say {' or '.join(matches)}")
+    raise InputError(f"no column '{name}'; {_closest(name, known)}")
+
+
+def _closest(name: str, known: Sequence[str]) -> str:
+    """The columns whose full name or end at a dot is closest to `name`, as a hint."""
+    by_name: dict[str, list[str]] = {}
+    for column in known:
+        parts = column.split(".")
+        for i in range(len(parts)):
+            by_name.setdefault(".".join(parts[i:]), []).append(column)
+    close = difflib.get_close_matches(name, list(by_name), n=5, cutoff=0.6)
+    columns = list(dict.fromkeys(c for match in close for c in by_name[match]))[:5]
+    if not columns:
+        return "list the columns with 'flexgit table --format csv | head -1'"
+    return f"did you mean {' or '.join(columns)}?"
 
 
 def _varies(rows: Sequence[dict[str, Any]], column: str) -> bool:

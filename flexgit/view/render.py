@@ -7,11 +7,12 @@ import io
 import json
 import math
 import unicodedata
+from collections import Counter
 from itertools import chain
 from typing import Any
 
 from ..project.values import format_value, is_number
-from .query import ALWAYS_SHOWN, Table
+from .query import ALWAYS_SHOWN, Table, reading_order
 
 FORMATS = ("table", "csv", "json", "markdown")
 MAX_CELL = 24  # a wider cell is cut with an ellipsis in the terminal view
@@ -81,35 +82,103 @@ def to_markdown(table: Table) -> str:
 
 
 def to_text(table: Table, width: int = 80) -> str:
-    """Aligned columns, cut to MAX_CELL; too wide a table is split into blocks that fit `width`.
+    """Aligned columns in reading order (see `reading_order`), cut to MAX_CELL, under short
+    headers; too wide a table is split into blocks that fit `width`.
 
     Every block repeats the name column so each line still says which run it is.
     """
-    cells = {c: [_short(_cell_text(row.get(c), c)) for row in table.rows] for c in table.columns}
-    widths = {c: max([display_width(c)] + [display_width(v) for v in cells[c]]) for c in table.columns}
-    numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in table.columns}
-    blocks = _blocks(list(table.columns), widths, width)
+    columns = list(table.columns) if table.chosen else reading_order(table.columns, table.rows)
+    heads = headers(columns)
+    cells = {c: [_short(_cell_text(row.get(c), c)) for row in table.rows] for c in columns}
+    widths = {c: max([display_width(heads[c][1])] + [display_width(v) for v in cells[c]]) for c in columns}
+    numeric = {c: all(_is_numeric_cell(row.get(c)) for row in table.rows) for c in columns}
+    units = _units(columns, heads)
+    for unit in units:  # a prefix shown once must fit above its columns
+        label = display_width(heads[unit[0]][0])
+        widths[unit[-1]] += max(0, label - _span(unit, widths))
     parts = []
-    for block in blocks:
-        lines = [GAP.join(_align(c, widths[c], numeric[c]) for c in block).rstrip()]
+    for block in _blocks(units, widths, width):
+        lines = [_prefix_line(block, heads, widths)] if any(heads[c][0] for c in block) else []
+        lines.append(GAP.join(_align(heads[c][1], widths[c], numeric[c]) for c in block).rstrip())
         for i in range(len(table.rows)):
             lines.append(GAP.join(_align(cells[c][i], widths[c], numeric[c]) for c in block).rstrip())
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
-def _blocks(columns: list[str], widths: dict[str, int], width: int) -> list[list[str]]:
-    keys = [c for c in ALWAYS_SHOWN[:1] if c in columns]
-    rest = [c for c in columns if c not in keys]
+def headers(columns: list[str]) -> dict[str, tuple[str, str]]:
+    """Column -> (prefix shown once above it, or "", its own header).
+
+    `params.` and `metrics.` are dropped where the rest names no other column; a common prefix
+    of adjacent headers (`model.` of `model.depth`, `model.n_estimators`) becomes the prefix.
+    """
+    rests = {c: c.partition(".")[2] if c.partition(".")[0] in ("params", "metrics") else c for c in columns}
+    counts = Counter(rests.values())
+    short = {c: rests[c] if counts[rests[c]] == 1 else c for c in columns}
+    heads = {c: ("", short[c]) for c in columns}
+    for unit in _runs(columns, lambda c: short[c].split(".")[0] if "." in short[c] else None):
+        if len(unit) > 1:
+            prefix = _common_prefix([short[c] for c in unit])
+            heads.update({c: (prefix, short[c][len(prefix):]) for c in unit})
+    return heads
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The longest start, ending at a dot, that all `names` share and none is whole."""
+    parts = [name.split(".")[:-1] for name in names]
+    common = []
+    for level in zip(*parts, strict=False):  # up to the shortest
+        if len(set(level)) > 1:
+            break
+        common.append(level[0])
+    return ".".join(common) + "."
+
+
+def _runs(columns: list[str], key) -> list[list[str]]:
+    """`columns` cut into runs of adjacent columns with one `key` (None: a run of its own)."""
+    runs: list[list[str]] = []
+    for column in columns:
+        k = key(column)
+        if runs and k is not None and key(runs[-1][0]) == k:
+            runs[-1].append(column)
+        else:
+            runs.append([column])
+    return runs
+
+
+def _units(columns: list[str], heads: dict[str, tuple[str, str]]) -> list[list[str]]:
+    """Columns that stay in one block where they can: those under one prefix, or one alone."""
+    return _runs(columns, lambda c: heads[c][0] or None)
+
+
+def _span(columns: list[str], widths: dict[str, int]) -> int:
+    return sum(widths[c] for c in columns) + len(GAP) * (len(columns) - 1)
+
+
+def _prefix_line(block: list[str], heads: dict[str, tuple[str, str]], widths: dict[str, int]) -> str:
+    cells = []
+    for run in _runs(block, lambda c: heads[c][0] or None):
+        span = _span(run, widths)
+        label = _cut(heads[run[0]][0], span)  # cut only where a block split a prefix's columns
+        cells.append(label + " " * (span - display_width(label)))
+    return GAP.join(cells).rstrip()
+
+
+def _blocks(units: list[list[str]], widths: dict[str, int], width: int) -> list[list[str]]:
+    keys = [c for unit in units for c in unit if c in ALWAYS_SHOWN[:1]]
+    rest = [unit for unit in units if unit != keys]
+    keys_used = sum(widths[c] + len(GAP) for c in keys)
+    # a unit wider than a block of its own is laid out column by column
+    rest = [part for unit in rest for part in ([unit] if keys_used + _span(unit, widths) <= width else
+                                               [[c] for c in unit])]
     blocks: list[list[str]] = []
-    current = list(keys)
-    used = sum(widths[c] + len(GAP) for c in current)
-    for column in rest:
-        need = widths[column] + len(GAP)
+    current, used = list(keys), keys_used
+    for unit in rest:
+        need = _span(unit, widths) + len(GAP)
         if used + need > width + len(GAP) and len(current) > len(keys):
             blocks.append(current)
-            current, used = list(keys), sum(widths[c] + len(GAP) for c in keys)
-        current.append(column)
+            current, used = list(keys), keys_used
+        current.extend(unit)
         used += need
     blocks.append(current)
     return blocks
@@ -138,12 +207,17 @@ def _char_width(char: str) -> int:
 
 
 def _short(text: str) -> str:
-    if display_width(text) <= MAX_CELL:
+    return _cut(text, MAX_CELL)
+
+
+def _cut(text: str, most: int) -> str:
+    """`text`, cut with an ellipsis to at most `most` display columns."""
+    if display_width(text) <= most:
         return text
     kept, used = [], 0
     for char in text:
         used += _char_width(char)
-        if used > MAX_CELL - 1:
+        if used > most - 1:
             break
         kept.append(char)
     return "".join(kept) + "…"

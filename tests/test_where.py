@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import flexgit
 from flexgit.errors import InputError
@@ -273,3 +275,18 @@ def test_cli_and_api_read_the_whole_language(repo):
         flexgit.table(where="acc ! 3", repo=repo)
     usage = cli(repo, "table", "--help").out
     assert " or " in usage and "exists(" in usage and "README" in usage
+
+
+PIECES = ["acc", "model", "lr", "date", "tags", "name", "nope", '"macro avg"', "'lr'", "exists", "(", ")", ",", "and",
+          "or", "not", "in", "has", "~", "=", "==", "!=", "<", "<=", ">", ">=", "!", "0.9", "nan", "true", "auto",
+          "2024-06-01", '"^(l|m)"', '"["', '"a\\q"', "'", '"', "[[", "1e999", "99999999999999999999"]
+
+
+@settings(max_examples=400, deadline=None, database=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=12), st.sampled_from([" ", ""]))
+def test_any_soup_of_the_language_is_an_answer_or_one_input_error(pieces, space):
+    where = space.join(pieces)
+    try:
+        names(where)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc), where

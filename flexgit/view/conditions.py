@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 from ..errors import InputError
@@ -71,10 +71,10 @@ class Comparison:
     op: str
     value: Any
     raw: str  # the value as written, without quotes
+    kind: str = field(init=False)  # kind_of(value), once: asked for every row
 
-    @property
-    def kind(self) -> str:
-        return kind_of(self.value)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", kind_of(self.value))
 
     def resolved(self, resolve: Resolver) -> Condition:
         return replace(self, column=resolve(self.column, False))

@@ -182,6 +182,10 @@ def test_deep_nesting_is_refused_clearly_never_a_recursion_error():
     assert names("(" * 64 + "acc > 0.9" + ")" * 64) == ["a", "c"]
     assert names("not " * 5001 + "acc > 0.9") == ["b"]
     assert names(" or ".join(["acc > 0.99"] * 5000 + ["name = c"])) == ["c"]
+    with pytest.raises(InputError) as caught:
+        names(" or ".join(["acc > 0.99"] * 50) + " or acc 0.5")
+    assert re.match(r"cannot read the condition '\.\.\.[^']{60,} or acc 0\.5' at column 705: expected an operator "
+                    r"\(= != < <= > >= in ~ has\) after 'acc', not '0\.5'", str(caught.value)), caught.value  # in view
 
 
 @pytest.mark.parametrize("where, message", [

@@ -224,6 +224,7 @@ def _unquote(text: str, token: Token) -> str:
 
 
 def _unreadable(text: str, at: int, problem: str) -> InputError:
-    shown = text if len(text) <= 120 else text[:117] + "..."
+    shown = text if len(text) <= 120 or at < 100 else "..." + text[at - 80:]  # the part that failed, in view
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
     end = " (its end)" if at >= len(text) else ""
     return InputError(f"cannot read the condition '{shown}' at column {at + 1}{end}: {problem}; write e.g. {EXAMPLE}")

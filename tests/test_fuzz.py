@@ -126,12 +126,16 @@ def test_config_and_results_files(guard, tmp_path_factory, file, role):
 CONDITIONS = st.one_of(SOME_TEXT, st.builds(lambda col, op, value: f"{col} {op} {value}",
                                             st.sampled_from(["acc", "metrics.acc", "lr", "model", "meta.host",
                                                              "name", "nope"]),
-                                            st.sampled_from(["=", "==", "!=", "<", "<=", ">", ">=", "=>", "~"]),
+                                            st.sampled_from(["=", "==", "!=", "<", "<=", ">", ">=", "=>", "~",
+                                                             "in", "has"]),
                                             SOME_TEXT))
+CLAUSES = st.builds(lambda before, condition, after: before + condition + after,
+                    st.sampled_from(["", "not ", "(", "exists("]), CONDITIONS, st.sampled_from(["", ")"]))
 
 
 @FUZZ
-@given(where=st.lists(CONDITIONS, min_size=1, max_size=3).map(" and ".join))
+@given(where=st.lists(st.tuples(st.sampled_from([" and ", " or "]), CLAUSES), min_size=1, max_size=3)
+       .map(lambda parts: "".join(joint + clause for joint, clause in parts)[len(parts[0][0]):]))
 def test_where_conditions(guard, where):
     guard.run("table", "--where", where, "--format", "csv", writes=False)
 

@@ -80,8 +80,9 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--desc", is_flag=True, help="Sort descending.")
 @click.option("--columns", metavar="A,B", help="Show only these columns, in this order (meta.* allowed).")
 @click.option("--where", metavar="EXPR",
-              help='Keep rows matching comparisons joined by and (dates compare as dates), e.g. '
-                   '\'metrics.acc > 0.9 and params.model = "mlp" and date >= 2024-06-01\'.')
+              help='Keep the runs that match: = != < <= > >=, in (A, B), ~ "REGEX", has (lists such as tags), '
+                   'exists(KEY), joined by and / or / not and parentheses; quote keys with spaces; dates compare '
+                   'as dates. E.g. \'acc > 0.9 and (model = "mlp" or date >= 2024-06-01)\'. See README, "table".')
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")

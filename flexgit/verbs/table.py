@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 # Part of the text cache's key, bumped when the same query on the same runs would print other
 # text (rendering, --where), so text cached by an older build of one version is never served.
 # 2: strict JSON, display widths, --where refusals and dates. 3: reading order, short headers, suffix names.
-TEXT_REVISION = 3
+# 4: --where's query language (or, not, in, ...).
+TEXT_REVISION = 4
 
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Sequence
 
@@ -89,8 +89,7 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     query = query or TableQuery()
     known = _all_columns(rows)
     if query.where:
-        comparisons = [replace(c, column=resolve_column(c.column, known)) for c in parse_where(query.where)]
-        test = row_test(comparisons, rows)
+        test = row_test(parse_where(query.where), rows, lambda name, optional: _where_column(name, known, optional))
         rows = [row for row in rows if test(row)]
     if query.sort_by:
         rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
@@ -136,6 +135,13 @@ def _closest(name: str, known: Sequence[str]) -> str:
     if not columns:
         return "list the columns with 'flexgit table --format csv | head -1'"
     return f"did you mean {' or '.join(columns)}?"
+
+
+def _where_column(name: str, known: Sequence[str], optional: bool) -> str | None:
+    """The column `--where` names; None for one no run has when the test allows it (`tags has x`, `exists(k)`)."""
+    if optional and name not in known and not any(c.endswith("." + name) for c in known):
+        return None
+    return resolve_column(name, known)
 
 
 def _varies(rows: Sequence[dict[str, Any]], column: str) -> bool:

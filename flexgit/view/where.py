@@ -1,155 +1,230 @@
-"""`--where`: comparisons joined by `and`, read and applied to table rows. Pure functions, no I/O.
+"""`--where`: a small query language, read by hand (recursive descent, no eval) into the
+conditions of conditions.py. Pure functions, no I/O.
 
-Never a silent wrong answer: a condition that cannot be read, or a comparison between values
-of different kinds (a number with text, a date with a number), is an InputError that says
-why. Text in ISO 8601 form (the `date` column, `2024-06-01`, `"2024-01-01T10:00"`) compares
-as a date, in UTC; a date without a time compares by day.
+    condition  := or
+    or         := and ('or' and)*
+    and        := not ('and' not)*
+    not        := 'not'* primary
+    primary    := '(' condition ')' | 'exists' '(' KEY ')' | KEY test
+    test       := OP VALUE | 'in' '(' VALUE (',' VALUE)* ')' | '~' VALUE | 'has' VALUE
+    OP         := = == != < <= > >=
+
+KEY and VALUE are a bare word or quoted text ("..." with TOML escapes, or '...' as written);
+a bare VALUE is read as a TOML scalar (`0.9`, `3`, `true`, `nan`), else it is text. The words
+and, or, not, in, has and exists are case-insensitive; quote a key or a value spelled like one.
+What cannot be read is an InputError naming the column (the character) where reading failed.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from ..errors import InputError
-from ..project.values import format_value, parse_moment, parse_scalar
+from ..project.values import parse_scalar
+from .conditions import And, Comparison, Condition, Exists, Has, Match, Not, Or, Resolver, Row
 
-EXAMPLE = 'metrics.acc > 0.9 and params.model = "mlp"'
-ORDERING = ("<", "<=", ">", ">=")
-
-_QUOTED = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'")
-_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
-_UNSUPPORTED = re.compile(r"(?<!\S)(?:or|not)(?!\S)|[()]", re.IGNORECASE)  # words alone: `params.or` is a column
-_CLAUSE = re.compile(r"(?P<column>[^\s=<>!]+)\s*(?P<op>==|=|!=|<=|>=|<|>)\s*(?P<value>.*)", re.DOTALL)
-_BARE_VALUE_STOP = re.compile(r"[\s=<>!\"']")
-_KINDS = {"number": "a number", "bool": "a bool", "text": "text", "date": "a date", "list": "a list"}
-_PLURALS = {"number": "numbers", "bool": "bools", "text": "text", "date": "dates", "list": "lists"}
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}
+EXAMPLE = 'metrics.acc > 0.9 and (params.model = "mlp" or params.model in (svm, lr))'
+MAX_NESTING = 64  # parentheses; the parser and the conditions recurse once per level
+COMPARE = ("=", "==", "!=", "<", "<=", ">", ">=")
+_WORDS = ("and", "or", "not")  # never a bare key or value
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'[^']*')
+  | (?P<symbol>==|!=|<=|>=|=|<|>|~|\(|\)|,)
+  | (?P<word>[^\s=<>!~(),"']+)
+""", re.VERBOSE | re.DOTALL)
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One `COLUMN OP VALUE`: the column as written (the caller resolves it), the typed value."""
+class Token:
+    """One piece of the condition: a symbol, a bare word, quoted text, or the end; `start` counts from 0."""
 
-    column: str
-    op: str
-    value: Any
-    raw: str  # the value as written, without quotes
-    clause: str
-    kind: str  # kind_of(value), once
+    kind: str  # symbol, word, string, end
+    text: str  # as written
+    start: int
 
-    def matches(self, row: dict[str, Any]) -> bool:
-        """Whether `row` passes; a run without the column never does."""
-        if self.column not in row:
-            return False
-        cell = row[self.column]
-        kind = kind_of(cell)
-        if kind == self.kind:
-            return _same_kind(kind, cell, self.op, self.value)
-        if self.op in ORDERING:
-            raise InputError(
-                f"cannot compare {self.column} {self.op} {self.raw}: run '{row.get('name')}' has {self.column} = "
-                f"{format_value(cell, precise=True)}, {_KINDS[kind]}, not {_KINDS[self.kind]}; add a condition "
-                "before it that leaves such runs out")
-        equal = isinstance(cell, str) and cell == self.raw  # `name = 123`, `lr = auto` beside numbers
-        return equal if self.op == "=" else not equal
+    def is_word(self, *words: str) -> bool:
+        return self.kind == "word" and self.text.lower() in words
+
+    def shown(self) -> str:
+        return "the end" if self.kind == "end" else repr(self.text)
 
 
-def parse_where(text: str) -> list[Comparison]:
-    """The comparisons of `COLUMN OP VALUE [and ...]`; OP is one of = == != < <= > >=.
-
-    Values are read as TOML scalars (`0.9`, `3`, `true`, `nan`, `"mlp"`); a bare word is text.
-    """
-    masked = _QUOTED.sub(lambda m: "\0" * len(m.group()), text)  # what lies outside quotes
-    if re.search(r"[\"']", masked):
-        raise InputError(f"cannot read the condition '{text.strip()}': a quote is not closed")
-    unsupported = _UNSUPPORTED.search(masked)
-    if unsupported:
-        word = unsupported.group()
-        raise InputError(f"--where supports only 'and' between comparisons for now, not '{word}'; "
-                         f"write e.g. {EXAMPLE} (quote a value that holds '{word}')")
-    comparisons, start = [], 0
-    for separator in [*_AND.finditer(masked), None]:
-        end = separator.start() if separator else len(text)
-        comparisons.append(_comparison(text[start:end].strip()))
-        start = separator.end() if separator else end
-    return comparisons
+def parse_where(text: str) -> Condition:
+    """The condition `text` says, its columns as written (resolve them with `.resolved`)."""
+    return _Parser(text).condition()
 
 
-def row_test(comparisons: Sequence[Comparison], rows: Sequence[dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:
-    """A test that a row passes every comparison; refuses comparisons no run's value could answer."""
-    for comparison in comparisons:
-        _check_column(comparison, rows)
-
-    def test(row: dict[str, Any]) -> bool:
-        return all(comparison.matches(row) for comparison in comparisons)
-
-    return test
+def row_test(condition: Condition, rows: Sequence[Row], resolve: Resolver) -> Callable[[Row], bool]:
+    """A test that a row passes `condition`; refuses comparisons no run's value could answer."""
+    condition = condition.resolved(resolve)
+    condition.check(rows)
+    return condition.matches
 
 
-def kind_of(value: Any) -> str:
-    """number, bool, text, date (ISO 8601 text) or list."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str) and parse_moment(value) is not None:
-        return "date"
-    return "text"
+def tokens(text: str) -> list[Token]:
+    """The tokens of `text`, spaces left out, ending with an `end` token."""
+    found, at = [], 0
+    while at < len(text):
+        match = _TOKEN.match(text, at)
+        if match is None:
+            raise _unreadable(text, at, "a quote is not closed" if text[at] in "\"'" else
+                              f"{text[at]!r} is not an operator (they are = != < <= > >= ~ in has)")
+        if match.lastgroup != "space":
+            found.append(Token(match.lastgroup, match.group(), at))
+        at = match.end()
+    return [*found, Token("end", "", len(text))]
 
 
-def _comparison(clause: str) -> Comparison:
-    match = _CLAUSE.fullmatch(clause)
-    if not match or not match["value"]:
-        raise _unreadable(clause, "write COLUMN OP VALUE")
-    raw = match["value"]
-    if raw[0] in "\"'":
-        value = parse_scalar(raw)
-        if not isinstance(value, str) or value == raw:  # not one whole quoted string
-            raise _unreadable(clause, "put the whole value in quotes")
-        raw = value
-    elif _BARE_VALUE_STOP.search(raw):
-        raise _unreadable(clause, "join comparisons with 'and', and put text with spaces in quotes")
-    else:
-        value = parse_scalar(raw)
-    op = "=" if match["op"] == "==" else match["op"]
-    return Comparison(match["column"], op, value, raw, clause, kind_of(value))
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokens(text)
+        self.at = 0
+        self.depth = 0
+
+    def condition(self) -> Condition:
+        condition = self._or()
+        if self._peek().kind != "end":
+            self._fail(f"expected 'and', 'or' or the end, not {self._peek().shown()}")
+        return condition
+
+    def _or(self) -> Condition:
+        parts = [self._and()]
+        while self._peek().is_word("or"):
+            self._next()
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+    def _and(self) -> Condition:
+        parts = [self._not()]
+        while self._peek().is_word("and"):
+            self._next()
+            parts.append(self._not())
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def _not(self) -> Condition:
+        count = 0
+        while self._peek().is_word("not"):  # a loop, not recursion: `not not ...` cannot exhaust the stack
+            self._next()
+            count += 1
+        part = self._primary()
+        return Not(part) if count % 2 else part
+
+    def _primary(self) -> Condition:
+        token = self._peek()
+        if token.text == "(" and token.kind == "symbol":
+            return self._group()
+        if token.is_word("exists") and self.tokens[self.at + 1].text == "(":
+            self._next()
+            self._expect("(", "after 'exists'")
+            key = self._key(" inside 'exists('")
+            self._expect(")", f"to close 'exists({key}'")
+            return Exists(key)
+        key = self._key("" if self.at == 0 else f" after {self.tokens[self.at - 1].shown()}")
+        return self._test(key)
+
+    def _group(self) -> Condition:
+        opening = self._next()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _unreadable(self.text, opening.start, f"parentheses nest more than {MAX_NESTING} deep; "
+                                                        "write a flatter condition")
+        condition = self._or()
+        self._expect(")", f"to close the '(' at column {opening.start + 1}")
+        self.depth -= 1
+        return condition
+
+    def _test(self, key: str) -> Condition:
+        token = self._peek()
+        if token.kind == "symbol" and token.text in COMPARE:
+            self._next()
+            value, raw = self._value(f"after {token.shown()}")
+            return Comparison(key, "=" if token.text == "==" else token.text, value, raw)
+        if token.kind == "symbol" and token.text == "~":
+            self._next()
+            return Match(key, self._pattern())
+        if token.is_word("has"):
+            self._next()
+            value, raw = self._value("after 'has'")
+            return Has(key, value, raw)
+        if token.is_word("in"):
+            self._next()
+            return self._within(key)
+        self._fail(f"expected an operator (= != < <= > >= in ~ has) after {key!r}, not {token.shown()}")
+
+    def _within(self, key: str) -> Condition:
+        self._expect("(", "after 'in'")
+        values = [self._value("in the list after 'in'")]
+        while self._peek().text == "," and self._peek().kind == "symbol":
+            self._next()
+            values.append(self._value("after ','"))
+        self._expect(")", "to close the list after 'in' (values are separated by ',')")
+        return Or(tuple(Comparison(key, "=", value, raw) for value, raw in values))
+
+    def _pattern(self) -> re.Pattern[str]:
+        token = self._peek()
+        _, raw = self._value("after '~' (a regular expression, in quotes)")
+        try:
+            return re.compile(raw)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise _unreadable(self.text, token.start, f"{raw!r} is not a regular expression Python can read "
+                                                      f"({exc})") from None
+
+    def _key(self, place: str) -> str:
+        token = self._peek()
+        if token.kind == "string":
+            self._next()
+            return _unquote(self.text, token)
+        if token.kind == "word" and not token.is_word(*_WORDS):
+            self._next()
+            return token.text
+        self._fail(f"expected a column name or '('{place}, not {token.shown()}")
+
+    def _value(self, place: str) -> tuple[Any, str]:
+        token = self._peek()
+        if token.kind == "string":
+            self._next()
+            text = _unquote(self.text, token)
+            return text, text
+        if token.kind == "word" and not token.is_word(*_WORDS):
+            self._next()
+            return parse_scalar(token.text), token.text
+        hint = " (quote it to mean the text)" if token.kind == "word" else ""
+        self._fail(f"expected a value {place}, not {token.shown()}{hint}")
+
+    def _expect(self, symbol: str, why: str) -> None:
+        token = self._peek()
+        if token.kind != "symbol" or token.text != symbol:
+            self._fail(f"expected '{symbol}' {why}, not {token.shown()}")
+        self._next()
+
+    def _peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def _next(self) -> Token:
+        token = self.tokens[self.at]
+        self.at = min(self.at + 1, len(self.tokens) - 1)
+        return token
+
+    def _fail(self, problem: str) -> NoReturn:
+        raise _unreadable(self.text, self._peek().start, problem)
 
 
-def _unreadable(clause: str, advice: str) -> InputError:
-    return InputError(f"cannot read the condition '{clause}'; {advice}, e.g. {EXAMPLE}")
+def _unquote(text: str, token: Token) -> str:
+    if token.text[0] == "'":
+        return token.text[1:-1]
+    value = parse_scalar(token.text)  # TOML's basic string: \" \\ \n \u00e9 ...
+    if not isinstance(value, str) or value == token.text:
+        raise _unreadable(text, token.start, "cannot read this quoted text (write \\\" for a quote, \\\\ for a "
+                                             "backslash, no line breaks)")
+    return value
 
 
-def _check_column(comparison: Comparison, rows: Sequence[dict[str, Any]]) -> None:
-    """Refuse a comparison that no value of its column could answer (`acc > 0.9x`, `date < 2024`)."""
-    kinds = {kind_of(row[comparison.column]) for row in rows if comparison.column in row}
-    kind = comparison.kind
-    if kind == "number" and math.isnan(comparison.value) and comparison.op in ORDERING:
-        raise InputError(f"cannot compare {comparison.column} {comparison.op} nan: nan has no order; "
-                         f"use = nan or != nan")
-    if not kinds or kind in kinds or (comparison.op not in ORDERING and "text" in kinds):
-        return
-    held = " and ".join(_PLURALS[k] for k in sorted(kinds))
-    wanted = " or ".join(_KINDS[k] for k in sorted(kinds) if k != "list") or "nothing: --where cannot compare lists"
-    example = " (e.g. 2024-06-01 or \"2024-06-01T10:00\")" if "date" in kinds else ""
-    raise InputError(f"cannot compare {comparison.column} {comparison.op} {comparison.raw}: {comparison.column} "
-                     f"holds {held}, and {comparison.raw} is {_KINDS[kind]}; compare it with {wanted}{example}")
-
-
-def _same_kind(kind: str, cell: Any, op: str, value: Any) -> bool:
-    if kind == "number" and (math.isnan(cell) or math.isnan(value)):
-        both = math.isnan(cell) and math.isnan(value)  # `loss = nan` finds the runs whose loss is NaN
-        return {"=": both, "!=": not both}.get(op, False)
-    if kind == "date":
-        cell_moment, moment = parse_moment(cell), parse_moment(value)
-        if len(value) == 10:  # a day: `date = 2024-06-01` is any time that day
-            return _OPS[op](cell_moment.date(), moment.date())
-        return _OPS[op](cell_moment, moment)
-    return _OPS[op](cell, value)
+def _unreadable(text: str, at: int, problem: str) -> InputError:
+    shown = text if len(text) <= 120 or at < 100 else "..." + text[at - 80:]  # the part that failed, in view
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    end = " (its end)" if at >= len(text) else ""
+    return InputError(f"cannot read the condition '{shown}' at column {at + 1}{end}: {problem}; write e.g. {EXAMPLE}")

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-peers install system-deps clean
+.PHONY: demo test lint bench bench-peers install system-deps dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,5 +47,11 @@ bench-peers: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(MAKE) bench
 
+# The sdist and the wheel PyPI would get, in dist/, checked as PyPI checks them.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

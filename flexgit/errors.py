@@ -44,3 +44,7 @@ class WriteError(FlexgitError):
 
 class TrustError(FlexgitError):
     """An artifact that would run code when loaded (a pickle) comes from a run flexgit cannot vouch for."""
+
+
+class NewerFormatError(FlexgitError):
+    """The repository was written by a newer flexgit's storage format; nothing was written."""

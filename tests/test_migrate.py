@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import flexgit
-from conftest import flexgit as cli, git, make_repo
+from conftest import flexgit as cli, git, make_repo, repo_state
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMAT_1 = "5e48d08"  # the last commit whose code writes format 1
@@ -155,3 +155,16 @@ def test_a_foreign_branch_where_format_2_keeps_runs_is_refused(tmp_path):
     assert result.code == 1 and "is not a flexgit experiments branch; nothing was joined" in result.err
     assert [r for r in refs(b) if "remotes/origin/" not in r] == [r for r in before if "remotes/origin/" not in r]
     assert cli(b, "record", "--name", "still-fine").code == 0
+
+
+@pytest.mark.parametrize("command", [["record", "-m", "acc=1"], ["migrate"]])
+def test_a_repository_of_a_newer_format_is_refused_and_left_alone(tmp_path, command):
+    repo = make_repo(tmp_path / "repo")
+    assert cli(repo, "record", "--name", "old", "-m", "acc=0.5").code == 0
+    git(repo, "config", "flexgit.format", "3")  # as a later flexgit would leave it
+    git(repo, "update-ref", "refs/tags/exp/legacy", "exp/old")  # what format 2 would take for format 1's name
+    before = repo_state(repo)
+    result = cli(repo, *command)
+    assert result.code == 1 and result.err.startswith("Error: ") and "storage format 3" in result.err
+    assert "upgrade flexgit" in result.err and len(result.err.splitlines()) == 1
+    assert repo_state(repo) == before and git(repo, "config", "flexgit.format").strip() == "3"

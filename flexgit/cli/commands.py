@@ -13,8 +13,10 @@ import click
 
 from ..project.values import format_value
 from ..view.render import FORMATS
+from .options import (
+    branch_option, metric_option, param_option, quiet_option, repo_of, warn, warn_left_out, warn_secrets, warn_snapshot,
+)
 from .pager import echo_paged
-from .options import branch_option, metric_option, param_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
 @click.command()
@@ -66,8 +68,8 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
     if run.meta.get("history_steps"):
         click.echo(f"attached {run.meta['history_steps']} logged steps, the first at {run.meta.get('history_since')}")
     if run.meta.get("history_set_aside"):
-        click.echo(f"warning: set aside {run.meta['history_set_aside']} steps logged by an earlier process that no "
-                   "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl", err=True)
+        warn(f"set aside {run.meta['history_set_aside']} steps logged by an earlier process that no "
+             "run took; they are kept in .git/flexgit.d/history-set-aside.jsonl")
     warn_left_out(run.meta.get("left_out", []))
     warn_secrets(run.meta)
     warn_snapshot(run.meta)
@@ -240,11 +242,11 @@ def checkout(ctx: click.Context, name: str | None, new_branch: str | None, workt
     run = result.run
     if result.source_missing:
         made = f"branch '{result.branch}'" if result.branch else "the worktree's commit"
-        click.echo(f"warning: the source commit {result.source_missing[:10]} of run {run.name} is not in this clone, "
-                   f"so {made} has no parent; fetch the branch it was recorded on{_branch_hint(run)}, "
-                   "then check the run out again", err=True)
+        warn(f"the source commit {result.source_missing[:10]} of run {run.name} is not in this clone, "
+             f"so {made} has no parent; fetch the branch it was recorded on{_branch_hint(run)}, "
+             "then check the run out again")
     for warning in result.data_warnings:
-        click.echo(f"warning: {warning}", err=True)
+        warn(warning)
     if result.worktree:
         linked = f"; from your working tree (folders linked, files copied): {', '.join(result.linked)}" \
             if result.linked else ""
@@ -270,9 +272,10 @@ def checkout(ctx: click.Context, name: str | None, new_branch: str | None, workt
 @click.option("--date-order", type=click.Choice(["dmy", "mdy"]),
               help="Read dates like 05/04/2023 day first (dmy) or month first (mdy).")
 @branch_option
+@quiet_option
 @click.pass_context
 def import_cmd(ctx: click.Context, file: Path, metrics: str | None, again: bool, date_order: str | None,
-               branch: str | None) -> None:
+               branch: str | None, quiet: bool) -> None:
     """Turn a CSV of past results (one row per run, any columns) into runs without code.
 
     The delimiter is detected; a first column of row numbers without a name (pandas'
@@ -287,6 +290,8 @@ def import_cmd(ctx: click.Context, file: Path, metrics: str | None, again: bool,
 
     chosen = [c.strip() for c in metrics.split(",") if c.strip()] if metrics is not None else None
     runs = import_csv(file, metrics=chosen, branch=branch, repo=repo_of(ctx), again=again, date_order=date_order)
+    if quiet:
+        return
     click.echo(f"imported {len(runs)} runs from {file}")
     for note in runs.notes:
         click.echo(f"note: {note}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import repo_of
+from .options import prefix, repo_of, warn
 
 
 @click.group()
@@ -28,10 +28,10 @@ def hook_install(ctx: click.Context) -> None:
     done = install(repo_of(ctx))
     click.echo(f"installed {done.path}" + (f"; your hook runs first from {done.chained.name}" if done.chained else ""))
     if done.settings_error:
-        click.echo(f"warning: nothing will be recorded until the settings are fixed: {done.settings_error}", err=True)
+        warn(f"nothing will be recorded until the settings are fixed: {done.settings_error}")
     elif not done.results:
-        click.echo("warning: no results file is configured, so nothing will be recorded until you set results "
-                   'in .flexgit.toml, e.g. results = ["metrics.json"]', err=True)
+        warn("no results file is configured, so nothing will be recorded until you set results "
+             'in .flexgit.toml, e.g. results = ["metrics.json"]')
 
 
 @hook.command(name="uninstall")
@@ -74,7 +74,7 @@ def hook_post_commit(ctx: click.Context) -> None:
         outcome = post_commit(repo_of(ctx))
     except Exception as exc:  # noqa: BLE001 - a hook must never fail the commit
         where = log(repo_of(ctx), f"error: {exc}")
-        click.echo(f"flexgit: warning: no run recorded for this commit: {exc}"
+        click.echo(f"flexgit: {prefix('warning:')} no run recorded for this commit: {exc}"
                    + (f" (see {where})" if where else ""), err=True)
         return
     log(repo_of(ctx), outcome)

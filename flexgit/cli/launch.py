@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..project.values import format_value
-from .options import branch_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
+from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -17,9 +17,10 @@ from .options import branch_option, repo_of, warn_left_out, warn_secrets, warn_s
               help="Override a key of the config file for this run; several values make a grid. Repeatable.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at once.")
 @branch_option
+@quiet_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
+def run_cmd(ctx: click.Context, name, sets, jobs, branch, quiet, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
@@ -45,7 +46,7 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
             click.echo(line if single else f"[{label}] {line}")
 
     def show_progress(progress) -> None:
-        if not single:
+        if not single and not quiet:
             with lock:
                 stopped = f", {progress.interrupted} interrupted" if progress.interrupted else ""
                 click.echo(f"flexgit: {progress.done}/{progress.total} done, {progress.running} running, "
@@ -59,16 +60,19 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, command) -> None:
     try:
         outcomes = sweep.run(jobs)
     except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped)
-        _report_runs(sweep.outcomes)
+        _report_runs(sweep.outcomes, quiet)
         click.echo("interrupted: finished runs are recorded, the running ones as interrupted", err=True)
         sys.exit(128 + getattr(stopped, "signal", signal.SIGINT))  # as a shell reports a process a signal ended
-    _report_runs(outcomes)
+    _report_runs(outcomes, quiet)
     if any(outcome.status != "ok" for outcome in outcomes):
         sys.exit(1)
 
 
-def _report_runs(outcomes) -> None:
+def _report_runs(outcomes, quiet: bool) -> None:
+    """One line a run; quiet keeps only the runs that did not end well."""
     for outcome in outcomes:
+        if quiet and outcome.status == "ok":
+            continue
         setting = " ".join(f"{k}={format_value(v)}" for k, v in outcome.overrides.items())
         if outcome.run is not None:
             code = "" if outcome.exit_code == 0 else f", exit {outcome.exit_code}"

@@ -51,10 +51,25 @@ def param_option(help_text: str):
                         callback=_assignments("--param"), help=help_text)
 
 
+PREFIX_COLORS = {"Error:": "red", "warning:": "yellow"}
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
+
+
+def prefix(word: str) -> str:
+    """`Error:` or `warning:`, coloured; click strips the colour unless --color and NO_COLOR allow it."""
+    return click.style(word, fg=PREFIX_COLORS[word], bold=True)
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr."""
+    click.echo(f"{prefix('warning:')} {text}", err=True)
+
+
 def warn_left_out(paths) -> None:
     """Warn about the files a snapshot left out for their size, and say how to keep them."""
     for path in paths:
-        click.echo(f"warning: left out of the snapshot, larger than max_file_size: {one_line(path)}", err=True)
+        warn(f"left out of the snapshot, larger than max_file_size: {one_line(path)}")
     if paths:
         click.echo('to keep such files, raise max_file_size in .flexgit.toml (e.g. max_file_size = "100MB", '
                    'or "none" for no limit)', err=True)
@@ -63,13 +78,12 @@ def warn_left_out(paths) -> None:
 def warn_secrets(meta) -> None:
     """One warning line for the files a snapshot left out as secrets, one for tracked ones it holds."""
     if meta.get("secrets_left_out"):
-        click.echo("warning: left out of the snapshot, as they look like secrets: "
-                   f"{one_line(', '.join(meta['secrets_left_out']))} (include_secrets in .flexgit.toml keeps them)",
-                   err=True)
+        warn("left out of the snapshot, as they look like secrets: "
+             f"{one_line(', '.join(meta['secrets_left_out']))} (include_secrets in .flexgit.toml keeps them)")
     if meta.get("secrets_tracked"):
-        click.echo("warning: tracked by git, so in the snapshot, though they look like secrets: "
-                   f"{one_line(', '.join(meta['secrets_tracked']))} (already in your history; 'flexgit push' "
-                   "would share them)", err=True)
+        warn("tracked by git, so in the snapshot, though they look like secrets: "
+             f"{one_line(', '.join(meta['secrets_tracked']))} (already in your history; 'flexgit push' "
+             "would share them)")
 
 
 def warn_snapshot(meta) -> None:
@@ -80,7 +94,7 @@ def warn_snapshot(meta) -> None:
         if not at or len(commit) != 40:
             path, commit = nested, ""
         where = f"on commit {commit[:10]}, named in the run's meta" if commit else "it has no commit"
-        click.echo(f"warning: left out of the snapshot, a git repository of its own: {path} ({where})", err=True)
+        warn(f"left out of the snapshot, a git repository of its own: {path} ({where})")
     if meta.get("outside_sparse"):
         click.echo(f"note: {meta['outside_sparse']} files outside the sparse checkout are not in the working tree; "
                    "the snapshot holds them as committed", err=True)

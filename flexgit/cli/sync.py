@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import click
 
-from .options import branch_option, repo_of
+from .options import branch_option, quiet_option, repo_of, warn
 
 
 def _sync_command(verb: str, summary: str, example: str) -> click.Command:
     @click.command(name=verb, help=f"{summary}\n\n\b\nExample:\n  {example}")
     @click.argument("remote", default="origin")
     @branch_option
+    @quiet_option
     @click.pass_context
-    def command(ctx: click.Context, remote: str, branch: str | None, **pushing) -> None:
+    def command(ctx: click.Context, remote: str, branch: str | None, quiet: bool, **pushing) -> None:
         from ..verbs import sync
 
         report = getattr(sync, verb)(remote, branch=branch, repo=repo_of(ctx), **pushing)
-        if verb != "push":
+        if verb != "push" and not quiet:
             joined = ", joined with a merge commit" if report.merged else ""
             runs = "1 new run" if report.fetched_runs == 1 else f"{report.fetched_runs} new runs"
             click.echo(f"pulled from {remote}: {runs}{joined}")
-        if report.pushed:
+        if report.pushed and not quiet:
             click.echo(f"pushed to {remote}")
         for name in report.conflicts:
-            click.echo(f"warning: run name '{name}' means different runs here and on {remote}; both runs are "
-                       f"kept: 'flexgit rename {name} NEW' renames yours, then pull again", err=True)
-        if report.older_format:
+            warn(f"run name '{name}' means different runs here and on {remote}; both runs are "
+                 f"kept: 'flexgit rename {name} NEW' renames yours, then pull again")
+        if report.older_format and not quiet:
             click.echo(f"note: {remote} still holds runs in the older format, which every clone fetches; "
                        f"'flexgit migrate {remote}' moves them", err=True)
         if report.refused:
-            click.echo(f"warning: {len(report.refused)} run names on {remote} are not valid flexgit names or do not "
-                       f"name a commit; they were not taken: {', '.join(map(repr, report.refused[:5]))}", err=True)
+            warn(f"{len(report.refused)} run names on {remote} are not valid flexgit names or do not "
+                 f"name a commit; they were not taken: {', '.join(map(repr, report.refused[:5]))}")
 
     if verb == "pull":
         return command
@@ -66,10 +67,10 @@ def migrate(ctx: click.Context, remote: str | None, branch: str | None) -> None:
     done = migrate_verb(remote, branch=branch, repo=repo_of(ctx))
     click.echo(f"moved {done.moved} run names to refs/exp/")
     for name in done.kept:
-        click.echo(f"warning: kept refs/tags/exp/{name}: another run holds that name, or it is not a run; "
-                   f"see 'flexgit show {name}'", err=True)
+        warn(f"kept refs/tags/exp/{name}: another run holds that name, or it is not a run; "
+             f"see 'flexgit show {name}'")
     if done.remote is not None:
         click.echo(f"{done.remote}: pulled {done.pulled_runs} new runs, pushed in format 2, "
                    f"removed {done.removed_on_remote} format 1 refs")
         for name in done.kept_on_remote:
-            click.echo(f"warning: kept refs/tags/exp/{name} on {done.remote}: it names another run there", err=True)
+            warn(f"kept refs/tags/exp/{name} on {done.remote}: it names another run there")

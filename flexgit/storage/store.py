@@ -27,7 +27,7 @@ import signal
 from dataclasses import replace
 from typing import Any, Container, Iterable, Mapping, Sequence
 
-from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
+from ..errors import BranchError, ConcurrencyError, InputError, NewerFormatError, RunExistsError, UnknownRunError
 from ..project.files import write_atomic
 from ..project.values import check_text
 from . import runcache
@@ -117,6 +117,11 @@ class Store:
             return self._migrate_locked()
 
     def _migrate_locked(self) -> tuple[int, list[str]]:
+        written = self.repo.config_value(FORMAT_CONFIG) or ""
+        if written.isdigit() and int(written) > FORMAT_VERSION:  # moving refs "down" would misread them
+            raise NewerFormatError(f"this repository's runs are in storage format {written}, written by a newer "
+                                   f"flexgit; this one writes format {FORMAT_VERSION}, so it changes nothing here: "
+                                   "upgrade flexgit (pip install --upgrade flexgit)")
         legacy, kept = {}, []
         for ref, target in sorted(self.repo.refs_under(LEGACY_RUN_PREFIX).items()):
             name = ref[len(LEGACY_RUN_PREFIX):]

@@ -11,7 +11,7 @@ import click
 from .._version import __version__
 from ..errors import FlexgitError
 from ..project.values import one_line
-from . import commands, hook, launch, sync
+from . import commands, hook, launch, organise, sync
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -68,8 +68,8 @@ def cli(ctx: click.Context, repo: Path | None) -> None:
 
 
 for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
-                 commands.checkout, commands.import_cmd, commands.fsck, launch.run_cmd, *sync.COMMANDS, sync.migrate,
-                 hook.hook):
+                 organise.tag, organise.note, organise.rm, commands.checkout, commands.import_cmd, commands.fsck,
+                 launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook):
     cli.add_command(_command)
 
 

@@ -25,6 +25,7 @@ import os
 import secrets
 import signal
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, Container, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, RunExistsError, UnknownRunError
@@ -489,7 +490,7 @@ class Store:
     def _entries(self, branch: BranchRef | None, notes_tree: str | None = None,
                  removed: bool | None = False) -> list[runcache.Entry]:
         entries = self._all_entries(notes_tree)
-        if removed is not None and any(entry[runcache.REMOVED] for entry in entries):
+        if removed is not None and any(map(itemgetter(runcache.REMOVED), entries)):  # the hot path: none removed
             entries = [entry for entry in entries if entry[runcache.REMOVED] == removed]
         elif removed:
             return []

@@ -53,6 +53,19 @@ def target_branch(git: GitRepo, branch: str | None) -> BranchRef:
     return branch_ref(branch)
 
 
+def find_runs(store: Store, names: Iterable[str], example: str) -> list[Run]:
+    """The runs `names` name (names or commit id prefixes), each once, in the order given;
+    `example` is the command line the error for no names shows."""
+    names = [names] if isinstance(names, str) else list(names)
+    if not names:
+        raise InputError(f"name the runs, e.g. {example}")
+    found = {}
+    for name in names:
+        run = store.find(name)
+        found.setdefault(run.id, run)
+    return list(found.values())
+
+
 def pending_path(repo: PathLike | GitRepo | None = None) -> Path:
     """Where `flexgit.log` writes: $FLEXGIT_HISTORY, else a file in the repository's flexgit directory."""
     if os.environ.get(HISTORY_ENV):

@@ -15,16 +15,19 @@ from .verbs.launch import run
 from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
 from .verbs.record import record
+from .verbs.note import note
 from .verbs.rename import rename
+from .verbs.rm import rm
 from .verbs.show import artifact, show
 from .verbs.sync import pull, push, sync
 from .verbs.table import list_runs, table
+from .verbs.tag import tag
 from .verbs.update import update
 from .view.query import TableQuery
 
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish",
-    "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "pull", "push",
-    "record", "rename", "run", "show", "sync", "table", "uninstall_hook", "update",
+    "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
+    "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
 ]

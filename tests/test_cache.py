@@ -153,12 +153,16 @@ def test_corrupt_text_cache_is_never_printed(repo):
 
 
 def wrong_shapes(tree, blob):
-    entry = ["0" * 40, "2026-01-01T00:00:00.000000Z", "experiments", {"name": "x", "id": "0" * 10}, marshal.dumps({})]
+    entry = ["0" * 40, "2026-01-01T00:00:00.000000Z", "experiments", {"name": "x", "id": "0" * 10}, marshal.dumps({}),
+             False, []]
     return [
         [1, 2, 3],
         {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [[1, 2]]},
         {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:3] + [{"name": 3}] + entry[4:]]},
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:4] + ["not bytes"]]},
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:4] + ["not bytes"] + entry[5:]]},
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:5] + [0, []]]},  # removed not a bool
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:6] + [[["t", 3]]]]},  # a note not text
+        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:5]]},  # format 2's entry
         {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": {"a": 1}},
         {"format": runcache.CACHE_FORMAT, "tree": 7, "entries": []},
         {"format": runcache.CACHE_FORMAT, "tree": blob, "entries": [entry]},  # a blob, not a tree

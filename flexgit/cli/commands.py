@@ -88,34 +88,41 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--only-changed", is_flag=True, help="Hide columns whose value is the same in every row.")
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
+@click.option("--removed", is_flag=True, help="Show only the runs 'flexgit rm' removed.")
 @click.option("--no-pager", is_flag=True,
               help="Print straight to the terminal (else a table taller than the screen goes through "
                    "$FLEXGIT_PAGER, $PAGER or 'less -FRX').")
 @click.pass_context
 def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote,
-          no_pager) -> None:
+          removed, no_pager) -> None:
     """Every recorded run as one table: name, the metrics, the params that vary, then the rest.
 
     A column may be named by its full name (params.model.depth) or any unambiguous end of it at
     a dot (model.depth, depth). The terminal view drops params./metrics. from headers where
-    that is unambiguous; csv and json keep the full names and the order of record.
+    that is unambiguous; csv and json keep the full names and the order of record (with tags).
 
     \b
     Example:
       flexgit table --where 'metrics.acc > 0.9' --sort-by acc --desc --limit 5
       flexgit table --columns name,n_estimators,acc --no-pager
       flexgit table --format csv > runs.csv
+      flexgit table --removed
     """
-    from ..verbs.table import remotes_to_pull, table_branch, table_text
+    from ..verbs.table import removed_count, remotes_to_pull, table_branch, table_text
     from ..view.query import TableQuery
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
-                       only_changed=only_changed, limit=limit, remote=remote)
+                       only_changed=only_changed, limit=limit, remote=remote, removed=removed)
     text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
     if not text:
         name = table_branch(branch, repo=repo_of(ctx))
-        if where:
+        if removed:
+            click.echo(f"no removed runs on branch '{name}'" + (f" match --where '{where}'" if where else ""), err=True)
+        elif where:
             click.echo(f"no runs on branch '{name}' match --where '{where}'", err=True)
+        elif hidden := removed_count(branch, repo=repo_of(ctx)):
+            click.echo(f"no runs on branch '{name}' but {hidden} removed; 'flexgit table --removed' lists them",
+                       err=True)
         elif remote is None and (remotes := remotes_to_pull(branch, repo=repo_of(ctx))):
             click.echo(f"no runs on branch '{name}' here, but {remotes[0]} has some: "
                        f"get them with 'flexgit pull {remotes[0]}'", err=True)
@@ -128,7 +135,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
 @click.argument("name")
 @click.pass_context
 def show(ctx: click.Context, name: str) -> None:
-    """Everything about one run: meta, params, metrics, source commit, changed files.
+    """Everything about one run: tags, notes, meta, params, metrics, source commit, changed files.
 
     \b
     Example:
@@ -141,6 +148,10 @@ def show(ctx: click.Context, name: str) -> None:
     lines = [f"run      {run.name}", f"id       {run.id}", f"date     {run.date}", f"branch   {run.branch}"]
     if run.message:
         lines.append(f"message  {run.message}")
+    if run.tags:
+        lines.append(f"tags     {', '.join(run.tags)}")
+    if run.removed:
+        lines.append(f"removed  yes: hidden from the table; 'flexgit rm --undo {run.name}' brings it back")
     source = run.source
     if source:
         where = run.meta.get("source_branch") or "detached HEAD"
@@ -153,6 +164,10 @@ def show(ctx: click.Context, name: str) -> None:
         lines.append("data:")
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"
                   for key, d in run.data.items()]
+    if run.notes:
+        lines.append("notes:")
+        lines += [f"  {when[:19].replace('T', ' ')}  {text.replace(chr(10), chr(10) + ' ' * 23)}"
+                  for when, text in run.notes]
     if details.changes is None:
         lines.append("files changed from the source commit: unknown, the source commit is not in this clone; "
                      f"fetch the branch it was recorded on{_branch_hint(run)} to see them")

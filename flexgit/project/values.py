@@ -38,6 +38,11 @@ def check_text(text: str, where: str) -> str:
     return text
 
 
+def is_safe_text(text: str) -> bool:
+    """True when `text` holds no character `check_text` refuses (for text read back, not typed)."""
+    return _UNSAFE.search(text.replace("\r\n", "\n")) is None
+
+
 def escape_control(text: str) -> str:
     """`text` with the characters `check_text` refuses written as escapes (`\\x00`): for messages that
     flexgit builds from text it did not check (a command line, a commit subject, a pulled note)."""

@@ -52,10 +52,29 @@ _BRANCH_PART = re.compile(r"[A-Za-z0-9_+=,%@][A-Za-z0-9_.+=,%@-]*\Z")
 _REVISION = re.compile(r"(?:(?:[A-Z]+_)*HEAD|AUTO_MERGE|@|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\Z")
 
 
+# A tag label (`flexgit tag RUN +best`): a plain word, so it reads the same in a table cell,
+# a --where condition and on every command line.
+_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+
+
 def is_valid_run_name(name: str) -> bool:
-    """True when `name` can be a run name (a single, conservative ref component, not a revision)."""
+    """True when `name` can be a new run name (a single, conservative ref component, not a revision).
+
+    Not starting with '+' and without ',': `flexgit tag RUN +label` and `--runs A,B` read those.
+    """
+    return is_known_run_name(name) and not name.startswith("+") and "," not in name
+
+
+def is_known_run_name(name: str) -> bool:
+    """True when `name` is a run name flexgit reads: a new one, or one an older flexgit gave
+    (which allowed a leading '+' and ','); runs named so stay readable and can be renamed."""
     return (bool(_NAME.match(name)) and ".." not in name and not name.endswith((".", ".lock")) and "@{" not in name
             and not _REVISION.match(name))
+
+
+def is_valid_label(label: str) -> bool:
+    """True when `label` can be a tag: letters, digits, _ . - (not starting with . or -), 64 at most."""
+    return bool(_LABEL.match(label))
 
 
 def is_valid_branch_name(branch: str) -> bool:

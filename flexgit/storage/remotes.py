@@ -32,7 +32,7 @@ from .refs import (
     BranchRef,
     commit_message,
     is_valid_branch_name,
-    is_valid_run_name,
+    is_known_run_name,
 )
 from .store import Store, crash_point
 
@@ -277,7 +277,7 @@ def remove_legacy_refs(store: Store, remote: str, target: BranchRef, fetched: Fe
     if old_branch and pushed and git.is_commit(old_branch) and git.is_ancestor(old_branch, pushed):
         deletions.append((f"--force-with-lease={target.ref}:{old_branch}", f":{target.ref}"))
     for name, commit in sorted(fetched.legacy_names.items()):
-        if is_valid_run_name(name) and store.name_target(name) == commit:
+        if is_known_run_name(name) and store.name_target(name) == commit:
             deletions.append(("", f":{LEGACY_RUN_PREFIX}{name}"))
         else:
             kept.append(name)

@@ -2,8 +2,9 @@
 
 Note format (version 1): one JSON object per line. Every line has `"v"` (format version)
 and `"t"` (UTC time it was written, microseconds). The line that carries `"name"` holds
-the whole row; other lines add or change keys later. Reading applies lines in `t` order,
-so the newest value of a key wins whatever order the lines were merged in.
+the whole row; other lines add or change keys later (values, a rename, tags, a note, a
+removal). Reading applies lines in `t` order, so the newest value of a key wins whatever
+order the lines were merged in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from ..project.formats import dumps_toml
-from ..project.values import Value, unflatten
+from ..project.values import Value, is_safe_text, unflatten
 from .refs import (
     CONFIG_FILE,
     DATA_FILE,
@@ -27,11 +28,14 @@ from .refs import (
     TRAILER_NAME,
     TRAILER_SOURCE,
     commit_message,
-    is_valid_run_name,
+    is_known_run_name,
+    is_valid_label,
 )
 
 ROW_KEYS = ("name", "message", "date", "branch", "data", "status")
 SHORT_ID = 10
+FACT_KEYS = ("tags", "note", "removed")  # later lines only: tags, a dated comment, a tombstone
+MAX_NOTE_TEXT = 10_000  # characters of one `flexgit note` comment
 
 
 def utc_now() -> str:
@@ -54,6 +58,9 @@ class Run:
     id: str = ""
     data: Mapping[str, Mapping[str, Value]] = field(default_factory=dict)
     status: str = ""  # of a run made by `flexgit run`: ok, failed, interrupted
+    tags: tuple[str, ...] = ()  # sorted labels (`flexgit tag`)
+    notes: tuple[tuple[str, str], ...] = ()  # (t, text) of each `flexgit note`, oldest first
+    removed: bool = False  # `flexgit rm`: hidden from the table until `rm --undo`
 
     @property
     def short_id(self) -> str:
@@ -92,7 +99,9 @@ class Run:
         return cls(name=str(row["name"]), params=row.get("params") or {}, metrics=row.get("metrics") or {},
                    meta=row.get("meta") or {}, message=str(row.get("message", "")), date=str(row.get("date", "")),
                    branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id,
-                   data=row.get("data") or {}, status=str(row.get("status", "")))
+                   data=row.get("data") or {}, status=str(row.get("status", "")), tags=tuple(row_tags(row)),
+                   notes=tuple((str(t), str(text)) for t, text in row.get("notes") or ()),
+                   removed=bool(row.get("removed")))
 
     # -- the table row -------------------------------------------------------------
 
@@ -103,12 +112,14 @@ class Run:
 
     @classmethod
     def from_table_row(cls, commit_id: str, row: Mapping[str, Any], time: str, branch: str,
-                       meta: Mapping[str, Value]) -> "Run":
+                       meta: Mapping[str, Value], notes: Iterable[Iterable[str]] = (),
+                       removed: bool = False) -> "Run":
         """The inverse of `table_row`, given what the row does not hold."""
         params = {k[7:]: v for k, v in row.items() if k.startswith("params.")}
         metrics = {k[8:]: v for k, v in row.items() if k.startswith("metrics.")}
         return cls(name=row["name"], params=params, metrics=metrics, meta=dict(meta), message=row["message"],
-                   date=row["date"], branch=branch, time=time, id=commit_id, status=row.get("status", ""))
+                   date=row["date"], branch=branch, time=time, id=commit_id, status=row.get("status", ""),
+                   tags=tuple(row.get("tags", ())), notes=tuple(tuple(note) for note in notes), removed=removed)
 
     # -- the commit -------------------------------------------------------------------
 
@@ -156,6 +167,12 @@ def note_row(data: bytes, problems: list[str] | None = None) -> dict[str, Any] |
                 row[key] = line[key]
         if "rename" in line:  # `flexgit rename`: a later line, not a second full row
             row["name"] = line["rename"]
+        if "tags" in line:  # per label, the newest line wins: added on one machine, removed on another
+            row.setdefault("tags", {}).update(line["tags"])
+        if "note" in line:
+            row.setdefault("notes", []).append([line["t"], line["note"]])
+        if "removed" in line:
+            row["removed"] = line["removed"]
         for table in ("params", "metrics", "meta"):
             if table in line:
                 row[table].update(line[table])
@@ -186,10 +203,11 @@ def rows_from_notes(notes: Iterable[tuple[str, bytes]],
     except (ValueError, RecursionError):  # some note is not JSON: read them one by one, skipping the bad ones
         parsed = [_loads(data) for _, data in single]
     latest = _latest_time()
-    for (commit_id, _), row in zip(single, parsed, strict=True):
+    for (commit_id, raw), row in zip(single, parsed, strict=True):
         problem = line_problem(row, latest)
         if problem is None and "name" in row:
-            rows.append((commit_id, row))
+            # a full row that also carries facts (not what flexgit writes): read as note_row would
+            rows.append((commit_id, row if not any(key in row for key in FACT_KEYS) else note_row(raw) or row))
         elif problems is not None:
             problems.append(f"{commit_id}: {problem or 'no row (a line without a name alone)'}")
     return rows
@@ -201,11 +219,26 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
                             "message": str(row.get("message", ""))}
     if row.get("status"):
         flat["status"] = str(row["status"])
+    tags = row_tags(row)
+    if tags:
+        flat["tags"] = tags
     for key, value in (row.get("params") or {}).items():
         flat["params." + key] = value
     for key, value in (row.get("metrics") or {}).items():
         flat["metrics." + key] = value
     return flat
+
+
+def row_tags(row: Mapping[str, Any]) -> list[str]:
+    """The labels a note row's `tags` holds (newest line per label applied), sorted."""
+    return sorted(label for label, on in (row.get("tags") or {}).items() if on)
+
+
+def fact_line(key: str, value: Any, time: str | None = None) -> bytes:
+    """A later note line with one fact about a run: `tags` ({label: bool}), `note` (text) or
+    `removed` (bool)."""
+    assert key in FACT_KEYS, key
+    return _json_line({"v": NOTE_VERSION, "t": time or utc_now(), key: value})
 
 
 def update_line(metrics: Mapping[str, Value] | None = None, params: Mapping[str, Value] | None = None,
@@ -278,7 +311,7 @@ def line_problem(line: Any, latest: str) -> str | None:
     if written > latest:
         return f"its time {written[:30]!r} is in the future"
     for key in ("name", "rename"):
-        if key in line and not (isinstance(line[key], str) and is_valid_run_name(line[key])):
+        if key in line and not (isinstance(line[key], str) and is_known_run_name(line[key])):
             return f"{key} {str(line[key])[:40]!r} is not a run name"
     for key in _TEXT_KEYS:
         if key in line and not isinstance(line[key], str):
@@ -286,10 +319,27 @@ def line_problem(line: Any, latest: str) -> str | None:
     for table in ("params", "metrics", "meta"):
         if table in line and not (isinstance(line[table], dict) and all(map(_is_value, line[table].values()))):
             return f"{table} is not a table of values"
+    problem = _fact_problem(line)
+    if problem is not None:
+        return problem
     data = line.get("data")
     if data is not None and not (isinstance(data, dict) and all(isinstance(d, dict) and all(map(_is_value, d.values()))
                                                                 for d in data.values())):
         return "data is not a table of fingerprints"
+    return None
+
+
+def _fact_problem(line: dict) -> str | None:
+    """Why the tags, note or removal of a line is not of its shape, or None."""
+    tags = line.get("tags")
+    if tags is not None and not (isinstance(tags, dict) and tags and all(
+            isinstance(label, str) and is_valid_label(label) and isinstance(on, bool) for label, on in tags.items())):
+        return "tags is not a table of labels to true or false"
+    note = line.get("note")
+    if note is not None and not (isinstance(note, str) and len(note) <= MAX_NOTE_TEXT and is_safe_text(note)):
+        return f"note is not text of at most {MAX_NOTE_TEXT} characters without control characters"
+    if "removed" in line and not isinstance(line["removed"], bool):
+        return "removed is not true or false"
     return None
 
 

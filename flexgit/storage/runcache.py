@@ -3,9 +3,11 @@
 Never the source of truth and never the only copy of anything: a missing, unreadable or
 foreign file is simply rebuilt from git. It lets `table` read only the notes that changed
 since the last call (a tree diff) instead of every note, and hands over table rows ready
-to use. Each entry is a list `[commit id, time, branch, table row, meta as marshal bytes]`, read
-through the index constants below: meta stays unparsed bytes until someone asks for it, which
-keeps loading fast.
+to use. Each entry is a list `[commit id, time, branch, table row, meta as marshal bytes,
+removed, notes]`, read through the index constants below: meta stays unparsed bytes until
+someone asks for it, which keeps loading fast; `removed` (a tombstone, `flexgit rm`) lets a
+table hide removed runs, and `notes` (`[t, text]` lists) lets a run be whole, without reading
+a note again.
 
 The file is written with `marshal` (plain data only: it cannot build arbitrary objects the
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
@@ -22,21 +24,23 @@ from typing import Any
 from ..project.files import read_sealed, write_sealed
 from .run import Run, table_row
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: entries carry `removed` and `notes`
 # An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
 Entry = list
-ID, TIME, BRANCH, ROW, META = range(5)
+ID, TIME, BRANCH, ROW, META, REMOVED, NOTES = range(7)
 
 
 def entry_of(commit_id: str, row: dict[str, Any]) -> Entry:
     """The entry of one note row."""
     return [commit_id, str(row.get("t", "")), str(row.get("branch", "")), table_row(commit_id, row),
-            marshal.dumps(row.get("meta") or {})]
+            marshal.dumps(row.get("meta") or {}), bool(row.get("removed")),
+            [[str(t), str(text)] for t, text in row.get("notes") or ()]]
 
 
 def run_of(entry: Entry) -> Run:
     """The run an entry describes."""
-    return Run.from_table_row(entry[ID], entry[ROW], entry[TIME], entry[BRANCH], meta_of(entry))
+    return Run.from_table_row(entry[ID], entry[ROW], entry[TIME], entry[BRANCH], meta_of(entry), entry[NOTES],
+                              entry[REMOVED])
 
 
 def meta_of(entry: Entry) -> dict[str, Any]:
@@ -79,9 +83,14 @@ def load(path: Path) -> tuple[str, list[Entry]] | None:
 
 
 def _well_formed(entry: Any) -> bool:
-    return (type(entry) is list and len(entry) == 5 and type(entry[ID]) is str and type(entry[TIME]) is str
+    return (type(entry) is list and len(entry) == 7 and type(entry[ID]) is str and type(entry[TIME]) is str
             and type(entry[BRANCH]) is str and type(entry[ROW]) is dict and type(entry[META]) is bytes
-            and type(entry[ROW].get("name")) is str)
+            and type(entry[ROW].get("name")) is str and type(entry[REMOVED]) is bool and type(entry[NOTES]) is list
+            and (not entry[NOTES] or all(map(_is_note, entry[NOTES]))))
+
+
+def _is_note(note: Any) -> bool:
+    return type(note) is list and len(note) == 2 and type(note[0]) is str and type(note[1]) is str
 
 
 def save(path: Path, tree: str, entries: list[Entry]) -> None:

@@ -25,6 +25,7 @@ import os
 import secrets
 import signal
 from dataclasses import replace
+from operator import itemgetter
 from typing import Any, Container, Iterable, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, NewerFormatError, RunExistsError, UnknownRunError
@@ -50,6 +51,7 @@ from .refs import (
     TRAILER_TIP,
     BranchRef,
     commit_message,
+    is_known_run_name,
     is_valid_run_name,
     legacy_run_ref,
     run_ref,
@@ -125,7 +127,7 @@ class Store:
         legacy, kept = {}, []
         for ref, target in sorted(self.repo.refs_under(LEGACY_RUN_PREFIX).items()):
             name = ref[len(LEGACY_RUN_PREFIX):]
-            if is_valid_run_name(name) and self.repo.is_commit(target):
+            if is_known_run_name(name) and self.repo.is_commit(target):
                 legacy[name] = target
             else:
                 kept.append(name)  # not a name flexgit writes: left where it is, never followed
@@ -265,32 +267,40 @@ class Store:
         with self.repo.writer_lock():
             self._prepare_write()
             self.check_name_free(new_name, advice)
-            self._append_locked(run, update_line(name=new_name))
+            self._append_locked([(run, update_line(name=new_name))])
             self.repo.set_ref(run_ref(new_name), run.id, None, f"flexgit: rename {run.name}")
             for old_ref in (run_ref(run.name), legacy_run_ref(run.name)):
                 if self.repo.ref_target(old_ref) == run.id:
                     self.repo.remove_ref(old_ref, run.id)
-            others = [other.id for other in self.runs() if other.name == run.name and other.id != run.id]
+            others = [other.id for other in self.runs(removed=None) if other.name == run.name and other.id != run.id]
             if len(others) == 1 and self.name_target(run.name) is None:
                 self.repo.set_ref(run_ref(run.name), others[0], None, f"flexgit: rename {run.name}")
 
     def append(self, run: Run, line: bytes) -> None:
         """Add a line to the note of recorded `run` (values added after the fact); compare-and-swap."""
+        self.append_many([(run, line)])
+
+    def append_many(self, lines: Sequence[tuple[Run, bytes]]) -> None:
+        """Add one line to the note of each run (`flexgit tag`, `rm`), all in one notes commit."""
         with self.repo.writer_lock():
             self._prepare_write()
-            self._append_locked(run, line)
+            self._append_locked(lines)
 
-    def _append_locked(self, run: Run, line: bytes) -> None:
+    def _append_locked(self, lines: Sequence[tuple[Run, bytes]]) -> None:
         for _ in range(MAX_ATTEMPTS):
             self._complete_last_write()
             notes_tip = self.repo.ref_target(NOTES_REF)
             tree = self.repo.commit(notes_tip)[0]
-            where = next((p for p in note_paths(run.id) if self.repo.tree_entry(tree, p)), None)
-            if where is None:
-                raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
-            data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
-            changes = {where: None, note_path(run.id): self.repo.write_blob(data)}
-            message = commit_message(f"flexgit: update run {run.name}", [(TRAILER_NAME, run.name)])
+            changes: dict[str, str | None] = {}
+            for run, line in lines:
+                where = next((p for p in note_paths(run.id) if self.repo.tree_entry(tree, p)), None)
+                if where is None:
+                    raise UnknownRunError(f"run '{run.name}' has no note; it cannot be updated")
+                data = self.repo.read_blob(self.repo.tree_entry(tree, where)).rstrip(b"\n") + b"\n" + line
+                changes.update({where: None, note_path(run.id): self.repo.write_blob(data)})
+            names = [run.name for run, _ in lines]
+            subject = f"run {names[0]}" if len(names) == 1 else f"{len(names)} runs"
+            message = commit_message(f"flexgit: update {subject}", [(TRAILER_NAME, name) for name in names[:1]])
             commit = self.repo.create_commit(self.repo.update_tree(tree, changes), [notes_tip], message)
             try:
                 self.repo.set_ref(NOTES_REF, commit, notes_tip, "flexgit: update")
@@ -424,7 +434,7 @@ class Store:
         conflicts, refused, new = set(), set(), {}
         for listed in sources:
             for name, target in listed.items():
-                if not is_valid_run_name(name) or not self.repo.is_commit(target):
+                if not is_known_run_name(name) or not self.repo.is_commit(target):
                     refused.add(name)
                     continue
                 local = new.get(name) or self.name_target(name)
@@ -450,7 +460,7 @@ class Store:
         crash_point("branch")
         names: dict[str, str] = {}
         for commit, name in runs:  # oldest first: the first run of a name gets it
-            if is_valid_run_name(name) and run_ref(name) not in names and self.name_target(name) is None:
+            if is_known_run_name(name) and run_ref(name) not in names and self.name_target(name) is None:
                 names[run_ref(name)] = commit
         if len(names) >= PACK_FROM:  # an import: one packed-refs update (a name created meanwhile stays)
             self.repo.create_refs(names, "flexgit: record")
@@ -464,24 +474,31 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------
 
-    def runs(self, branch: BranchRef | None = None) -> list[Run]:
-        """Every recorded run (of `branch`, if given), oldest first."""
-        return [runcache.run_of(entry) for entry in self._entries(branch)]
+    def runs(self, branch: BranchRef | None = None, removed: bool | None = False) -> list[Run]:
+        """Every recorded run (of `branch`, if given), oldest first: those not removed (`flexgit rm`),
+        only the removed ones (`removed=True`) or all (`None`)."""
+        return [runcache.run_of(entry) for entry in self._entries(branch, removed=removed)]
 
     def rows(self, branch: BranchRef | None = None, with_meta: bool = False,
-             notes_tree: str | None = None) -> list[dict[str, Any]]:
-        """Table rows of every run (of `branch`), oldest first; `meta.*` columns only when asked.
+             notes_tree: str | None = None, removed: bool | None = False) -> list[dict[str, Any]]:
+        """Table rows of every run (of `branch`), oldest first; `meta.*` columns only when asked;
+        `removed` as in `runs`.
 
         `notes_tree` reads another notes tree than the local one (the local joined with a remote's).
         """
-        entries = self._entries(branch, notes_tree)
+        entries = self._entries(branch, notes_tree, removed)
         if not with_meta:
             return [entry[runcache.ROW] for entry in entries]
         return [{**entry[runcache.ROW], **{"meta." + k: v for k, v in runcache.meta_of(entry).items()}}
                 for entry in entries]
 
-    def _entries(self, branch: BranchRef | None, notes_tree: str | None = None) -> list[runcache.Entry]:
+    def _entries(self, branch: BranchRef | None, notes_tree: str | None = None,
+                 removed: bool | None = False) -> list[runcache.Entry]:
         entries = self._all_entries(notes_tree)
+        if removed is not None and any(map(itemgetter(runcache.REMOVED), entries)):  # the hot path: none removed
+            entries = [entry for entry in entries if entry[runcache.REMOVED] == removed]
+        elif removed:
+            return []
         if branch is None or all(entry[runcache.BRANCH] == branch.name for entry in entries):
             return entries
         return [entry for entry in entries if entry[runcache.BRANCH] == branch.name]
@@ -516,7 +533,7 @@ class Store:
     def find(self, name_or_id: str) -> Run:
         """The run with this name (or commit id prefix)."""
         commit = None
-        if is_valid_run_name(name_or_id):
+        if is_known_run_name(name_or_id):
             commit = self.name_target(name_or_id) or self._untagged(name_or_id)
         if commit is None and len(name_or_id) >= 4 and all(c in "0123456789abcdef" for c in name_or_id.lower()):
             commit = self.repo.expand_commit_prefix(name_or_id.lower())
@@ -627,5 +644,5 @@ def note_paths(commit: str) -> Iterable[str]:
 
 
 def bad_name_message(name: str) -> str:
-    return (f"{name!r} cannot be a run name: use letters, digits and . _ - + = , % @ "
-            "(no spaces, no '..', not starting with '-' or '.', not HEAD, '@' or a full commit id)")
+    return (f"{name!r} cannot be a run name: use letters, digits and . _ - + = % @ "
+            "(no spaces, no ',' or '..', not starting with '-', '.' or '+', not HEAD, '@' or a full commit id)")

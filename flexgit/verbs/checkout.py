@@ -41,10 +41,14 @@ def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike |
     With `branch`, a new branch whose tip is the snapshot (its parent: the run's source
     commit); with `worktree`, a new linked worktree holding it. Without either, the working
     tree is made to match the snapshot, only when it is clean (or, with `force`, after its
-    uncommitted work was stashed); HEAD and the index are left alone.
+    uncommitted work was stashed); HEAD and the index are left alone. A removed run is refused
+    until `rm --undo` brings it back.
     """
     store = open_store(repo)
     run = store.find(name)
+    if run.removed:
+        raise InputError(f"run '{run.name}' was removed (flexgit rm); bring it back with "
+                         f"'flexgit rm --undo {run.name}', then check it out")
     if run.meta.get("imported"):
         raise InputError(f"run '{run.name}' has no code snapshot (it was imported from a CSV, "
                          f"{run.meta['imported']}); there is nothing to check out: 'flexgit show {run.name}' "

@@ -17,7 +17,7 @@ from .._context import PathLike, open_store
 from ..errors import BranchError
 from ..storage import runcache
 from ..storage.gitrepo import RefMoved
-from ..storage.refs import BranchRef, is_valid_branch_name, is_valid_run_name, run_ref
+from ..storage.refs import BranchRef, is_known_run_name, is_valid_branch_name, run_ref
 from ..storage.store import JOURNAL, Store
 from ..project.files import read_sealed
 
@@ -117,7 +117,7 @@ def _on_branch(store: Store, branch: BranchRef, commit: str) -> bool:
 def _names(store: Store, rows: list[tuple[str, dict]], report: FsckReport, repair: bool) -> None:
     for commit, row in rows:
         name = str(row["name"])
-        if not is_valid_run_name(name) or not store.repo.is_commit(commit):
+        if not is_known_run_name(name) or not store.repo.is_commit(commit):
             continue
         target = store.name_target(name)
         if target == commit:

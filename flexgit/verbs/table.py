@@ -23,16 +23,22 @@ if TYPE_CHECKING:
 # Part of the text cache's key, bumped when the same query on the same runs would print other
 # text (rendering, --where), so text cached by an older build of one version is never served.
 # 2: strict JSON, display widths, --where refusals and dates. 3: reading order, short headers, suffix names.
-# 4: --where's query language (or, not, in, ...).
-TEXT_REVISION = 4
+# 4: --where's query language (or, not, in, ...). 5: tags, removed runs hidden.
+TEXT_REVISION = 5
 
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
-    """Every run recorded on `branch` (default: experiments), oldest first."""
+    """Every run recorded on `branch` (default: experiments), oldest first; not those `rm` removed."""
     store = open_store(repo)
     target = target_branch(store.repo, branch)
     store.branch_tip(target)
     return store.runs(target)
+
+
+def removed_count(branch: str | None = None, repo: PathLike | None = None) -> int:
+    """How many runs of `branch` `flexgit rm` removed (for a table that shows none)."""
+    store = open_store(repo)
+    return len(store.rows(target_branch(store.repo, branch), removed=True))
 
 
 def table_branch(branch: str | None = None, repo: PathLike | None = None) -> str:
@@ -54,7 +60,7 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
     store = open_store(repo)
     target = target_branch(store.repo, query.branch)
     store.branch_tip(target)
-    rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree)
+    rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree, removed=query.removed)
     return build_table(rows, query)
 
 
@@ -79,16 +85,18 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
 
 def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
           desc: bool = False, columns: tuple[str, ...] | list[str] | str | None = None, where: str | None = None,
-          only_changed: bool = False, limit: int | None = None) -> "pandas.DataFrame":
-    """Every recorded run as one DataFrame: name, id, date, message, params.*, metrics.*.
+          only_changed: bool = False, limit: int | None = None, removed: bool = False) -> "pandas.DataFrame":
+    """Every recorded run as one DataFrame: name, id, date, message, tags (when some run has
+    any, a sorted list), params.*, metrics.*.
 
     Columns are the union of all runs' keys; a run without a key has NaN there. `date` is a
-    UTC datetime column, or text (with a warning) when some run's date is not a date.
+    UTC datetime column, or text (with a warning) when some run's date is not a date. Runs
+    that `rm` removed are left out; `removed=True` gives only those.
     """
     import pandas as pd
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
-                       only_changed=only_changed, limit=limit)
+                       only_changed=only_changed, limit=limit, removed=removed)
     rows = table_rows(query, repo)
     frame = pd.DataFrame(rows.rows, columns=list(rows.columns))
     if "date" in frame.columns:

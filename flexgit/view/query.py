@@ -37,6 +37,7 @@ class TableQuery:
     only_changed: bool = False
     limit: int | None = None
     remote: str | None = None
+    removed: bool = False  # only the runs `flexgit rm` removed
 
     def __post_init__(self) -> None:
         if isinstance(self.columns, str):  # "a,b" as typed on the command line
@@ -64,9 +65,9 @@ class Table:
 
 
 def default_columns(known: Sequence[str]) -> list[str]:
-    """Base columns (and status, when some run has one), then params.* and metrics.* in order of
-    first appearance (meta.* on request only)."""
-    status = ["status"] if "status" in known else []
+    """Base columns (and status and tags, when some run has them), then params.* and metrics.* in
+    order of first appearance (meta.* on request only)."""
+    status = [column for column in ("status", "tags") if column in known]
     return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 

@@ -73,3 +73,13 @@ def test_the_module_map_names_every_module():
     actual = {p.relative_to(package).as_posix() for p in package.rglob("*.py")
               if not (p.name == "__init__.py" and p.parent != package)}
     assert documented_modules() == actual
+
+
+def test_every_cli_verb_has_its_api_function():
+    import flexgit.api
+
+    named_otherwise = {"completion", "hook", "import"}  # shell glue; the hook and import functions below
+    for command in set(COMMANDS) - named_otherwise:
+        assert callable(getattr(flexgit.api, command)), command
+    for name in ("install_hook", "uninstall_hook", "hook_status", "import_csv", "checkout", "checkout_back"):
+        assert callable(getattr(flexgit.api, name)), name

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..project.values import format_value
-from ..view.render import FORMATS
+from ..view import FORMATS
 from .options import (
     branch_option, metric_option, param_option, quiet_option, repo_of, warn, warn_left_out, warn_secrets, warn_snapshot,
 )

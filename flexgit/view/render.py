@@ -14,7 +14,6 @@ from typing import Any
 from ..project.values import format_value, is_number
 from .query import ALWAYS_SHOWN, Table, reading_order
 
-FORMATS = ("table", "csv", "json", "markdown")
 MAX_CELL = 24  # a wider cell is cut with an ellipsis in the terminal view
 GAP = "  "
 

@@ -172,3 +172,13 @@ def test_group_by_from_the_cli_in_every_format(repo):
     assert text[2].split() == ["0.1", "2", "0.6", "0.141421", "0.5", "0.7", "2"]
     frame = flexgit.table(repo=repo, group_by="params.lr", sort_by="runs", desc=True)
     assert list(frame["runs"]) == [3, 1] and frame["metrics.acc.mean"][0] == pytest.approx(0.7)
+
+
+def test_default_names_keep_to_name_characters_and_number_runs_they_cannot_tell_apart():
+    from flexgit.verbs.launch import default_names, expand_grid
+
+    assert default_names("g-1a2b3c", expand_grid(["model=k nn,svm/rbf", "seed=1"])) == [
+        "g-1a2b3c-modelk_nn", "g-1a2b3c-modelsvm_rbf"]  # seed is the same in both: left out
+    assert default_names("g-1a2b3c", expand_grid(["opt.lr=0.1"])) == ["g-1a2b3c-opt.lr0.1"]  # a single run: all
+    assert default_names("g-1a2b3c", expand_grid(["sleep=0.2,0.2,30"])) == ["g-1a2b3c-1", "g-1a2b3c-2", "g-1a2b3c-3"]
+    assert default_names("g-1a2b3c", [{}]) == ["g-1a2b3c"]

@@ -99,7 +99,7 @@ def test_quiet_run_keeps_only_what_did_not_end_well(repo):
     project(repo)
     result = cli(repo, "run", "-q", "-S", "lr=0.1,5", "--", sys.executable, "train.py")
     assert result.code == 1, result
-    assert "[lr=0.1] training" in result.out  # the command's own output is not flexgit's chatter
+    assert "-lr0.1] training" in result.out  # the command's own output (labelled by run name), not flexgit's chatter
     assert result.err.splitlines() == [line for line in result.err.splitlines() if "failed, exit 3" in line]
     assert len(result.err.splitlines()) == 1
     loud = cli(repo, "run", "-S", "lr=0.2,0.3", "--", sys.executable, "train.py")

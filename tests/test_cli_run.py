@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,7 +75,12 @@ def test_a_grid_runs_in_parallel_and_failures_are_recorded(repo, tmp_path):
     assert (repo / "params.toml").read_text() == "lr = 0.1\ndepth = 3\nsleep = 0\n"
     table = cli(repo, "table", "--format", "csv", "--columns", "status,lr,depth,acc", "--sort-by", "acc").out
     assert table.splitlines()[:3] == ["status,params.lr,params.depth,metrics.acc", "ok,0.1,3,6.02", "ok,0.1,4,6.03"]
-    assert "[lr=5 depth=3] training 5 3 5" in result.out
+    group = runs[0].group
+    assert re.fullmatch(r"g-[0-9a-f]{6}", group) and {r.group for r in runs} == {group}
+    assert sorted(r.name for r in runs) == [f"{group}-lr0.1-depth3", f"{group}-lr0.1-depth4", f"{group}-lr5-depth3",
+                                            f"{group}-lr5-depth4"]  # the group and the overrides that vary
+    assert f"[{group}-lr5-depth3] training 5 3 5" in result.out
+    assert result.err.endswith(f"group {group}: summed up by 'flexgit table --group-by group'\n")
     assert list(temp.iterdir()) == []
 
 

@@ -89,12 +89,15 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
 @click.option("--removed", is_flag=True, help="Show only the runs 'flexgit rm' removed.")
+@click.option("--group-by", metavar="COL",
+              help="One row per value of COL (group, params.lr, ...): the number of runs and each metric's mean, "
+                   "std, min, max and count (acc.mean, ...), which --sort-by and --columns can name.")
 @click.option("--no-pager", is_flag=True,
               help="Print straight to the terminal (else a table taller than the screen goes through "
                    "$FLEXGIT_PAGER, $PAGER or 'less -FRX').")
 @click.pass_context
 def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote,
-          removed, no_pager) -> None:
+          removed, group_by, no_pager) -> None:
     """Every recorded run as one table: name, the metrics, the params that vary, then the rest.
 
     A column may be named by its full name (params.model.depth) or any unambiguous end of it at
@@ -107,12 +110,14 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --columns name,n_estimators,acc --no-pager
       flexgit table --format csv > runs.csv
       flexgit table --removed
+      flexgit table --group-by group --sort-by acc.mean --desc
     """
     from ..verbs.table import removed_count, remotes_to_pull, table_branch, table_text
     from ..view.query import TableQuery
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
-                       only_changed=only_changed, limit=limit, remote=remote, removed=removed)
+                       only_changed=only_changed, limit=limit, remote=remote, removed=removed,
+                       group_by=group_by)
     text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
     if not text:
         name = table_branch(branch, repo=repo_of(ctx))
@@ -148,6 +153,10 @@ def show(ctx: click.Context, name: str) -> None:
     lines = [f"run      {run.name}", f"id       {run.id}", f"date     {run.date}", f"branch   {run.branch}"]
     if run.message:
         lines.append(f"message  {run.message}")
+    if run.group:
+        lines.append(f"group    {run.group}")
+    if run.parent:
+        lines.append(f"parent   {details.parent_name or '(not in this clone)'} ({run.parent[:len(run.short_id)]})")
     if run.tags:
         lines.append(f"tags     {', '.join(run.tags)}")
     if run.removed:

@@ -12,7 +12,10 @@ from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_s
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--name", "-n", metavar="NAME", help="Run name (NAME-1, NAME-2, ... for a grid).")
+@click.option("--name", "-n", metavar="NAME",
+              help="Run name (NAME-1, NAME-2, ... for a grid), or a template of -S keys: 'lr{lr}-d{depth}'. "
+                   "Default: the group id and the -S values that vary, e.g. g-1a2b3c-lr0.1-depth3.")
+@click.option("--parent", metavar="RUN", help="The run these runs belong to or continue (a fold's sweep, a resume).")
 @click.option("-S", "sets", multiple=True, metavar="KEY=V1[,V2...]",
               help="Override a key of the config file for this run; several values make a grid. Repeatable.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at once.")
@@ -20,18 +23,20 @@ from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_s
 @quiet_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx: click.Context, name, sets, jobs, branch, quiet, command) -> None:
+def run_cmd(ctx: click.Context, name, parent, sets, jobs, branch, quiet, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
     folders such as data/, and files the snapshot leaves out, are linked in; git-ignored
     top-level files are copied), so -S never touches your files. The config and results
-    files are those of .flexgit.toml.
+    files are those of .flexgit.toml. All runs of one call share a group id (the table's
+    group column; 'flexgit table --group-by group' sums them up).
 
     \b
     Example:
       flexgit run -- python train.py
       flexgit run -S lr=0.1,0.01 -S depth=3,5 -j 2 -- python train.py
+      flexgit run --name 'lr{lr}-s{seed}' -S lr=0.1,0.01 -S seed=1,2,3 -- python train.py
     """
     import threading
 
@@ -52,7 +57,7 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, quiet, command) -> Non
                 click.echo(f"flexgit: {progress.done}/{progress.total} done, {progress.running} running, "
                            f"{progress.failed} failed{stopped}", err=True)
 
-    sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), on_output=show_output,
+    sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), parent=parent, on_output=show_output,
                   on_progress=show_progress)
     warn_left_out(sweep.left_meta.get("left_out", []))
     warn_secrets(sweep.left_meta)
@@ -64,6 +69,8 @@ def run_cmd(ctx: click.Context, name, sets, jobs, branch, quiet, command) -> Non
         click.echo("interrupted: finished runs are recorded, the running ones as interrupted", err=True)
         sys.exit(128 + getattr(stopped, "signal", signal.SIGINT))  # as a shell reports a process a signal ended
     _report_runs(outcomes, quiet)
+    if not single and not quiet:
+        click.echo(f"group {sweep.group}: summed up by 'flexgit table --group-by group'", err=True)
     if any(outcome.status != "ok" for outcome in outcomes):
         sys.exit(1)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
@@ -32,7 +33,7 @@ from .refs import (
     is_valid_label,
 )
 
-ROW_KEYS = ("name", "message", "date", "branch", "data", "status")
+ROW_KEYS = ("name", "message", "date", "branch", "data", "status", "group", "parent")
 SHORT_ID = 10
 FACT_KEYS = ("tags", "note", "removed")  # later lines only: tags, a dated comment, a tombstone
 MAX_NOTE_TEXT = 10_000  # characters of one `flexgit note` comment
@@ -61,6 +62,8 @@ class Run:
     tags: tuple[str, ...] = ()  # sorted labels (`flexgit tag`)
     notes: tuple[tuple[str, str], ...] = ()  # (t, text) of each `flexgit note`, oldest first
     removed: bool = False  # `flexgit rm`: hidden from the table until `rm --undo`
+    group: str = ""  # the `flexgit run` invocation it was one run of (a sweep), shared by all its runs
+    parent: str = ""  # the commit id of the run it continues or belongs to (`flexgit run --parent`)
 
     @property
     def short_id(self) -> str:
@@ -85,6 +88,10 @@ class Run:
             row["data"] = {key: dict(value) for key, value in self.data.items()}
         if self.status:
             row["status"] = self.status
+        if self.group:
+            row["group"] = self.group
+        if self.parent:
+            row["parent"] = self.parent
         return _json_line(row)
 
     @classmethod
@@ -101,14 +108,16 @@ class Run:
                    branch=str(row.get("branch", "")), time=str(row.get("t", "")), id=commit_id,
                    data=row.get("data") or {}, status=str(row.get("status", "")), tags=tuple(row_tags(row)),
                    notes=tuple((str(t), str(text)) for t, text in row.get("notes") or ()),
-                   removed=bool(row.get("removed")))
+                   removed=bool(row.get("removed")), group=str(row.get("group", "")),
+                   parent=str(row.get("parent", "")))
 
     # -- the table row -------------------------------------------------------------
 
     def table_row(self) -> dict[str, Any]:
         """The run's row in the table: name, id (short), date, message, params.*, metrics.*."""
         return table_row(self.id, {"name": self.name, "date": self.date, "message": self.message,
-                                   "status": self.status, "params": self.params, "metrics": self.metrics})
+                                   "status": self.status, "group": self.group, "parent": self.parent,
+                                   "params": self.params, "metrics": self.metrics})
 
     @classmethod
     def from_table_row(cls, commit_id: str, row: Mapping[str, Any], time: str, branch: str,
@@ -119,7 +128,8 @@ class Run:
         metrics = {k[8:]: v for k, v in row.items() if k.startswith("metrics.")}
         return cls(name=row["name"], params=params, metrics=metrics, meta=dict(meta), message=row["message"],
                    date=row["date"], branch=branch, time=time, id=commit_id, status=row.get("status", ""),
-                   tags=tuple(row.get("tags", ())), notes=tuple(tuple(note) for note in notes), removed=removed)
+                   tags=tuple(row.get("tags", ())), notes=tuple(tuple(note) for note in notes), removed=removed,
+                   group=row.get("group", ""), parent=row.get("parent", ""))
 
     # -- the commit -------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ def note_row(data: bytes, problems: list[str] | None = None) -> dict[str, Any] |
     row: dict[str, Any] = {"params": {}, "metrics": {}, "meta": {}, "t": base["t"], "name": base["name"],
                            "branch": base.get("branch", "")}
     for line in lines:
-        for key in ("message", "date", "data", "status"):  # not name or branch: see above
+        for key in ("message", "date", "data", "status", "group", "parent"):  # not name or branch: see above
             if key in line:
                 row[key] = line[key]
         if "rename" in line:  # `flexgit rename`: a later line, not a second full row
@@ -217,8 +227,9 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A table row (name, id, date, message, params.*, metrics.*) from a note row."""
     flat: dict[str, Any] = {"name": str(row["name"]), "id": commit_id[:SHORT_ID], "date": str(row.get("date", "")),
                             "message": str(row.get("message", ""))}
-    if row.get("status"):
-        flat["status"] = str(row["status"])
+    for key in ("status", "group", "parent"):  # parent: the full commit id, so a cached run is whole
+        if row.get(key):
+            flat[key] = str(row[key])
     tags = row_tags(row)
     if tags:
         flat["tags"] = tags
@@ -288,7 +299,10 @@ def _latest_time() -> str:
     return (dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_TEXT_KEYS = ("message", "date", "branch", "status")
+_TEXT_KEYS = ("message", "date", "branch", "status", "group")
+
+
+_COMMIT_ID = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
 
 
 def line_problem(line: Any, latest: str) -> str | None:
@@ -316,6 +330,8 @@ def line_problem(line: Any, latest: str) -> str | None:
     for key in _TEXT_KEYS:
         if key in line and not isinstance(line[key], str):
             return f"{key} is not text"
+    if "parent" in line and not (isinstance(line["parent"], str) and _COMMIT_ID.match(line["parent"])):
+        return "parent is not a commit id"
     for table in ("params", "metrics", "meta"):
         if table in line and not (isinstance(line[table], dict) and all(map(_is_value, line[table].values()))):
             return f"{table} is not a table of values"

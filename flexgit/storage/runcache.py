@@ -24,7 +24,7 @@ from typing import Any
 from ..project.files import read_sealed, write_sealed
 from .run import Run, table_row
 
-CACHE_FORMAT = 3  # 3: entries carry `removed` and `notes`
+CACHE_FORMAT = 4  # 3: entries carry `removed` and `notes`. 4: rows carry `group` and `parent`
 # An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
 Entry = list
 ID, TIME, BRANCH, ROW, META, REMOVED, NOTES = range(7)

@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -32,13 +33,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .._context import open_store, private_text, read_history, snapshot, target_branch, write_run
-from ..errors import InputError
+from ..errors import InputError, UnknownRunError
 from ..project.formats import dumps, loads
 from ..project import watchdog
 from ..project.history import ENV as HISTORY_ENV
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
-from ..project.values import Scalar, check_key, escape_control, parse_scalar
+from ..project.values import Scalar, check_key, escape_control, format_value, parse_scalar
 from ..storage.run import Run
 
 OUTPUT_LOG = "output.log"
@@ -93,7 +94,7 @@ class Sweep:
     """One `flexgit run`: a command and the grid of overrides it runs with."""
 
     def __init__(self, command: Sequence[str], grid: list[dict[str, Scalar]], name: str | None = None,
-                 branch: str | None = None, repo: str | os.PathLike | None = None,
+                 branch: str | None = None, repo: str | os.PathLike | None = None, parent: str | None = None,
                  on_output: Callable[[str, str], None] = lambda label, line: None,
                  on_progress: Callable[[Progress], None] = lambda progress: None):
         if not command:
@@ -106,6 +107,8 @@ class Sweep:
         self.target = target_branch(git, branch)
         self.store.branch_tip(self.target)
         self.settings = load_settings(git.workdir)
+        self.parent = self._parent(parent)
+        self.group = name if name and not TEMPLATE_FIELD.search(name) else self._new_group()
         self.names = self._names(name)
         self.config_file = self._config_file()
         self.subdir = _relative_cwd(git.workdir)
@@ -121,10 +124,34 @@ class Sweep:
         tree, self.left_meta, self.left_out = snapshot(git, self.settings)  # left out of the record, not of sight
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
 
+    def _parent(self, name: str | None) -> str:
+        if not name:
+            return ""
+        try:
+            return self.store.find(name).id
+        except UnknownRunError as exc:
+            raise UnknownRunError(f"--parent: {exc}") from None
+
+    def _new_group(self) -> str:
+        """`g-` and 6 hex digits that no group has yet (1,000 sweeps would share one 3% of the time)."""
+        while True:
+            group = "g-" + secrets.token_hex(3)
+            if not any(row.get("group") == group for row in self.store.rows(None, removed=None)):
+                return group
+
     def _names(self, name: str | None) -> list[str]:
-        if name is None:
-            return [""] * len(self.grid)
-        names = [name] if len(self.grid) == 1 else [f"{name}-{i + 1}" for i in range(len(self.grid))]
+        """The runs' names: from a template (`lr{lr}-d{depth}`), NAME-1, NAME-2, ... for a grid under a
+        plain name, else the group and the overrides that vary. Checked, all of them, before any run."""
+        if name is not None and TEMPLATE_FIELD.search(name):
+            names = [fill_template(name, point) for point in self.grid]
+        elif name is not None:
+            names = [name] if len(self.grid) == 1 else [f"{name}-{i + 1}" for i in range(len(self.grid))]
+        else:
+            names = default_names(self.group, self.grid)
+        twice = next((each for i, each in enumerate(names) if each in names[:i]), None)
+        if twice is not None:
+            raise InputError(f"--name {name!r} gives the name '{twice}' to two runs; put every -S key that has "
+                             "several values in it, e.g. {lr}")
         for each in names:
             self.store.check_name_free(each)
         return names
@@ -186,7 +213,7 @@ class Sweep:
         try:
             with self.git_lock:
                 tree = self._prepare(checkout, outcome.overrides)
-            label = self.names[index] or " ".join(f"{k}={v}" for k, v in outcome.overrides.items()) or "run"
+            label = self.names[index]
             started = time.monotonic()
             outcome.exit_code = self._execute(checkout, label, index)
             duration = round(time.monotonic() - started, 3)
@@ -282,7 +309,7 @@ class Sweep:
         if self.settings.private_meta:
             message = private_text(message, git.workdir)
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
-                  message=message)
+                  message=message, group=self.group, parent=self.parent)
         # The history file is this run's own: every line in it is the run's, whichever process logged it.
         return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
                          read_history(checkout / ".flexgit-history.jsonl"), private=self.settings.private_meta)
@@ -295,6 +322,37 @@ class Sweep:
             self.progress.interrupted += interrupted
         if done:
             self.on_progress(self.progress)
+
+
+TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.+=%@-]+")
+_DOTS = re.compile(r"\.{2,}")
+
+
+def fill_template(template: str, point: dict[str, Scalar]) -> str:
+    """`lr{lr}-d{depth}` with the values of one grid point: `lr0.1-d3`."""
+    def value(match: re.Match) -> str:
+        key = match.group(1).strip()
+        if key not in point:
+            keys = ", ".join(point) or "none, as no -S is given"
+            raise InputError(f"--name {template!r} names {{{key}}}, which no -S sets; the keys are {keys}")
+        return format_value(point[key])
+    return TEMPLATE_FIELD.sub(value, template)
+
+
+def default_names(group: str, grid: list[dict[str, Scalar]]) -> list[str]:
+    """The group, then each override that varies (all of a single run's): `g-1a2b3c-lr0.1-depth3`.
+
+    Values are cut to the characters a name may hold; should two runs still get one name, the
+    names are numbered instead.
+    """
+    keys = [key for key in dict.fromkeys(k for point in grid for k in point)
+            if len(grid) == 1 or len({format_value(point.get(key)) for point in grid}) > 1]
+    names = [_DOTS.sub(".", "-".join([group] + [_NOT_IN_NAME.sub("_", f"{key}{format_value(point[key])}")[:24]
+                                                for key in keys if key in point]))[:100].rstrip(".") for point in grid]
+    if len(set(names)) < len(names):
+        names = [f"{group}-{i + 1}" for i in range(len(grid))]
+    return names
 
 
 def _with_overrides(text: str, kind: str, overrides: dict[str, Scalar]) -> str:
@@ -379,7 +437,9 @@ def _signal(child: subprocess.Popen, number: int) -> None:
 
 def run(command: Sequence[str], sets: Sequence[str] = (), name: str | None = None, jobs: int = 1,
         branch: str | None = None, repo: str | os.PathLike | None = None,
-        on_output: Callable[[str, str], None] = lambda label, line: None) -> list[Outcome]:
+        on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None) -> list[Outcome]:
     """`flexgit run` from Python: run `command` once per point of the `-S` grid `sets`, `jobs` at a time,
-    and record each run; returns what happened to each."""
-    return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output).run(jobs)
+    and record each run, all in one group; `name` may be a template (`lr{lr}-d{depth}`), `parent` a run
+    they belong to. Returns what happened to each."""
+    return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
+                 parent=parent).run(jobs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._context import PathLike, open_store
-from ..errors import InputError
+from ..errors import InputError, UnknownRunError
 from ..storage.run import Run
 
 
@@ -20,6 +20,7 @@ class RunDetails:
     run: Run
     changes: list[tuple[str, str]] | None
     source_known: bool
+    parent_name: str | None = None  # of the run's parent (`flexgit run --parent`), None if not in this clone
 
 
 def show(name: str, repo: PathLike | None = None) -> RunDetails:
@@ -35,7 +36,16 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
     else:
         source_tree = store.repo.commit(source)[0] if source_known else None
         changes = store.repo.diff_trees(source_tree, store.code_tree(run))
-    return RunDetails(run=run, changes=changes, source_known=source_known)
+    return RunDetails(run=run, changes=changes, source_known=source_known, parent_name=_parent_name(store, run))
+
+
+def _parent_name(store, run: Run) -> str | None:
+    if not run.parent:
+        return None
+    try:
+        return store.find(run.parent).name
+    except UnknownRunError:  # removed for good (`gc`), or recorded on a clone not pulled here
+        return None
 
 
 def artifact(name: str, artifact_name: str, repo: PathLike | None = None) -> bytes:

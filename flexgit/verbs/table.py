@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 # Part of the text cache's key, bumped when the same query on the same runs would print other
 # text (rendering, --where), so text cached by an older build of one version is never served.
 # 2: strict JSON, display widths, --where refusals and dates. 3: reading order, short headers, suffix names.
-# 4: --where's query language (or, not, in, ...). 5: tags, removed runs hidden.
-TEXT_REVISION = 5
+# 4: --where's query language (or, not, in, ...). 5: tags, removed runs hidden. 6: group column, --group-by.
+TEXT_REVISION = 6
 
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
@@ -85,9 +85,13 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
 
 def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
           desc: bool = False, columns: tuple[str, ...] | list[str] | str | None = None, where: str | None = None,
-          only_changed: bool = False, limit: int | None = None, removed: bool = False) -> "pandas.DataFrame":
-    """Every recorded run as one DataFrame: name, id, date, message, tags (when some run has
-    any, a sorted list), params.*, metrics.*.
+          only_changed: bool = False, limit: int | None = None, removed: bool = False,
+          group_by: str | None = None) -> "pandas.DataFrame":
+    """Every recorded run as one DataFrame: name, id, date, message, group (of a `flexgit run`),
+    tags (when some run has any, a sorted list), params.*, metrics.*.
+
+    With `group_by` (a column: `group`, `params.lr`, ...), one row per value of it instead: `runs`,
+    and per metric its mean, std (sample), min, max and count (`metrics.acc.mean`, ...).
 
     Columns are the union of all runs' keys; a run without a key has NaN there. `date` is a
     UTC datetime column, or text (with a warning) when some run's date is not a date. Runs
@@ -96,7 +100,7 @@ def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str 
     import pandas as pd
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
-                       only_changed=only_changed, limit=limit, removed=removed)
+                       only_changed=only_changed, limit=limit, removed=removed, group_by=group_by)
     rows = table_rows(query, repo)
     frame = pd.DataFrame(rows.rows, columns=list(rows.columns))
     if "date" in frame.columns:

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from ..errors import InputError
 from ..project.values import is_number
+from .groups import group_rows
 from .where import parse_where, row_test
 
 BASE_COLUMNS = ("name", "id", "date", "message")
@@ -38,6 +39,7 @@ class TableQuery:
     limit: int | None = None
     remote: str | None = None
     removed: bool = False  # only the runs `flexgit rm` removed
+    group_by: str | None = None  # one row per value of this column, the metrics summarised (groups.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.columns, str):  # "a,b" as typed on the command line
@@ -49,7 +51,8 @@ class TableQuery:
 
     def mentions_meta(self) -> bool:
         """True when the columns, sort key or condition refer to a meta.* column."""
-        return any("meta." in part for part in (*self.columns, self.sort_by or "", self.where or ""))
+        return any("meta." in part for part in (*self.columns, self.sort_by or "", self.where or "",
+                                                 self.group_by or ""))
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,9 @@ class Table:
 
 
 def default_columns(known: Sequence[str]) -> list[str]:
-    """Base columns (and status and tags, when some run has them), then params.* and metrics.* in
+    """Base columns (and status, group and tags, when some run has them), then params.* and metrics.* in
     order of first appearance (meta.* on request only)."""
-    status = [column for column in ("status", "tags") if column in known]
+    status = [column for column in ("status", "group", "tags") if column in known]
     return list(BASE_COLUMNS) + status + [c for table in TABLES[:2] for c in known if c.startswith(table + ".")]
 
 
@@ -92,6 +95,8 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     if query.where:
         test = row_test(parse_where(query.where), rows, lambda name, optional: _where_column(name, known, optional))
         rows = [row for row in rows if test(row)]
+    if query.group_by:
+        return _grouped_table(rows, resolve_column(query.group_by, known), query)
     if query.sort_by:
         rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
     if query.limit is not None:
@@ -103,6 +108,20 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     if query.only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
     return Table(tuple(shown), rows, chosen=bool(query.columns))
+
+
+def _grouped_table(rows: Sequence[dict[str, Any]], column: str, query: TableQuery) -> Table:
+    """The table of `--group-by`: sorted, cut and its columns chosen among the summaries."""
+    columns, grouped = group_rows(rows, column)
+    if query.sort_by:
+        grouped = sort_rows(grouped, resolve_column(query.sort_by, columns), query.desc)
+    if query.limit is not None:
+        grouped = grouped[:query.limit]
+    if query.columns:
+        columns = [resolve_column(c, columns) for c in query.columns]
+    if query.only_changed:
+        columns = [c for c in columns if c == column or _varies(grouped, c)]
+    return Table(tuple(columns), grouped, chosen=True)  # already in reading order: the group, then its numbers
 
 
 def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:

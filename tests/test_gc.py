@@ -76,6 +76,7 @@ def test_pull_and_push_across_a_gc_keep_runs_recorded_elsewhere(tmp_path):
     assert cli(a, "gc").code == 0
     pushed = subprocess_cli(a, "push")
     assert pushed.code == 0 and "replaced by our 'flexgit gc' rewrite" in pushed.out, pushed
+    assert git(a, "rev-parse", "refs/flexgit/remotes/origin/heads/experiments") == git(a, "rev-parse", "experiments")
     pulled = subprocess_cli(b, "pull")
     assert pulled.code == 0 and "2 removed runs went here too" in pulled.out, pulled
     assert names(b) == ["r1", "r4", "r5", "b1"] and names(b, "--removed") == []
@@ -100,7 +101,21 @@ def test_a_push_of_old_runs_after_a_gc_is_joined_onto_the_rewrite(tmp_path):
     cli(a, "gc")
     assert subprocess_cli(a, "push").code == 0  # the lease fails, the pull replays b1 onto the rewrite
     assert names(a) == ["r1", "r3", "b1"]
-    assert subprocess_cli(b, "pull").code == 0 and names(b) == ["r1", "r3", "b1"]
+    assert subprocess_cli(b, "sync").code == 0 and names(b) == ["r1", "r3", "b1"]
+
+
+def test_gc_flattens_merge_commits(tmp_path):
+    _, (a, b) = shared_clones(tmp_path)
+    flexgit.record(name="a1", metrics={"i": 1}, repo=a)
+    flexgit.record(name="b1", metrics={"i": 2}, repo=b)
+    assert subprocess_cli(a, "push").code == 0 and subprocess_cli(b, "pull").code == 0
+    flexgit.record(name="b2", metrics={"i": 3}, repo=b)
+    assert git(b, "log", "--merges", "--format=%H", "experiments").strip()  # the pull joined with a merge
+    cli(b, "rm", "b1")
+    assert cli(b, "gc").code == 0
+    assert git(b, "log", "--merges", "--format=%H", "experiments").strip() == ""
+    assert sorted(names(b)) == ["a1", "b2"]
+    assert all(git(b, "merge-base", "--is-ancestor", f"exp/{name}", "experiments") == "" for name in ("a1", "b2"))
 
 
 def test_a_run_brought_back_elsewhere_survives_the_gc(tmp_path):
@@ -120,3 +135,20 @@ def test_gc_in_a_repository_without_runs_changes_nothing(tmp_path):
     repo = make_repo(tmp_path / "p")
     done = cli(repo, "gc")
     assert done.code == 0 and "nothing to reclaim" in done.out
+
+
+@pytest.mark.parametrize("step, landed", [("rewrite-journal", False), ("rewrite-notes", True)])
+def test_a_gc_killed_midway_is_all_or_nothing(repo, step, landed):
+    for name in ("a", "b", "c"):
+        flexgit.record(name=name, metrics={"acc": len(name)}, repo=repo)
+    cli(repo, "rm", "b")
+    before = name_refs(repo)
+    killed = subprocess_cli(repo, "gc", env={"FLEXGIT_CRASH_AT": step})
+    assert killed.code != 0 and name_refs(repo) == before  # killed before the names moved
+    flexgit.record(name="d", metrics={"acc": 4}, repo=repo)  # the next write finishes (or drops) the gc
+    after = name_refs(repo)
+    assert ("b" not in after) == landed and (after["c"] != before["c"]) == landed
+    assert names(repo) == ["a", "c", "d"]
+    history = git(repo, "log", "--format=%H", "experiments").split()
+    assert all(after[name] in history for name in after) and subprocess_cli(repo, "fsck").code == 0
+    assert not (repo / ".git" / "flexgit.d" / "rewrite.json").exists()

@@ -78,7 +78,8 @@ def test_pull_and_push_across_a_gc_keep_runs_recorded_elsewhere(tmp_path):
     assert pushed.code == 0 and "replaced by our 'flexgit gc' rewrite" in pushed.out, pushed
     assert git(a, "rev-parse", "refs/flexgit/remotes/origin/heads/experiments") == git(a, "rev-parse", "experiments")
     pulled = subprocess_cli(b, "pull")
-    assert pulled.code == 0 and "2 removed runs went here too" in pulled.out, pulled
+    assert pulled.code == 0 and pulled.out.startswith("pulled from origin: 0 new runs\n"), pulled
+    assert "2 removed runs went here too" in pulled.out, pulled
     assert names(b) == ["r1", "r4", "r5", "b1"] and names(b, "--removed") == []
     assert git(b, "rev-parse", "exp/r1") == git(a, "rev-parse", "exp/r1")  # the same rewritten run
     assert subprocess_cli(b, "push").code == 0
@@ -99,7 +100,10 @@ def test_a_push_of_old_runs_after_a_gc_is_joined_onto_the_rewrite(tmp_path):
     assert subprocess_cli(b, "push").code == 0  # onto the old history, before A's gc reaches the remote
     cli(a, "rm", "r2")
     cli(a, "gc")
-    assert subprocess_cli(a, "push").code == 0  # the lease fails, the pull replays b1 onto the rewrite
+    pushed = subprocess_cli(a, "push")  # the lease fails, the pull replays b1 onto the rewrite
+    assert pushed.code == 0 and "replaced by our 'flexgit gc' rewrite" in pushed.out, pushed
+    pulled = subprocess_cli(a, "pull")
+    assert pulled.out.startswith("pulled from origin: 0 new runs"), pulled
     assert names(a) == ["r1", "r3", "b1"]
     assert subprocess_cli(b, "sync").code == 0 and names(b) == ["r1", "r3", "b1"]
 

@@ -154,6 +154,7 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
         before = store.branch_tip(target)
         notes_before = store.begin_pull()
         across = plan_join(store, before, store.repo.ref_target(tracking.branch))
+        known = len(store.runs(target, removed=None)) if across is not None else 0
         for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
             tip = store.repo.ref_target(theirs)
             if tip is not None and not store.is_flexgit_commit(tip):
@@ -172,7 +173,10 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
         names = store.names_noted_since(notes_before)
         joined.conflicts, joined.refused = store.adopt_names([names, fetched.legacy_names], "flexgit: pull")
         store.end_pull()
-        joined.new_runs = store.new_runs([before], store.branch_tip(target))
+        if across is None:
+            joined.new_runs = store.new_runs([before], store.branch_tip(target))
+        else:  # the run commits are all new: count the runs instead
+            joined.new_runs = len(store.runs(target, removed=None)) - known + joined.rewritten
     return joined
 
 

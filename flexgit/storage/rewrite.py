@@ -173,7 +173,7 @@ def land_join(store: Store, branch: BranchRef, plan: JoinPlan) -> Rewrite:
             if run is not None and not run.removed and git.is_commit(commit):
                 revived.append(commit)  # brought back (rm --undo) where the rewrite could not see it
                 lines[commit] = joined
-            else:
+            elif here is not None or git.is_commit(commit):
                 removed.append(commit)
     extra = [(c, tree, message) for c, tree, message in git.history(plan.other, [plan.replaced, plan.base])
              if _kind(message) == KIND_RUN]

@@ -156,3 +156,30 @@ def test_a_gc_killed_midway_is_all_or_nothing(repo, step, landed):
     history = git(repo, "log", "--format=%H", "experiments").split()
     assert all(after[name] in history for name in after) and subprocess_cli(repo, "fsck").code == 0
     assert not (repo / ".git" / "flexgit.d" / "rewrite.json").exists()
+
+
+def test_a_clone_that_pulled_an_older_state_keeps_its_runs_across_a_gc(tmp_path):
+    _, (a, b) = shared_clones(tmp_path)
+    flexgit.record(name="r1", metrics={"i": 1}, repo=a)
+    assert subprocess_cli(a, "push").code == 0 and subprocess_cli(b, "pull").code == 0
+    flexgit.record(name="b1", metrics={"i": 0}, repo=b)  # B saw r1 only
+    for name in ("r2", "r3"):
+        flexgit.record(name=name, metrics={"i": 2}, repo=a)
+    cli(a, "rm", "r1", "r2")
+    cli(a, "gc")
+    assert subprocess_cli(a, "push").code == 0
+    assert subprocess_cli(b, "pull").code == 0
+    assert sorted(names(b)) == ["b1", "r3"] and names(b, "--removed") == []
+    assert git(b, "log", "--merges", "--format=%H", "experiments").strip() == ""
+
+
+def test_a_branch_that_shares_no_run_with_a_gc_is_joined_as_usual(tmp_path):
+    _, (a, b) = shared_clones(tmp_path)
+    for name in ("r1", "r2"):
+        flexgit.record(name=name, metrics={"i": 1}, repo=a)
+    cli(a, "rm", "r1")
+    cli(a, "gc")
+    assert subprocess_cli(a, "push").code == 0
+    flexgit.record(name="b1", metrics={"i": 0}, repo=b)  # its own root: nothing of A's
+    assert subprocess_cli(b, "pull").code == 0
+    assert sorted(names(b)) == ["b1", "r2"]

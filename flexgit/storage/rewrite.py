@@ -9,8 +9,8 @@ old run commits become unreachable once reflogs expire: `git gc --prune=now` dro
 Landing is all or nothing (`Store.land_rewrite`): every object first, then a journal, then the
 notes by compare-and-swap (the commit point), then the branch and the names.
 
-Across machines: when one side's branch holds a gc commit the other lacks, and the tip it
-replaced is related to the other side's branch, a pull rebuilds on the rewritten history: the
+Across machines: when one side's branch holds gc commits the other lacks, which moved or
+removed runs the other side's branch holds, a pull rebuilds on the rewritten history: the
 other side's runs the rewrite did not know are replayed onto it (never dropped) and recorded
 by another gc commit (so a push may replace a branch that still holds their old ids), the
 survivors' notes and names move to their new ids, and a removed run disappears only when its
@@ -49,7 +49,7 @@ class Rewrite:
     moved: dict[str, str] = field(default_factory=dict)
     removed: list[str] = field(default_factory=list)
     tip: str | None = None  # the new branch tip
-    replaced: str | None = None  # the branch tip it replaces
+    replaced: str | None = None  # the branch tip it replaces (recorded in the gc commit)
 
 
 def collect(store: Store, branch: BranchRef) -> Rewrite:
@@ -124,33 +124,26 @@ def _gc_commit(git: GitRepo, parent: str, replaced: str, moved: dict[str, str], 
 
 @dataclass
 class JoinPlan:
-    """A pull across a rewrite: the rewritten side's tip, the other's, the tip the rewrite replaced
-    there, and the records of every gc commit the other side lacks (record, tree), oldest first."""
+    """A pull across a rewrite: the rewritten side's tip, the other's, the records of every gc commit
+    the other side lacks (record, tree), oldest first, and the other side's runs they know."""
 
     base: str
     other: str
-    replaced: str
     records: list[tuple[dict, str]]
+    known: set[str]
 
 
 def plan_join(store: Store, ours: str | None, theirs: str | None) -> JoinPlan | None:
-    """How to join `theirs` with `ours` when one of them is a rewrite the other does not hold; None otherwise."""
+    """How to join `theirs` with `ours` when one of them is a rewrite of runs the other holds; None otherwise."""
     git = store.repo
     if ours is None or theirs is None or git.is_ancestor(ours, theirs) or git.is_ancestor(theirs, ours):
         return None
-    found = False
     for side, other in ((theirs, ours), (ours, theirs)):
         records = _gc_commits(git, side, other)
-        found |= bool(records)
-        for record, _ in records:
-            replaced = record["replaces"]
-            if git.is_commit(replaced) and (git.is_ancestor(replaced, other) or git.is_ancestor(other, replaced)):
-                return JoinPlan(side, other, replaced, records[::-1])
-    if found:
-        raise BranchError("the experiments branch was rewritten by 'flexgit gc' on one side and this clone "
-                          "cannot tell which of its runs it replaced; nothing was joined: pull into a fresh "
-                          "clone and record there")
-    return None
+        known = _runs_only_in(git, other, side) & _old_ids(records)
+        if known:
+            return JoinPlan(side, other, records[::-1], known)
+    return None  # no rewrite holds a run of the other side: a plain join brings nothing removed back
 
 
 def land_join(store: Store, branch: BranchRef, plan: JoinPlan) -> Rewrite:
@@ -162,10 +155,10 @@ def land_join(store: Store, branch: BranchRef, plan: JoinPlan) -> Rewrite:
     chained: dict[str, str] = {}
     removed, revived, lines = [], [], {}
     for record, tree in plan.records:  # oldest first: a run moved twice ends at its newest id
-        moves = record.get("moved") if isinstance(record.get("moved"), dict) else {}
+        moves = _moves(record)
         chained = {old: moves.get(new, new) for old, new in chained.items()}
         chained.update({old: new for old, new in moves.items() if old not in chained})
-        for commit in record.get("removed", []):
+        for commit in _removed(record):
             recorded = git.tree_entry(tree, f"{GC_NOTES}/{commit}")
             here = _note_in(git, notes_tree, commit)
             joined = _union(here, git.read_blob(recorded)) if here and recorded else (here or b"")
@@ -175,26 +168,47 @@ def land_join(store: Store, branch: BranchRef, plan: JoinPlan) -> Rewrite:
                 lines[commit] = joined
             elif here is not None or git.is_commit(commit):
                 removed.append(commit)
-    extra = [(c, tree, message) for c, tree, message in git.history(plan.other, [plan.replaced, plan.base])
-             if _kind(message) == KIND_RUN]
-    extra += [(c, *_tree_message(git, c)) for c in revived]
+    extra = [(c, tree, message) for c, tree, message in git.history(plan.other, [plan.base])
+             if _kind(message) == KIND_RUN and c not in plan.known]
+    extra += [(c, *_tree_message(git, c)) for c in revived if c not in {e[0] for e in extra}]
     moved, tip = _replay(git, extra, plan.base)
     if moved:  # the replay rewrote the other side too: recorded, so a push may replace it there
         tip = _gc_commit(git, tip, plan.other, moved, {})
     old_moved = {old: new for old, new in chained.items() if _note_in(git, notes_tree, old)}
-    rewrite = Rewrite({**old_moved, **moved}, removed, tip, plan.replaced)
+    rewrite = Rewrite({**old_moved, **moved}, removed, tip, plan.other)
     _land(store, branch, rewrite, git.ref_target(branch.ref), notes_tip, lines)
     return rewrite
 
 
 def replaced_by_ours(store: Store, ours: str | None, theirs: str | None) -> bool:
-    """Does our branch hold a rewrite of `theirs` (a gc commit whose replaced tip holds it)? Then a push
-    may replace it (with a lease)."""
+    """Does our branch hold a rewrite of every run of `theirs` it lacks (gc commits that moved or removed
+    them)? Then a push may replace the remote's branch (with a lease)."""
     git = store.repo
     if ours is None or theirs is None or not git.is_commit(theirs) or git.is_ancestor(theirs, ours):
         return False
-    return any(git.is_commit(r.get("replaces", "")) and git.is_ancestor(theirs, r["replaces"])
-               for r, _ in _gc_commits(git, ours, theirs))
+    records = _gc_commits(git, ours, theirs)
+    return bool(records) and _runs_only_in(git, theirs, ours) <= _old_ids(records)
+
+
+def _runs_only_in(git: GitRepo, tip: str, other: str) -> set[str]:
+    """The run commits reachable from `tip` and not from `other`."""
+    return {c for c, _, message in git.history(tip, [other]) if _kind(message) == KIND_RUN}
+
+
+def _old_ids(records: list[tuple[dict, str]]) -> set[str]:
+    """Every run commit the gc commits `records` replaced or removed."""
+    return {c for record, _ in records for c in [*_moves(record), *_removed(record)]}
+
+
+def _moves(record: dict) -> dict[str, str]:
+    moved = record.get("moved")
+    return {k: v for k, v in moved.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(moved, dict) else {}
+
+
+def _removed(record: dict) -> list[str]:
+    removed = record.get("removed")
+    return [c for c in removed if isinstance(c, str)] if isinstance(removed, list) else []
 
 
 def _gc_commits(git: GitRepo, tip: str, other: str) -> list[tuple[dict, str]]:

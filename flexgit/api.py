@@ -18,6 +18,7 @@ from .verbs.migrate import migrate
 from .verbs.record import record
 from .verbs.note import note
 from .verbs.rename import rename
+from .verbs.gc import gc
 from .verbs.rm import rm
 from .verbs.show import artifact, show
 from .verbs.sync import pull, push, sync
@@ -28,7 +29,7 @@ from .view.query import TableQuery
 
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck",
+    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
     "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
     "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
 ]

@@ -104,8 +104,8 @@ def completion(ctx: click.Context, shell: str) -> None:
 
 
 for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
-                 organise.tag, organise.note, organise.rm, commands.checkout, commands.import_cmd, commands.fsck,
-                 launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook, completion):
+                 organise.tag, organise.note, organise.rm, organise.gc, commands.checkout, commands.import_cmd,
+                 commands.fsck, launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook, completion):
     cli.add_command(_command)
 
 

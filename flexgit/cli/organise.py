@@ -1,4 +1,4 @@
-"""The commands that organise runs: tag, note, rm (and rm --undo)."""
+"""The commands that organise runs: tag, note, rm (and rm --undo), gc."""
 
 from __future__ import annotations
 
@@ -101,6 +101,37 @@ def rm(ctx: click.Context, names: tuple[str, ...], where: str | None, undo: bool
         click.echo(f"{run.name} was {'not removed' if undo else 'already removed'}")
     if where and not done.changed and not done.unchanged:
         click.echo(f"no {'removed ' if undo else ''}runs match --where '{where}'; nothing to do")
+
+
+@click.command()
+@branch_option
+@click.pass_context
+def gc(ctx: click.Context, branch: str | None) -> None:
+    """Reclaim the space of removed runs: rewrite the experiments branch without them.
+
+    The runs 'flexgit rm' removed lose their commits, notes and names; every other run's
+    commit is re-created with the same snapshot and message, so its id changes while its
+    name stays. Then 'git gc' can drop their files once no ref or reflog holds them, e.g.
+    'git reflog expire --expire=now --all && git gc --prune=now'. 'flexgit push' replaces
+    the remote's branch (with a lease); clones that pull drop the removed runs and keep
+    their own. git-lfs objects are not pruned.
+
+    \b
+    Example:
+      flexgit rm --where 'metrics.acc < 0.2' --yes
+      flexgit gc
+      git reflog expire --expire=now --all && git gc --prune=now
+    """
+    from ..verbs.gc import gc as gc_verb
+
+    done = gc_verb(branch=branch, repo=repo_of(ctx))
+    if not done.removed:
+        click.echo("no removed runs on the experiments branch; nothing to reclaim ('flexgit rm' removes runs)")
+        return
+    click.echo(f"dropped {len(done.removed)} removed run{_s(done.removed)}; {len(done.moved)} other run"
+               f"{_s(list(done.moved))} kept with new commit ids (same names). Run 'git reflog expire --expire=now "
+               "--all && git gc --prune=now' to free the space, and 'flexgit push' to replace the remote's branch. "
+               "git-lfs objects are not pruned.")
 
 
 def _s(items: list) -> str:

@@ -21,8 +21,13 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
             joined = ", joined with a merge commit" if report.merged else ""
             runs = "1 new run" if report.fetched_runs == 1 else f"{report.fetched_runs} new runs"
             click.echo(f"pulled from {remote}: {runs}{joined}")
+        if report.rewritten is not None and not quiet:
+            click.echo(f"{remote}'s experiments branch was rewritten by 'flexgit gc': {report.rewritten} removed "
+                       "runs went here too, the runs recorded only here were kept (their ids changed, not their "
+                       "names)")
         if report.pushed and not quiet:
-            click.echo(f"pushed to {remote}")
+            click.echo(f"pushed to {remote}" + (": its experiments branch replaced by our 'flexgit gc' rewrite"
+                                                 if report.replaced else ""))
         for name in report.conflicts:
             warn(f"run name '{name}' means different runs here and on {remote}; both runs are "
                  f"kept: 'flexgit rename {name} NEW' renames yours, then pull again")

@@ -439,6 +439,13 @@ class GitRepo(GitCommand):
         for commit in walker:
             yield str(commit.id), commit.message
 
+    def history(self, tip: str, hidden: list[str]) -> list[tuple[str, str, str]]:
+        """(id, tree id, message) of the commits reachable from `tip` and from none of `hidden`, parents first."""
+        walker = self._repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.REVERSE)
+        for commit in hidden:
+            walker.hide(commit)
+        return [(str(commit.id), str(commit.tree_id), commit.message) for commit in walker]
+
     def has_object(self, oid: str) -> bool:
         try:
             return self._repo.odb.exists(oid)

@@ -42,7 +42,11 @@ KIND_ROOT = "root"  # the experiments branch's first commit
 KIND_RUN = "run"  # one run
 KIND_SNAPSHOT = "snapshot"  # a run's code, made by `checkout --branch/--worktree`
 KIND_MERGE = "merge"  # runs (or notes) joined from a remote; no note, invisible to listings
-KINDS = (KIND_ROOT, KIND_RUN, KIND_SNAPSHOT, KIND_MERGE)
+KIND_GC = "gc"  # `flexgit gc`: the tip of a rewritten branch; its tree holds GC_RECORD, no note
+KINDS = (KIND_ROOT, KIND_RUN, KIND_SNAPSHOT, KIND_MERGE, KIND_GC)
+TRAILER_REPLACES = "Flexgit-Replaces"  # on a gc commit: the branch tip the rewrite replaced
+GC_RECORD = ".flexgit/gc/record.json"  # in a gc commit: {"replaces", "moved": {old: new}, "removed": [old]}
+GC_NOTES = ".flexgit/gc/notes"  # ... and, per removed run, its note as it was (the tombstone travels with it)
 
 # A run name is one ref component; we are stricter than git (no leading '-' or '.',
 # printable ASCII only) so that names are safe on every command line and file system.

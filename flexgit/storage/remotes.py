@@ -34,6 +34,7 @@ from .refs import (
     is_valid_branch_name,
     is_known_run_name,
 )
+from .rewrite import land_join, plan_join
 from .store import Store, crash_point
 
 DELETE_BATCH = 500  # refs deleted on a remote per push (a command line stays short)
@@ -140,6 +141,7 @@ class Joined:
     refused: list[str] = field(default_factory=list)  # incoming names flexgit does not accept
     fetched: Fetched | None = None
     foreign_branch: bool = False  # the remote's refs/heads/<branch> is an ordinary branch, left alone
+    rewritten: int | None = None  # joined across a `flexgit gc` rewrite: how many removed runs went here
 
 
 def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
@@ -151,6 +153,8 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
         store.complete_interrupted_write()  # its runs join the branch before theirs do
         before = store.branch_tip(target)
         notes_before = store.begin_pull()
+        across = plan_join(store, before, store.repo.ref_target(tracking.branch))
+        known = len(store.runs(target, removed=None)) if across is not None else 0
         for theirs, older in ((tracking.branch, False), (tracking.legacy_branch, True)):
             tip = store.repo.ref_target(theirs)
             if tip is not None and not store.is_flexgit_commit(tip):
@@ -159,14 +163,20 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
                     continue
                 raise BranchError(f"'{remote}' holds {target.remote_ref} and it is not a flexgit experiments "
                                   "branch; nothing was joined")
-            joined.merged |= join_branch(store, target, tip, remote)
+            if across is None or older:
+                joined.merged |= join_branch(store, target, tip, remote)
         crash_point("pull-branch")
         join_notes(store, store.repo.ref_target(tracking.notes), remote)
         crash_point("pull-notes")
+        if across is not None:  # a rewritten branch (flexgit gc) on one side: rebuild on it, see rewrite.py
+            joined.rewritten = len(land_join(store, target, across).removed)
         names = store.names_noted_since(notes_before)
         joined.conflicts, joined.refused = store.adopt_names([names, fetched.legacy_names], "flexgit: pull")
         store.end_pull()
-        joined.new_runs = store.new_runs([before], store.branch_tip(target))
+        if across is None:
+            joined.new_runs = store.new_runs([before], store.branch_tip(target))
+        else:  # the run commits are all new: count the runs instead
+            joined.new_runs = len(store.runs(target, removed=None)) - known + joined.rewritten
     return joined
 
 
@@ -228,12 +238,16 @@ def notes_tree_with_remote(store: Store, remote: str, target: BranchRef) -> str 
     return store.joined_notes_tree(trees[0], trees[1])
 
 
-def push_runs(git: GitRepo, remote: str, target: BranchRef) -> tuple[bool, str]:
+def push_runs(git: GitRepo, remote: str, target: BranchRef, lease: str | None = None) -> tuple[bool, str]:
     """Push the branch (to its format 2 place) and the notes in one atomic push: (pushed, git's output).
-    The names travel in the notes."""
+    The names travel in the notes. With `lease` (the remote's branch tip as last fetched, which our
+    branch holds a `flexgit gc` rewrite of), the branch replaces the remote's if it is still there."""
     refspecs = [f"{target.ref}:{target.remote_ref}", f"{NOTES_REF}:{NOTES_REF}"]
+    leases = [f"--force-with-lease={target.remote_ref}:{lease}"] if lease else []
+    if lease:
+        refspecs[0] = "+" + refspecs[0]
     # --atomic: the remote takes the branch and the notes together or not at all.
-    return git.try_git([*_no_mirror(git, remote), "push", "--atomic", "--porcelain", remote, *refspecs])
+    return git.try_git([*_no_mirror(git, remote), "push", "--atomic", "--porcelain", *leases, remote, *refspecs])
 
 
 def _no_mirror(git: GitRepo, remote: str) -> list[str]:

@@ -60,6 +60,7 @@ from .refs import (
 from .run import Run, rows_from_notes, update_line
 
 JOURNAL = "write.json"  # in .git/flexgit.d/: the write under way (see the protocol above)
+REWRITE_JOURNAL = "rewrite.json"  # ... and a rewrite (`flexgit gc`, a pull across one) under way
 CRASH_ENV = "FLEXGIT_CRASH_AT"  # tests only: the write step at which to kill this process
 FANOUT = 2  # notes live at ab/cdef... (git's own fan-out), so a write rewrites two small trees
 MAX_ATTEMPTS = 50
@@ -445,8 +446,51 @@ class Store:
         self.repo.create_refs({run_ref(name): target for name, target in new.items()}, log_message)
         return sorted(conflicts), sorted(refused)
 
+    def land_rewrite(self, notes_tip: str | None, notes_commit: str, branch: str, old_tip: str | None,
+                     new_tip: str | None, names: Mapping[str, Sequence[str | None]]) -> None:
+        """Land a rewrite of the branch (under the writer lock), all or nothing: journal the moves, move
+        the notes by compare-and-swap (the commit point), then the branch and the names (ref -> [old, new
+        or None to delete]). A killed rewrite is finished by the next write when its notes landed."""
+        path = self.repo.flexgit_dir() / REWRITE_JOURNAL
+        journal = {"notes": notes_commit, "branch": branch, "old": old_tip, "new": new_tip, "names": names}
+        write_atomic(path, json.dumps(journal).encode(), durable=True)
+        crash_point("rewrite-journal")
+        try:
+            self.repo.set_ref(NOTES_REF, notes_commit, notes_tip, "flexgit: gc")
+        except RefMoved:
+            path.unlink(missing_ok=True)
+            raise ConcurrencyError("the notes moved while the branch was rewritten; nothing changed, "
+                                   "try again") from None
+        crash_point("rewrite-notes")
+        self._finish_rewrite()
+
+    def _finish_rewrite(self) -> None:
+        """Move the branch and names of a rewrite whose notes landed; then drop its journal."""
+        path = self.repo.flexgit_dir(create=False) / REWRITE_JOURNAL
+        try:
+            journal = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            journal = {}
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        notes = journal.get("notes") if isinstance(journal, dict) else None
+        if isinstance(notes, str) and notes_tip and self.repo.is_commit(notes) and \
+                self.repo.is_ancestor(notes, notes_tip):
+            moves = {journal["branch"]: [journal["old"], journal["new"]], **journal["names"]}
+            for ref, (old, new) in moves.items():
+                if old is None or old == new or self.repo.ref_target(ref) != old:
+                    continue  # done already, or moved by someone else meanwhile: theirs stays
+                with contextlib.suppress(RefMoved):
+                    if new is None:
+                        self.repo.remove_ref(ref, old)
+                    else:
+                        self.repo.set_ref(ref, new, old, "flexgit: gc")
+        path.unlink(missing_ok=True)
+
     def _complete_last_write(self) -> None:
         """Finish the write the journal describes, where it landed; then drop the journal."""
+        self._finish_rewrite()
         journal = self._read_journal()
         if journal is None:
             return  # the common case: nothing was interrupted

@@ -22,6 +22,7 @@ from ..storage.remotes import (
     refusal,
     remember_refspecs,
 )
+from ..storage.rewrite import replaced_by_ours
 
 PUSH_ATTEMPTS = 20
 
@@ -36,6 +37,8 @@ class SyncReport:
     pushed: bool = False
     conflicts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # names from the remote that flexgit does not accept
+    rewritten: int | None = None  # joined across a `flexgit gc` rewrite: removed runs that went here
+    replaced: bool = False  # the push replaced the remote's branch with our rewrite of it (flexgit gc)
     older_format: bool = False  # the remote still holds runs in format 1: `flexgit migrate REMOTE` moves them
 
 
@@ -45,7 +48,7 @@ def pull(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     joined = pull_into(store, remote, target_branch(store.repo, branch))
     fetched = joined.fetched
     return SyncReport(remote, fetched_runs=joined.new_runs, merged=joined.merged, conflicts=joined.conflicts,
-                      refused=joined.refused,
+                      refused=joined.refused, rewritten=joined.rewritten,
                       older_format=bool((fetched.legacy_branch and not joined.foreign_branch) or fetched.legacy_names))
 
 
@@ -76,9 +79,11 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
             time.sleep(random.uniform(0.05, 0.2) * min(attempt, 8))
         if git.ref_target(target.ref) is None:
             return report  # nothing recorded yet
-        done, detail = push_runs(git, remote, target)
+        there = git.ref_target(Tracking.of(git, remote, target).branch)
+        lease = there if replaced_by_ours(store, git.ref_target(target.ref), there) else None
+        done, detail = push_runs(git, remote, target, lease)
         if done:
-            report.pushed = True
+            report.pushed, report.replaced = True, lease is not None
             report.older_format = holds_older_format(store, remote, target)
             return report
         if not lost_a_race(detail):
@@ -100,5 +105,6 @@ def sync(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
     pushed.fetched_runs, pushed.merged = pulled.fetched_runs, pulled.merged
     pushed.conflicts = pulled.conflicts or pushed.conflicts
     pushed.refused = pulled.refused
+    pushed.rewritten = pulled.rewritten
     pushed.older_format = pulled.older_format or pushed.older_format
     return pushed

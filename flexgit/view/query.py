@@ -97,10 +97,7 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
         rows = [row for row in rows if test(row)]
     if query.group_by:
         return _grouped_table(rows, resolve_column(query.group_by, known), query)
-    if query.sort_by:
-        rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
-    if query.limit is not None:
-        rows = rows[:query.limit]
+    rows = _sorted_and_cut(rows, known, query)
     if query.columns:
         shown = [resolve_column(c, known) for c in query.columns]
     else:  # the columns of the rows shown: a filter may have removed every run with some key
@@ -110,13 +107,17 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     return Table(tuple(shown), rows, chosen=bool(query.columns))
 
 
+def _sorted_and_cut(rows: Sequence[dict[str, Any]], known: Sequence[str], query: TableQuery) -> list[dict[str, Any]]:
+    """`rows` in the order `--sort-by` asks for, cut to `--limit`."""
+    if query.sort_by:
+        rows = sort_rows(rows, resolve_column(query.sort_by, known), query.desc)
+    return list(rows[:query.limit] if query.limit is not None else rows)
+
+
 def _grouped_table(rows: Sequence[dict[str, Any]], column: str, query: TableQuery) -> Table:
     """The table of `--group-by`: sorted, cut and its columns chosen among the summaries."""
     columns, grouped = group_rows(rows, column)
-    if query.sort_by:
-        grouped = sort_rows(grouped, resolve_column(query.sort_by, columns), query.desc)
-    if query.limit is not None:
-        grouped = grouped[:query.limit]
+    grouped = _sorted_and_cut(grouped, columns, query)
     if query.columns:
         columns = [resolve_column(c, columns) for c in query.columns]
     if query.only_changed:

@@ -582,10 +582,6 @@ class GitRepo(GitCommand):
                   | FileStatus.INDEX_RENAMED | FileStatus.INDEX_TYPECHANGE)
         return sorted(p for p, flags in self._repo.status(untracked_files="no").items() if flags & staged)
 
-    def is_ignored(self, path: str) -> bool:
-        """True when git ignores `path` (relative to the top of the working tree)."""
-        return self._repo.path_is_ignored(path)
-
     def file_blob(self, path: str) -> str | None:
         """The blob id the working tree's file at `path` would get (a symlink: of its target),
         '' for a folder or anything else that is not a file, None when nothing is there."""

@@ -33,7 +33,6 @@ from .refs import (
     is_valid_label,
 )
 
-ROW_KEYS = ("name", "message", "date", "branch", "data", "status", "group", "parent")
 SHORT_ID = 10
 FACT_KEYS = ("tags", "note", "removed")  # later lines only: tags, a dated comment, a tombstone
 MAX_NOTE_TEXT = 10_000  # characters of one `flexgit note` comment

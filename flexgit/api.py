@@ -6,6 +6,8 @@ from .flex.config import Configuration
 from .flex.experiment import Application, Experiment
 from .storage.run import Run
 from .verbs.checkout import checkout, checkout_back
+from .verbs.compare import compare
+from .verbs.diff import diff
 from .verbs.fsck import fsck
 from .verbs.hook import install as install_hook
 from .verbs.hook import status as hook_status
@@ -32,4 +34,5 @@ __all__ = [
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
     "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
     "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
+    "compare", "diff",
 ]

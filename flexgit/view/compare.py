@@ -19,6 +19,8 @@ from ..project.values import is_number
 if TYPE_CHECKING:
     import pandas
 
+    from .query import Table
+
 SECTIONS = ("run", "params", "metrics", "env", "packages", "meta")
 RUN_KEYS = ("id", "date", "message", "status", "group", "tags")
 ENV_PREFIX = "env."
@@ -68,6 +70,18 @@ class Comparison:
                    for key in self.keys]
         frame = pd.DataFrame(records, columns=["section", "key", *columns, *(["delta"] * (len(self.runs) == 2))])
         return frame.set_index(["section", "key"])
+
+    def table(self) -> "Table":
+        """The comparison as a table for csv, json and markdown: section, key, a column per run (and
+        `delta` for two runs); a run that lacks a key has no value there."""
+        from .query import Table
+
+        two = len(self.runs) == 2
+        columns = ["section", "key", *column_labels(self.runs), *(["delta"] * two)]
+        rows = [{column: value for column, value in zip(columns, [key.section, key.key, *key.values,
+                                                                  *([key.delta] * two)], strict=True)
+                 if value is not None} for key in self.keys]
+        return Table(tuple(columns), rows, chosen=True)
 
     def text(self, width: int = 80) -> str:
         """The comparison as aligned text, a section heading above its keys."""

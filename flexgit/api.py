@@ -19,6 +19,7 @@ from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
 from .verbs.record import record
 from .verbs.note import note
+from .verbs.plot import plot
 from .verbs.rename import rename
 from .verbs.gc import gc
 from .verbs.rm import rm
@@ -34,5 +35,5 @@ __all__ = [
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
     "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
     "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
-    "compare", "diff",
+    "compare", "diff", "plot",
 ]

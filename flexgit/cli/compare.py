@@ -1,9 +1,10 @@
-"""The commands that look at runs side by side: diff, compare."""
+"""The commands that look at runs side by side: diff, compare, plot."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import click
 
@@ -110,4 +111,54 @@ def compare(ctx: click.Context, runs: tuple[str, ...], where: str | None, show_a
     echo_paged(text, paging=not no_pager)
 
 
-COMMANDS = (diff, compare)
+@click.command()
+@click.argument("metrics", nargs=-1)
+@click.option("--runs", metavar="A,B", help="The runs to draw (names or commit ids, comma-separated).")
+@click.option("--where", metavar="EXPR", help="Draw the runs that match, as 'flexgit table --where' chooses them.")
+@branch_option
+@click.option("--x", "x", metavar="AXIS",
+              help="step (default) or time for step curves; a column (params.lr) for a metric against it; "
+                   "commit, with --along, for a metric along the commits of a branch.")
+@click.option("--y", metavar="COLUMN", help="The metric (or any column) to draw against --x.")
+@click.option("--along", metavar="BRANCH", help="With --x commit: the branch of your project (main) whose commits "
+                                                "are the x axis; each run sits at its source commit.")
+@click.option("--parallel", is_flag=True, help="Parallel coordinates over params and the metric --y.")
+@click.option("--params", metavar="A,B", help="With --parallel: the params to draw (default: those that vary).")
+@click.option("--logx", is_flag=True, help="A log scale on the x axis.")
+@click.option("--logy", is_flag=True, help="A log scale on the y axis.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The picture to write: .png or .svg (required when stdout is a terminal).")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg"]),
+              help="The picture's format when it goes to stdout (default png; with -o, the extension says it).")
+@click.pass_context
+def plot(ctx: click.Context, metrics: tuple[str, ...], runs: str | None, where: str | None, branch: str | None,
+         x: str | None, y: str | None, along: str | None, parallel: bool, params: str | None, logx: bool,
+         logy: bool, output: Path | None, fmt: str | None) -> None:
+    """Draw runs as a picture (PNG or SVG): step curves of metrics, a metric against a param, a
+    metric along the commits of your branch, or parallel coordinates. Needs matplotlib
+    (pip install flexgit[plots]).
+
+    \b
+    Example:
+      flexgit plot loss acc --runs lr-0.1,lr-0.3 -o curves.png
+      flexgit plot loss --where 'group = sweep-1a2b3c' --x time -o loss.svg
+      flexgit plot --x params.lr --y metrics.acc --logx -o lr.png
+      flexgit plot --x commit --along main --y acc -o history.png
+      flexgit plot --parallel --y acc --params lr,depth -o sweep.svg
+      flexgit plot loss --runs lr-0.1 | display
+    """
+    from ..verbs.plot import plot as plot_verb
+
+    if output is None and sys.stdout.isatty():
+        raise click.UsageError("a picture is not for a terminal: name a file with -o plot.png (or .svg), "
+                               "or pipe it to a program")
+    data = plot_verb(metrics, runs=runs or (), where=where, x=x, y=y, along=along, parallel=parallel,
+                     params=params or (), logx=logx, logy=logy, branch=branch, output=output, format=fmt,
+                     repo=repo_of(ctx))
+    if output is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        click.echo(f"wrote {output} ({len(data):,} bytes)")
+
+
+COMMANDS = (diff, compare, plot)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import flexgit
+from flexgit.project.history import series
 from conftest import flexgit as cli, flexgit_in_process as run_cli, git, make_repo
 
 pytest.importorskip("matplotlib", reason="flexgit plot needs matplotlib (pip install flexgit[plots])")
@@ -106,6 +107,26 @@ def test_each_kind_writes_an_svg_with_its_series(project, tmp_path, kind):
         assert "$" in svg.decode() and "notacommand" in svg.decode()  # the subject as text
     if kind.startswith("curves"):
         assert ">a</text>" in svg.decode() and ">d</text>" not in svg.decode()  # d logged no steps
+
+
+def test_text_values_are_categories_and_stay_inert_text(project, tmp_path):
+    svg = flexgit.plot(x="params.model", y="acc", format="svg", repo=project).decode()
+    assert ">mlp</text>" in svg and ">cnn</text>" in svg  # category labels, not numbers
+    other = make_repo(tmp_path / "other")
+    for name, model in (("x1", "<script>alert(1)</script>"), ("x2", "]]><svg onload=alert(2)>")):
+        flexgit.record(name=name, params={"model": model}, metrics={"acc": 0.5}, repo=other)
+    for kwargs in ({"x": "params.model", "y": "acc"}, {"parallel": True, "y": "acc"}):
+        svg = flexgit.plot(format="svg", repo=other, **kwargs)
+        ET.fromstring(svg)
+        assert b"<script" not in svg and b"<svg onload" not in svg and b"&lt;script&gt;alert(1)" in svg
+
+
+def test_history_curves_skip_what_cannot_be_drawn():
+    data = (b'{"step": 0, "t": "2026-01-02T03:04:05.000000Z", "metrics": {"loss": 1.0, "tag": "warm"}}\n'
+            b'{"step": 1, "t": "2026-01-02T03:04:07.500000Z", "metrics": {"loss": NaN}}\n{cut\n'
+            b'{"t": "not a time", "metrics": {"loss": 0.5, "acc": Infinity}}\n'
+            b'{"step": 10, "metrics": {"loss": 0.25}}\n[1, 2]\n{"finish": {"min": ["loss"]}}\n')
+    assert series(data) == {"loss": [(0.0, 0.0, 1.0), (2.0, None, 0.5), (10.0, None, 0.25)]}
 
 
 def test_the_same_runs_draw_the_same_svg(project, tmp_path):

@@ -191,7 +191,8 @@ class Point(NamedTuple):
 
 def series(data: bytes) -> dict[str, list[Point]]:
     """Each metric's numeric values in the order logged (a curve per metric). A line without a step
-    counts as the next one after the step before it; text values, and lines a crash cut, are left out."""
+    counts as the next one after the step before it; text, NaN and infinite values, and lines a crash
+    cut, are left out."""
     curves: dict[str, list[Point]] = {}
     start: dt.datetime | None = None
     step = -1.0
@@ -199,13 +200,14 @@ def series(data: bytes) -> dict[str, list[Point]]:
         line = _parse(raw)
         if line is None or not isinstance(line.get("metrics"), dict):
             continue
-        step = float(line["step"]) if is_number(line.get("step")) else step + 1
+        given = line.get("step")
+        step = float(given) if is_number(given) and math.isfinite(given) else step + 1
         moment = _moment(line.get("t"))
         if start is None and moment is not None:
             start = moment
         seconds = (moment - start).total_seconds() if moment is not None and start is not None else None
         for key, value in line["metrics"].items():
-            if is_number(value):
+            if is_number(value) and math.isfinite(value):
                 curves.setdefault(str(key), []).append(Point(step, seconds, float(value)))
     return curves
 

@@ -84,8 +84,10 @@ def scatter(points: Sequence[Point], x_label: str, y_label: str, logx: bool, log
         if len(points) <= MAX_LEGEND:
             for x, point in zip(xs, points, strict=True):
                 ax.annotate(_label(point.run), (x, point.y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set_xscale("log" if logx else "linear")
-        ax.set_yscale("log" if logy else "linear")
+        if logx:  # only then: setting a scale resets the axis' ticks, a categories' labels among them
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
         ax.set_xlabel(_label(x_label))
         ax.set_ylabel(_label(y_label))
 

@@ -166,9 +166,14 @@ def show(ctx: click.Context, name: str) -> None:
         where = run.meta.get("source_branch") or "detached HEAD"
         dirty = ", with uncommitted changes" if run.meta.get("dirty") else ""
         lines.append(f"source   {source} ({where}{dirty})" + ("" if details.source_known else " [not in this clone]"))
-    for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", run.meta)):
+    from ..project.environment import PREFIX, describe
+
+    meta = {key: value for key, value in run.meta.items() if not key.startswith(PREFIX)}  # summarised below
+    for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", meta)):
         lines.append(f"{title}:")
         lines += [f"  {key} = {format_value(value, precise=True)}" for key, value in values.items()] or ["  (none)"]
+    if environment := describe(run.meta):
+        lines += ["environment:"] + [f"  {line}" for line in environment]
     if run.data:
         lines.append("data:")
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"

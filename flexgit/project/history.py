@@ -3,7 +3,8 @@
 A history is JSON lines: `{"step", "t", "metrics", "proc"}` per logged step, `{"t", "finish":
 {"min", "max"}, "proc"}` when training asks for extremes; `proc` names the process that logged
 the line. A run keeps the lines of one process as `.flexgit/history.jsonl`; its row gets the
-last value of each metric, and `KEY.min` / `KEY.max` for the keys asked about.
+last value of each metric, and `KEY.min` / `KEY.max` for the keys asked about. System metrics
+(`sys.*`, sampled by `flexgit run`) are peaks: the row gets `sys.KEY.max` only.
 
 `append` buffers lines in memory and writes them in batches, each batch one append of whole
 lines: at most about the last second is lost when a process is killed, never part of a line.
@@ -32,6 +33,7 @@ PENDING = "history.jsonl"
 SET_ASIDE = "history-set-aside.jsonl"  # steps of processes that no run took: kept, never attached
 
 FLUSH_AFTER_S = 1.0  # the most a crash may lose
+SYSTEM_PREFIX = "sys."  # system metrics (project/sysmetrics.py): their summary is their peak
 
 _process: tuple[int, str] | None = None
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps builds one per call
@@ -174,6 +176,9 @@ def summarize(data: bytes) -> dict[str, Any]:
                 series.setdefault(key, []).append(value)
         for kind in ("min", "max"):
             wanted[kind].update((line.get("finish") or {}).get(kind) or [])
+    for key in [key for key in last if key.startswith(SYSTEM_PREFIX)]:
+        del last[key]  # the last sample says little (the command was ending); the peak says a lot
+        wanted["max"].add(key)
     for kind, keys in wanted.items():
         for key in keys:
             if series.get(key):

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from ._version import __version__
 from .errors import InputError
-from .project import environment
+from .project import environment, live
 from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
@@ -114,6 +114,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     written = write_run(store, target, tree, run, files, Path.cwd(), history.taken,
                         private=settings.private_meta)
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
+    live.settle(git.flexgit_dir() / live.RUNNING_DIR, history.procs)  # these runs are no longer live
     return written
 
 

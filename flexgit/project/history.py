@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import live
 from .values import is_number
 
 ENV = "FLEXGIT_HISTORY"
@@ -76,6 +77,7 @@ def flush() -> None:
         _flushed_at = time.monotonic()
         for path, lines in batches.items():
             _write(path, "".join(_encode({**line, "t": _stamp(stamp)}) + "\n" for stamp, line in lines).encode())
+            live.logged(path, [line for _, line in lines])  # a script's live run: once per batch, not per step
 
 
 def _stamp(stamp: float) -> str:
@@ -103,6 +105,7 @@ def _write(path: Path, data: bytes) -> None:
 def _flush_at_exit() -> None:
     try:
         flush()
+        live.exited()
     except OSError as exc:  # nothing above can catch it any more; say what was lost
         warnings.warn(f"flexgit.log could not write its last steps: {exc}", RuntimeWarning, stacklevel=1)
 
@@ -124,6 +127,7 @@ class Pending:
     taken: bytes = b""
     set_aside: bytes = b""
     set_aside_steps: int = 0
+    procs: tuple[str, ...] = ()  # every process whose lines were taken or set aside
 
 
 def split_pending(data: bytes, own: str | None = None) -> Pending:
@@ -137,7 +141,8 @@ def split_pending(data: bytes, own: str | None = None) -> Pending:
     taken = [raw for raw, line in lines if line is not None and line.get("proc") == chosen]
     others = [(raw, line) for raw, line in lines if line is None or line.get("proc") != chosen]
     return Pending(taken=_joined(taken), set_aside=_joined([raw for raw, _ in others]),
-                   set_aside_steps=sum(1 for _, line in others if line is not None and "metrics" in line))
+                   set_aside_steps=sum(1 for _, line in others if line is not None and "metrics" in line),
+                   procs=tuple(dict.fromkeys(str(proc) for proc in procs)))
 
 
 def span(data: bytes) -> tuple[int, str | None]:

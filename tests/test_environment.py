@@ -173,3 +173,9 @@ def test_a_failing_or_hanging_nvidia_smi_costs_one_bounded_try(repo, tmp_path):
     hanging.mkdir()
     fake_nvidia_smi(hanging, "#!/bin/sh\nexec sleep 60\n")
     assert environment.ask_nvidia_smi(str(hanging / "bin" / "nvidia-smi"), timeout=0.5) == {}
+
+
+def test_the_summary_of_a_pulled_runs_environment_prints_no_terminal_escapes():
+    lines = environment.describe({"env.python": "CPython 3.11\x1b[2J", "env.cpu": "x\ny", "env.cpus": 4,
+                                  "env.gpus": ["A100", "A100", "H100"], "env.gpu_memory": [80.0, 80.0]})
+    assert lines == ["CPython 3.11\\x1b[2J", "x\\ny, 4 cores", "2 x A100 (80.0 GiB), 1 x H100"]

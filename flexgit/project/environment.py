@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .files import read_sealed, write_sealed
+from .values import one_line
 
 ENVIRONMENT_FILE = "environment.txt"  # under .flexgit/ in a run's tree
 GPU_CACHE = "gpus.json"  # under .git/flexgit.d/
@@ -279,7 +280,8 @@ def private(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe(meta: dict[str, Any]) -> list[str]:
-    """`flexgit show`'s summary of a run's `env.*` meta, a line each for software, CPU and GPUs."""
+    """`flexgit show`'s summary of a run's `env.*` meta, a line each for software, CPU and GPUs (whatever
+    their types: the meta may come from a remote)."""
     env = {key[len(PREFIX):]: value for key, value in meta.items() if key.startswith(PREFIX)}
     if not env:
         return []
@@ -309,4 +311,4 @@ def describe(meta: dict[str, Any]) -> list[str]:
         extra = [f"driver {env['driver']}"] if env.get("driver") else []
         extra += [f"CUDA {env['cuda']}"] if env.get("cuda") else []
         lines.append(gpu + (f"; {', '.join(extra)}" if extra else ""))
-    return lines
+    return [one_line(line) for line in lines]  # a pulled run's meta is input: no terminal escapes

@@ -29,7 +29,7 @@ from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
-from .storage.store import Store
+from .storage.store import Store, check_run
 
 PathLike = str | os.PathLike
 
@@ -181,17 +181,19 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
     metrics = dict(run.metrics)
     meta = dict(run.meta)
     if history:
-        files[HISTORY_FILE] = git.write_blob(history)
         metrics = {**summarize(history), **metrics}
         steps, since = span(history)
         meta.update({"history_steps": steps, **({"history_since": since} if since else {})})
     data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
     requirements, env_meta = environment.capture(git.flexgit_dir())
-    files[environment.ENVIRONMENT_FILE] = git.write_blob(requirements.encode())
     meta = {**meta, **collect_meta(git, tree), **env_meta}
     if private:
         meta = environment.private(private_meta(meta, git.workdir))
     run = replace(run, metrics=metrics, meta=meta, date=now[:19] + "Z", time=now, data=data)
+    check_run(run)  # a refused run writes nothing, not even these blobs
+    if history:
+        files[HISTORY_FILE] = git.write_blob(history)
+    files[environment.ENVIRONMENT_FILE] = git.write_blob(requirements.encode())
     return store.write([run], [tree], target, [files])[0]
 
 

@@ -82,6 +82,20 @@ for r in range(repeat):
 print(json.dumps({"log_us": statistics.median(logged) * 1e6, "floor_us": statistics.median(floor) * 1e6}))
 """
 
+# The environment a record captures, in a fresh process as a CLI record meets it (flexgit imported,
+# nvidia-smi's answer cached by an earlier record), against importlib.metadata reading the same list.
+ENV_CAPTURE = """
+import json, sys, time, importlib.metadata
+from pathlib import Path
+from flexgit.project import environment
+cache = Path(sys.argv[1])
+start = time.perf_counter(); text, meta = environment.capture(cache); first = time.perf_counter() - start
+start = time.perf_counter(); environment.capture(cache); again = time.perf_counter() - start
+start = time.perf_counter(); found = list(importlib.metadata.distributions()); metadata = time.perf_counter() - start
+print(json.dumps({"first_ms": first * 1000, "again_ms": again * 1000, "metadata_ms": metadata * 1000,
+                  "packages": meta["env.packages"], "gpus": len(meta.get("env.gpus", []))}))
+"""
+
 
 def run(cmd: list[str], cwd: Path, quiet: bool = True) -> tuple[float, int]:
     """Wall time (s) and peak RSS (KiB) of one command, which must succeed."""
@@ -191,6 +205,19 @@ def measure_log(repo: Path, repeat: int) -> str:
             f"{out['log_us'] / out['floor_us']:.0f}x the floor (a dict appended to a list: {out['floor_us']:.2f} µs)")
 
 
+def measure_environment(repo: Path, repeat: int) -> str:
+    """Environment capture (`.flexgit/environment.txt` and `env.*`) in fresh processes: medians."""
+    cache = repo / ".git" / "flexgit.d"
+    subprocess.run([PYTHON, "-c", ENV_CAPTURE, str(cache)], cwd=repo, check=True, capture_output=True)  # nvidia-smi
+    runs = [json.loads(subprocess.run([PYTHON, "-c", ENV_CAPTURE, str(cache)], cwd=repo, check=True,
+                                      capture_output=True, text=True).stdout) for _ in range(repeat)]
+    first, again, metadata = (statistics.median(r[key] for r in runs)
+                              for key in ("first_ms", "again_ms", "metadata_ms"))
+    return (f"environment capture, {runs[0]['packages']} distributions, {runs[0]['gpus']} GPUs: {first:.1f} ms in a "
+            f"fresh process (target <= 20 ms), {again:.2f} ms again in the same one; importlib.metadata lists them "
+            f"in {metadata:.1f} ms")
+
+
 def report(results: dict[int, dict[str, float]]) -> str:
     fresh = results[0]
     header = ("| runs | record (API) | vs fresh | record (CLI) | table cold | table warm | table after 1 new "
@@ -240,6 +267,7 @@ def main() -> None:
         print(report(results))
         print()
         print(measure_log(repos[0], args.repeat))
+        print(measure_environment(repos[0], args.repeat))
         if args.large:
             print(measure_import(Path(root) / "import" / "project", 100_000))
         print()

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from ._version import __version__
 from .errors import InputError
+from .project import environment, live
 from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
@@ -28,7 +29,7 @@ from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
-from .storage.store import Store
+from .storage.store import Store, check_run
 
 PathLike = str | os.PathLike
 
@@ -127,6 +128,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     written = write_run(store, target, tree, run, files, Path.cwd(), history.taken,
                         private=settings.private_meta)
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
+    live.settle(git.flexgit_dir() / live.RUNNING_DIR, history.procs)  # these runs are no longer live
     return written
 
 
@@ -184,23 +186,28 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
     """Record `run` with code `tree`: adds the date, flexgit's meta (which wins over the run's),
     fingerprints of its data (relative paths read from `data_dir`) and the step-wise metrics
     of `history`, if any (kept whole, their summary under the run's own metrics, their count
-    and start in its meta). `private` leaves the host name, platform details and absolute
-    paths out of the meta (`private_meta`)."""
+    and start in its meta), and the environment (`.flexgit/environment.txt`, `env.*` meta).
+    `private` leaves the host name, platform details and absolute paths out of the meta
+    (`private_meta`)."""
     git = store.repo
     now = utc_now()
     files = dict(files)
     metrics = dict(run.metrics)
     meta = dict(run.meta)
     if history:
-        files[HISTORY_FILE] = git.write_blob(history)
         metrics = {**summarize(history), **metrics}
         steps, since = span(history)
         meta.update({"history_steps": steps, **({"history_since": since} if since else {})})
     data = fingerprints(run.params, git.workdir, data_dir, git.flexgit_dir() / DIGEST_CACHE)
-    meta = {**meta, **collect_meta(git, tree)}
+    requirements, env_meta = environment.capture(git.flexgit_dir())
+    meta = {**meta, **collect_meta(git, tree), **env_meta}
     if private:
-        meta = private_meta(meta, git.workdir)
+        meta = environment.private(private_meta(meta, git.workdir))
     run = replace(run, metrics=metrics, meta=meta, date=now[:19] + "Z", time=now, data=data)
+    check_run(run)  # a refused run writes nothing, not even these blobs
+    if history:
+        files[HISTORY_FILE] = git.write_blob(history)
+    files[environment.ENVIRONMENT_FILE] = git.write_blob(requirements.encode())
     return store.write([run], [tree], target, [files])[0]
 
 
@@ -218,12 +225,17 @@ AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command"
 RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked")
 
 
+def is_reserved_meta(key: str) -> bool:
+    """True for a meta key flexgit writes itself: `RESERVED_META` and the environment's `env.*`."""
+    return key in RESERVED_META or key.startswith(environment.PREFIX)
+
+
 def check_meta_keys(keys: Iterable[str], where: str) -> None:
     """Refuse meta keys that are flexgit's own."""
-    taken = [key for key in keys if key in RESERVED_META]
+    taken = [key for key in keys if is_reserved_meta(key)]
     if taken:
         raise InputError(f"{where} sets {', '.join(map(repr, taken))}, which flexgit writes itself "
-                         f"({', '.join(RESERVED_META)}); give yours other names")
+                         f"({', '.join(RESERVED_META)}, env.*); give yours other names")
 
 
 def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:

@@ -44,8 +44,8 @@ def test_snapshot_holds_working_tree_changes_untracked_files_and_no_ignored_ones
     (repo / "data" / "big.bin").write_text("ignored too\n")
     flexgit.record(name="snap", repo=repo)
     paths = tree_paths(repo, "exp/snap")
-    assert paths == [".flexgit/config.toml", ".flexgit/meta.toml", ".flexgit/results.toml", ".gitignore",
-                     "new_model.py", "train.py"]
+    assert paths == [".flexgit/config.toml", ".flexgit/environment.txt", ".flexgit/meta.toml",
+                     ".flexgit/results.toml", ".gitignore", "new_model.py", "train.py"]
     assert git(repo, "show", "exp/snap:train.py") == "print('uncommitted')\n"
 
 
@@ -266,8 +266,9 @@ def test_a_git_repository_inside_the_working_tree_is_left_out_with_a_warning(rep
         f"warning: left out of the snapshot, a git repository of its own: vendor/lib (on commit {commit[:10]}, "
         "named in the run's meta)"]
     assert sorted(flexgit.show("nested", repo=repo).run.meta["nested_repos"]) == ["empty", f"vendor/lib@{commit}"]
-    assert tree_paths(repo, "exp/nested") == [".flexgit/config.toml", ".flexgit/meta.toml", ".flexgit/results.toml",
-                                              ".gitignore", "train.py", "vendor/README"]
+    assert tree_paths(repo, "exp/nested") == [".flexgit/config.toml", ".flexgit/environment.txt",
+                                              ".flexgit/meta.toml", ".flexgit/results.toml", ".gitignore",
+                                              "train.py", "vendor/README"]
     # `flexgit run` leaves it out of the record too, and the command still finds it
     ran = run_cli(repo, "run", "--name", "uses-it", "--", "python", "-c", "print(open('vendor/lib/v.py').read())")
     assert ran.code == 0 and "VERSION = 2" in ran.out, ran

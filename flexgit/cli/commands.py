@@ -89,6 +89,9 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
 @click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Show the first N rows.")
 @click.option("--remote", metavar="REMOTE", help="Fetch REMOTE's runs and show them with yours (nothing local moves).")
 @click.option("--removed", is_flag=True, help="Show only the runs 'flexgit rm' removed.")
+@click.option("--running", is_flag=True,
+              help="Show only the runs of this clone not recorded yet: status running, lost (its process died) "
+                   "or ended (exited without a record), with their latest logged metrics.")
 @click.option("--group-by", metavar="COL",
               help="One row per value of COL (group, params.lr, ...): the number of runs and each metric's mean, "
                    "std, min, max and count (acc.mean, ...), which --sort-by and --columns can name.")
@@ -97,7 +100,7 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
                    "$FLEXGIT_PAGER, $PAGER or 'less -FRX').")
 @click.pass_context
 def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_changed, limit, remote,
-          removed, group_by, no_pager) -> None:
+          removed, running, group_by, no_pager) -> None:
     """Every recorded run as one table: name, the metrics, the params that vary, then the rest.
 
     A column may be named by its full name (params.model.depth) or any unambiguous end of it at
@@ -110,6 +113,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
       flexgit table --columns name,n_estimators,acc --no-pager
       flexgit table --format csv > runs.csv
       flexgit table --removed
+      flexgit table --running
       flexgit table --group-by group --sort-by acc.mean --desc
     """
     from ..verbs.table import removed_count, remotes_to_pull, table_branch, table_text
@@ -117,11 +121,14 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit, remote=remote, removed=removed,
-                       group_by=group_by)
+                       group_by=group_by, running=running)
     text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
     if not text:
         name = table_branch(branch, repo=repo_of(ctx))
-        if removed:
+        if running:
+            click.echo("no runs running here" + (f" match --where '{where}'" if where else "")
+                       + "; 'flexgit run' and scripts that call flexgit.log show here until recorded", err=True)
+        elif removed:
             click.echo(f"no removed runs on branch '{name}'" + (f" match --where '{where}'" if where else ""), err=True)
         elif where:
             click.echo(f"no runs on branch '{name}' match --where '{where}'", err=True)
@@ -166,9 +173,14 @@ def show(ctx: click.Context, name: str) -> None:
         where = run.meta.get("source_branch") or "detached HEAD"
         dirty = ", with uncommitted changes" if run.meta.get("dirty") else ""
         lines.append(f"source   {source} ({where}{dirty})" + ("" if details.source_known else " [not in this clone]"))
-    for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", run.meta)):
+    from ..project.environment import PREFIX, describe
+
+    meta = {key: value for key, value in run.meta.items() if not key.startswith(PREFIX)}  # summarised below
+    for title, values in (("params", run.params), ("metrics", run.metrics), ("meta", meta)):
         lines.append(f"{title}:")
         lines += [f"  {key} = {format_value(value, precise=True)}" for key, value in values.items()] or ["  (none)"]
+    if environment := describe(run.meta):
+        lines += ["environment:"] + [f"  {line}" for line in environment]
     if run.data:
         lines.append("data:")
         lines += [f"  {key} = {d['path']} ({d['kind']}, {d['size']} bytes, sha256 {d['sha256'][:12]})"

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from .._context import RESERVED_META, branch_ref, open_store
+from .._context import branch_ref, is_reserved_meta, open_store
 from ..errors import InputError, TrustError
 from ..storage.run import Run
 from ..storage.store import Store
@@ -130,7 +130,7 @@ class Experiment:
         run = show(where["tag"], repo=repo).run
         if where.get("branch") and run.branch != branch_ref(where["branch"]).name:
             raise InputError(f"run '{run.name}' is on branch '{run.branch}', not '{where['branch']}'")
-        meta = {k: v for k, v in run.meta.items() if k not in RESERVED_META}
+        meta = {k: v for k, v in run.meta.items() if not is_reserved_meta(k)}
         self.config = Configuration([{"name": run.name, **meta}, dict(run.params), dict(run.metrics)])
         self.config.run = _ref(run, repo)
         self.recorded = run

@@ -3,7 +3,8 @@
 A history is JSON lines: `{"step", "t", "metrics", "proc"}` per logged step, `{"t", "finish":
 {"min", "max"}, "proc"}` when training asks for extremes; `proc` names the process that logged
 the line. A run keeps the lines of one process as `.flexgit/history.jsonl`; its row gets the
-last value of each metric, and `KEY.min` / `KEY.max` for the keys asked about.
+last value of each metric, and `KEY.min` / `KEY.max` for the keys asked about. System metrics
+(`sys.*`, sampled by `flexgit run`) are peaks: the row gets `sys.KEY.max` only.
 
 `append` buffers lines in memory and writes them in batches, each batch one append of whole
 lines: at most about the last second is lost when a process is killed, never part of a line.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import live
 from .values import is_number
 
 ENV = "FLEXGIT_HISTORY"
@@ -32,6 +34,7 @@ PENDING = "history.jsonl"
 SET_ASIDE = "history-set-aside.jsonl"  # steps of processes that no run took: kept, never attached
 
 FLUSH_AFTER_S = 1.0  # the most a crash may lose
+SYSTEM_PREFIX = "sys."  # system metrics (project/sysmetrics.py): their summary is their peak
 
 _process: tuple[int, str] | None = None
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps builds one per call
@@ -74,6 +77,7 @@ def flush() -> None:
         _flushed_at = time.monotonic()
         for path, lines in batches.items():
             _write(path, "".join(_encode({**line, "t": _stamp(stamp)}) + "\n" for stamp, line in lines).encode())
+            live.logged(path, [line for _, line in lines])  # a script's live run: once per batch, not per step
 
 
 def _stamp(stamp: float) -> str:
@@ -101,6 +105,7 @@ def _write(path: Path, data: bytes) -> None:
 def _flush_at_exit() -> None:
     try:
         flush()
+        live.exited()
     except OSError as exc:  # nothing above can catch it any more; say what was lost
         warnings.warn(f"flexgit.log could not write its last steps: {exc}", RuntimeWarning, stacklevel=1)
 
@@ -122,6 +127,7 @@ class Pending:
     taken: bytes = b""
     set_aside: bytes = b""
     set_aside_steps: int = 0
+    procs: tuple[str, ...] = ()  # every process whose lines were taken or set aside
 
 
 def split_pending(data: bytes, own: str | None = None) -> Pending:
@@ -135,7 +141,8 @@ def split_pending(data: bytes, own: str | None = None) -> Pending:
     taken = [raw for raw, line in lines if line is not None and line.get("proc") == chosen]
     others = [(raw, line) for raw, line in lines if line is None or line.get("proc") != chosen]
     return Pending(taken=_joined(taken), set_aside=_joined([raw for raw, _ in others]),
-                   set_aside_steps=sum(1 for _, line in others if line is not None and "metrics" in line))
+                   set_aside_steps=sum(1 for _, line in others if line is not None and "metrics" in line),
+                   procs=tuple(dict.fromkeys(str(proc) for proc in procs)))
 
 
 def span(data: bytes) -> tuple[int, str | None]:
@@ -174,6 +181,9 @@ def summarize(data: bytes) -> dict[str, Any]:
                 series.setdefault(key, []).append(value)
         for kind in ("min", "max"):
             wanted[kind].update((line.get("finish") or {}).get(kind) or [])
+    for key in [key for key in last if key.startswith(SYSTEM_PREFIX)]:
+        del last[key]  # the last sample says little (the command was ending); the peak says a lot
+        wanted["max"].add(key)
     for kind, keys in wanted.items():
         for key in keys:
             if series.get(key):

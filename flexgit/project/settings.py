@@ -9,6 +9,8 @@
                                   # "none": no limit)
     include_secrets = false       # changed/untracked files that look like secrets are left out
     private_meta = false          # true: no host name, platform details or absolute paths in runs
+    system_metrics = 5            # seconds between samples of a `flexgit run` command's CPU, memory, GPU
+                                  # (sys.* in its history); 0 or false: none
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -26,7 +28,9 @@ from ..errors import InputError
 from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
-KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta")
+KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta",
+        "system_metrics")
+DEFAULT_SAMPLE_INTERVAL_S = 5.0
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
 NO_LIMIT = "none"
 # File names that usually hold credentials: a snapshot leaves them out unless include_secrets says otherwise.
@@ -57,6 +61,9 @@ results = []       # e.g. ["metrics.json"]
 # Runs pushed to a shared remote carry your name, email, host name, platform and command
 # line; true leaves out the host name, platform details and absolute paths.
 # private_meta = false
+# `flexgit run` samples its command's CPU, memory and GPU use every few seconds (sys.* keys in
+# the run's history, their peaks in the table); the seconds between samples, 0 for none.
+# system_metrics = 5
 '''
 
 
@@ -72,6 +79,7 @@ class Settings:
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # None: no limit
     include_secrets: bool | tuple[str, ...] = False  # True, or globs of secret-looking files to keep
     private_meta: bool = False
+    system_metrics: float | None = DEFAULT_SAMPLE_INTERVAL_S  # seconds between samples; None: no sampling
     source: str | None = None  # the file they came from
 
     def snapshot_filter(self) -> "SnapshotFilter":
@@ -163,7 +171,17 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
                     include=_files(table, "include", source), exclude=_files(table, "exclude", source),
                     max_file_size=_size(table.get("max_file_size"), source),
                     include_secrets=_secrets(table.get("include_secrets", False), source), private_meta=private,
+                    system_metrics=_interval(table.get("system_metrics", DEFAULT_SAMPLE_INTERVAL_S), source),
                     source=source)
+
+
+def _interval(value: Any, source: str) -> float | None:
+    if value is False or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.1 <= value <= 86400:
+        return float(value)
+    raise InputError(f"'system_metrics' in {source} must be the seconds between samples (0.1 to 86400), "
+                     "or 0 or false for none")
 
 
 def _secrets(value: Any, source: str) -> bool | tuple[str, ...]:

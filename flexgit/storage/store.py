@@ -70,6 +70,14 @@ MAX_NOTE_BYTES = 16 << 20
 RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 
 
+def check_run(run: Run) -> None:
+    """Refuse a run `Store.write` would refuse for its message or its size, before anything is written."""
+    check_text(run.message, f"the message of run '{run.name}'")
+    if len(run.to_note_line()) > MAX_NOTE_BYTES:  # every `table` would read it
+        raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
+                         "keep large values in a file of the snapshot")
+
+
 class Store:
     """The runs of one repository."""
 
@@ -180,10 +188,7 @@ class Store:
         if len(set(named)) != len(named):
             raise InputError("two runs in one batch have the same name; give each run its own name")
         for run in runs:  # checked by every caller already; a run message is never cut, whoever forgets
-            check_text(run.message, f"the message of run '{run.name}'")
-            if len(run.to_note_line()) > MAX_NOTE_BYTES:  # every `table` would read it
-                raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
-                                 "keep large values in a file of the snapshot")
+            check_run(run)
         with self.repo.writer_lock():
             self._prepare_write()
             for _ in range(MAX_ATTEMPTS):

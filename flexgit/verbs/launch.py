@@ -35,7 +35,8 @@ from typing import Any, Callable, Iterator, Sequence
 from .._context import open_store, private_text, read_history, snapshot, target_branch, write_run
 from ..errors import InputError, UnknownRunError
 from ..project.formats import dumps, loads
-from ..project import watchdog
+from ..project import live, watchdog
+from ..project.monitor import Monitor
 from ..project.history import ENV as HISTORY_ENV
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
@@ -225,6 +226,7 @@ class Sweep:
             outcome.status, outcome.error = "failed", str(exc)
         finally:
             shutil.rmtree(checkout, ignore_errors=True)
+            live.remove(self._live_path(index))  # recorded, or never will be
             self._count(running=-1, done=1, failed=int(outcome.status == "failed"),
                         interrupted=int(outcome.status == "interrupted"))
 
@@ -261,16 +263,28 @@ class Sweep:
                                      stderr=subprocess.STDOUT, start_new_session=True)
             self.children[index] = child
             self._watch(f"+{child.pid}")  # its own session: its process group has its id
+            monitor = self._monitor(child.pid, checkout, label, index)
             try:
                 for raw in child.stdout:
                     log.write(raw)
                     self.on_output(label, raw.decode(errors="replace").rstrip("\n"))
                 return child.wait()
             finally:
+                monitor.stop()
                 child.stdout.close()
                 self.children.pop(index, None)
                 if child.poll() is not None:
                     self._watch(f"-{child.pid}")
+
+    def _monitor(self, pid: int, checkout: Path, label: str, index: int) -> Monitor:
+        """Sample the command's processes into its history (`sys.*`) and show it in `table --running`."""
+        state = {"name": label, "command": " ".join(self.command), "group": self.group,
+                 "params": self.outcomes[index].overrides if index < len(self.outcomes) else {}}
+        return Monitor(pid, checkout / ".flexgit-history.jsonl", self._live_path(index), state,
+                       self.settings.system_metrics)
+
+    def _live_path(self, index: int) -> Path:
+        return live.state_path(self.store.repo.flexgit_dir() / live.RUNNING_DIR, f"run {os.getpid()} {index}")
 
     def _watch(self, line: str) -> None:
         """Tell the watchdog (started with the first command) that a process group started or ended."""

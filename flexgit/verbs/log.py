@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 from .._context import pending_path
 from ..errors import InputError
-from ..project import history
+from ..project import history, live
 from ..project.history import ENV, process_id
 from ..project.values import check_values
 
@@ -52,4 +52,6 @@ def _pending(repo: str | os.PathLike | None) -> Path:
     path = _paths.get(key)
     if path is None:
         path = _paths[key] = pending_path(repo)
+        if key[2] is None:  # the repository's own pending file: this script is a live run until recorded
+            live.track(path, path.parent / live.RUNNING_DIR)
     return path

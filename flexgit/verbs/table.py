@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._context import PathLike, open_store, target_branch
 from .._version import __version__
+from ..project import live
 from ..project.values import parse_moment
 from ..storage import textcache
 from ..storage.gitrepo import GitRepo
@@ -58,6 +59,9 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
     `notes_tree` reads another notes tree than the local one (ours joined with a remote's).
     """
     store = open_store(repo)
+    if query.running:  # not recorded yet: this clone's live state, not the notes
+        rows = live.rows(store.repo.flexgit_dir(create=False) / live.RUNNING_DIR)
+        return build_table(rows, query) if rows else Table((), [])  # none: no column to name
     target = target_branch(store.repo, query.branch)
     store.branch_tip(target)
     rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree, removed=query.removed)
@@ -70,6 +74,9 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
     With `query.remote`, its runs are fetched and shown with ours (nothing local moves).
     """
     store = open_store(repo)
+    if query.running:  # changes with no tip moving: never cached
+        rows = table_rows(query, store.repo)
+        return render(rows, fmt, width) if rows.rows or fmt != "table" else ""
     target = target_branch(store.repo, query.branch)
     notes_tree = notes_tree_with_remote(store, query.remote, target) if query.remote is not None else None
     tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {notes_tree}"
@@ -86,7 +93,7 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
 def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,
           desc: bool = False, columns: tuple[str, ...] | list[str] | str | None = None, where: str | None = None,
           only_changed: bool = False, limit: int | None = None, removed: bool = False,
-          group_by: str | None = None) -> "pandas.DataFrame":
+          group_by: str | None = None, running: bool = False) -> "pandas.DataFrame":
     """Every recorded run as one DataFrame: name, id, date, message, group (of a `flexgit run`),
     tags (when some run has any, a sorted list), params.*, metrics.*.
 
@@ -95,12 +102,14 @@ def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str 
 
     Columns are the union of all runs' keys; a run without a key has NaN there. `date` is a
     UTC datetime column, or text (with a warning) when some run's date is not a date. Runs
-    that `rm` removed are left out; `removed=True` gives only those.
+    that `rm` removed are left out; `removed=True` gives only those. `running=True` gives the runs of
+    this clone that are not recorded yet instead (`status` `running`, `lost` or `ended`).
     """
     import pandas as pd
 
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
-                       only_changed=only_changed, limit=limit, removed=removed, group_by=group_by)
+                       only_changed=only_changed, limit=limit, removed=removed, group_by=group_by,
+                       running=running)
     rows = table_rows(query, repo)
     frame = pd.DataFrame(rows.rows, columns=list(rows.columns))
     if "date" in frame.columns:

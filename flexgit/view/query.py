@@ -40,6 +40,7 @@ class TableQuery:
     remote: str | None = None
     removed: bool = False  # only the runs `flexgit rm` removed
     group_by: str | None = None  # one row per value of this column, the metrics summarised (groups.py)
+    running: bool = False  # only the live runs: not recorded yet (project/live.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.columns, str):  # "a,b" as typed on the command line
@@ -48,6 +49,9 @@ class TableQuery:
             object.__setattr__(self, "columns", tuple(self.columns or ()))
         if self.limit is not None and self.limit < 0:
             raise InputError("--limit must be 0 or more")
+        if self.running and (self.removed or self.remote is not None):
+            raise InputError("--running lists the runs of this machine not recorded yet; it goes with neither "
+                             "--removed nor --remote")
 
     def mentions_meta(self) -> bool:
         """True when the columns, sort key or condition refer to a meta.* column."""

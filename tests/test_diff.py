@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import flexgit
-from flexgit._context import branch_ref, open_store, write_run
+from flexgit._context import branch_ref, open_store
 from flexgit.storage.run import Run
 from conftest import flexgit_in_process as run_cli, git, repo_state
 
@@ -158,9 +158,12 @@ def test_environment_is_compared_when_runs_have_one(runs):
     tree = git_repo.commit(store.find("base").id)[0]
     for name, text, python in (("env-a", "numpy==1.26.4\ntorch==2.2.0\nPyYAML==6.0\n", "3.11"),
                                ("env-b", "numpy==2.0.0\npyyaml==6.0\nscipy==1.13.0\n", "3.12")):
+        # As a run recorded on another machine arrives: its own environment, written below write_run
+        # (which would capture this interpreter's).
         files = {"environment.txt": git_repo.write_blob(text.encode())}
-        run = Run(name=name, params={"lr": 0.1}, meta={"env.python": python, "env.cuda": "12.1"})
-        write_run(store, branch_ref(None), tree, run, files, runs)
+        run = Run(name=name, params={"lr": 0.1}, meta={"env.python": python, "env.cuda": "12.1"},
+                  date="2026-01-01T00:00:00Z", time="2026-01-01T00:00:00.000000Z")
+        store.write([run], [tree], branch_ref(None), [files])
     found = cells(run_cli(runs, "diff", "env-a", "env-b").out)
     assert found["numpy"] == ["1.26.4", "2.0.0", "changed"]
     assert found["torch"] == ["2.2.0", "removed"] and found["scipy"] == ["1.13.0", "added"]
@@ -168,7 +171,9 @@ def test_environment_is_compared_when_runs_have_one(runs):
     assert found["python"] == ["3.11", "3.12"]
     text = run_cli(runs, "diff", "env-a", "env-b").out.splitlines()
     assert text.index("run") < text.index("env") < text.index("packages")
-    without = run_cli(runs, "diff", "base", "env-b")  # a run recorded before environments were: no error
+    before = Run(name="no-env", params={"lr": 0.1}, date="2026-01-01T00:00:00Z", time="2026-01-01T00:00:00.000000Z")
+    store.write([before], [tree], branch_ref(None), [{}])
+    without = run_cli(runs, "diff", "no-env", "env-b")  # a run recorded before environments were: no error
     assert without.code == 0 and cells(without.out)["numpy"] == ["2.0.0", "added"], without
 
 

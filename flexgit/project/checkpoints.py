@@ -19,6 +19,8 @@ from typing import Any, Iterable
 from ..errors import InputError
 from .values import is_number
 
+REPO_ENV = "FLEXGIT_REPO"  # set by `flexgit run`: the repository its checkout came from
+ROOT_ENV = "FLEXGIT_ROOT"  # ... and the top of the checkout, which checkpoint paths are relative to
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 
 

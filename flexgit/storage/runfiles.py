@@ -300,3 +300,20 @@ def place_checkpoints(git: GitRepo, run: Run, tree: str, directory: Path) -> lis
     for kept, dest in placed:
         write_file(git, kept, dest)
     return [dest.relative_to(directory).as_posix() for _, dest in placed]
+
+
+def upload_for_push(git: GitRepo, remote: str, tip: str, hidden: list[str]) -> tuple[int, int]:
+    """Upload to `remote` (`git lfs push --object-id`) the git-lfs content of the runs reachable from
+    `tip` and from none of `hidden`, before their refs are pushed: (objects sent, objects this clone
+    lacks). Raises with git-lfs's message when the upload fails; nothing is pushed then."""
+    oids, absent = lfs_objects(git, tip, hidden)
+    if not oids:
+        return 0, absent
+    if not lfs.installed():
+        raise FlexgitError(f"{len(oids)} files of the runs to push are kept with git-lfs, which is not installed "
+                           f"here; {lfs.INSTALL_HINT}; nothing was pushed")
+    done, detail = lfs.upload(git, remote, oids)
+    if not done:
+        raise FlexgitError(f"cannot upload the runs' large files to '{remote}' (git lfs push: {detail}); the runs "
+                           f"stay recorded here and nothing was pushed: fix that, then 'flexgit push {remote}' again")
+    return len(oids), absent

@@ -4,6 +4,7 @@ listed by show, written back by get and checkout; paths outside the working tree
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -194,3 +195,26 @@ def test_settings_outputs_and_lfs_threshold_are_checked(repo):
     (repo / ".flexgit.toml").write_text('lfs_threshold = "lots"\n')
     done = flexgit_in_process(repo, "record")
     assert done.code == 1 and "'lfs_threshold' in" in done.err and '"none" for no limit' in done.err
+
+
+def test_a_pulled_tree_cannot_make_get_or_checkout_write_into_git_or_outside(repo, tmp_path):
+    from flexgit.storage.gitrepo import GitRepo
+    from flexgit.storage.run import Run
+    from flexgit.storage.runfiles import find_file, placed_files, run_files
+
+    def plumbing(*args: str, text: str) -> str:  # git mktree takes names git would never check out
+        return subprocess.run(["git", *args], cwd=repo, input=text, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    blob = plumbing("hash-object", "-w", "--stdin", text="evil")
+    hooks = plumbing("mktree", text=f"100644 blob {blob}\tpost-checkout\n")
+    dot_git = plumbing("mktree", text=f"040000 tree {hooks}\thooks\n")
+    outputs = plumbing("mktree", text=f"040000 tree {dot_git}\t.GIT\n100644 blob {blob}\t..\n"
+                                      f"100644 blob {blob}\tok.txt\n")
+    inner = plumbing("mktree", text=f"040000 tree {outputs}\toutputs\n")
+    top = plumbing("mktree", text=f"040000 tree {inner}\t.flexgit\n")
+    gitrepo = GitRepo.open(repo)
+    assert [f.path for f in run_files(gitrepo, top, "outputs")] == ["ok.txt"]
+    assert find_file(gitrepo, top, "outputs", ".GIT/hooks/post-checkout") is None
+    placed = placed_files(gitrepo, Run(name="hostile"), top, tmp_path / "target", "outputs")
+    assert [dest for _, dest in placed] == [tmp_path / "target" / "ok.txt"]

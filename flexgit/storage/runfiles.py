@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import FlexgitError, InputError, WriteError
-from ..project.checkpoints import Checkpoint, parse_list, split_pending
+from ..project.checkpoints import Checkpoint, is_clean_path, parse_list, split_pending
 from ..project.outputs import Found
 from . import lfs
 from .gitrepo import GitRepo
@@ -106,6 +106,8 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
         return []
     files = []
     for path, blob in git.walk_blobs(folder):
+        if not is_clean_path(path):
+            continue  # a name git itself refuses to check out (`..`, `.git`): never a path to write
         size = git.blob_size(blob)
         pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None
         files.append(KeptFile(kind, path, blob, pointer.size if pointer else size, pointer))
@@ -125,6 +127,8 @@ def history(git: GitRepo, tree: str) -> bytes:
 
 def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
     """The file `path` of one kind that a run keeps, or None."""
+    if not is_clean_path(path.strip("/")):
+        return None
     blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
     if blob is None or git.is_tree(blob):
         return None

@@ -4,8 +4,10 @@ listed by show, written back by get and checkout; paths outside the working tree
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -218,3 +220,25 @@ def test_a_pulled_tree_cannot_make_get_or_checkout_write_into_git_or_outside(rep
     assert find_file(gitrepo, top, "outputs", ".GIT/hooks/post-checkout") is None
     placed = placed_files(gitrepo, Run(name="hostile"), top, tmp_path / "target", "outputs")
     assert [dest for _, dest in placed] == [tmp_path / "target" / "ok.txt"]
+
+
+def test_an_interrupted_run_keeps_the_outputs_written_so_far(repo, tmp_path):
+    project(repo, outputs='["partial.txt", "model.pkl"]')
+    ready = tmp_path / "ready"
+    (repo / "train.py").write_text(
+        "import sys, time\nopen('partial.txt', 'w').write('epoch 1')\n"
+        f"open({str(ready)!r}, 'w').write('x')\ntime.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "flexgit", "run", "--name", "cut", "--", sys.executable, "train.py"],
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    run = flexgit.show("cut", repo=repo)
+    assert run.run.status == "interrupted" and run.run.meta["outputs_missing"] == ["model.pkl"]
+    assert [f.path for f in run.files] == ["partial.txt"]
+    assert git(repo, "show", "exp/cut:.flexgit/outputs/partial.txt") == "epoch 1"

@@ -155,3 +155,21 @@ def test_choosing_a_checkpoint():
         choose(items, "first")
     with pytest.raises(InputError, match="has no checkpoints"):
         choose([], "last")
+
+
+def test_checkpoints_in_an_ignored_folder_of_the_working_tree_are_kept_and_resumed_without_touching_it(repo,
+                                                                                                      tmp_path):
+    (repo / "train.py").write_text(TRAIN.replace('"ckpt.pt"', '"checkpoints/ckpt.pt"'))
+    (repo / ".gitignore").write_text("checkpoints/\n")
+    (repo / "checkpoints").mkdir()
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "train")
+    env = {"TMPDIR": str(tmp_path)}
+    first = cli(repo, "run", "--name", "first", "--", sys.executable, "train.py", env=env)
+    assert first.code == 0, first
+    assert [(c.step, c.path) for c in flexgit.show("first", repo=repo).checkpoints][-1] == (2, "checkpoints/ckpt.pt")
+    mine = (repo / "checkpoints" / "ckpt.pt").read_text()  # the linked folder: the command wrote here
+    resumed = cli(repo, "run", "--name", "again", "--resume", "first", "--", sys.executable, "train.py", env=env)
+    assert resumed.code == 0 and resumed.out == "start 3\n", resumed
+    assert (repo / "checkpoints" / "ckpt.pt").read_text() == mine  # the resumed run had its own folder
+    assert [c.step for c in flexgit.show("again", repo=repo).checkpoints] == [3, 4, 5]

@@ -38,12 +38,13 @@ def literal(path: str) -> str:
 
 
 def find_outputs(root: Path, patterns: Iterable[str], base: Path | None = None,
-                 skip: Iterable[str] = ()) -> Found:
+                 skip: Iterable[str] = (), also: Path | None = None) -> Found:
     """The files of the tree at `root` that `patterns` name, each relative to `base` (default: `root`)
-    or absolute; `skip`: globs of paths never taken (flexgit's own files in a run's checkout)."""
+    or absolute; `skip`: globs of paths never taken (flexgit's own files in a run's checkout); `also`:
+    a second tree that links may point into (the working tree a run's checkout links folders of)."""
     found = Found()
     root_abs = Path(os.path.abspath(root))
-    real_root = root_abs.resolve()
+    real_root = [root_abs.resolve()] + ([Path(also).resolve()] if also is not None else [])
     base_abs = Path(os.path.abspath(base or root))
     skipped = tuple(skip)
     for pattern in dict.fromkeys(patterns):
@@ -107,18 +108,18 @@ def _walk(root: Path, start: str) -> Iterable[str]:
             yield prefix + name
 
 
-def _problem(path: Path, real_root: Path) -> str | None:
-    """Why `path` cannot be kept, or None: a link whose target is outside the tree, a folder link,
+def _problem(path: Path, real_roots: list[Path]) -> str | None:
+    """Why `path` cannot be kept, or None: a link whose target is outside the trees, a folder link,
     something that is not a regular file."""
     if path.is_symlink():
         target = path.resolve()
-        if not target.is_relative_to(real_root):
+        if not any(target.is_relative_to(root) for root in real_roots):
             return f"a symbolic link to {os.readlink(path)}, outside the working tree"
         if target.is_dir():
             return "a symbolic link to a folder"
     if not path.is_file():
         return "not a regular file"
-    if not path.resolve().is_relative_to(real_root):
+    if not any(path.resolve().is_relative_to(root) for root in real_roots):
         return "outside the working tree, through a symbolic link"
     return None
 

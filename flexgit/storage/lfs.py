@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +82,8 @@ def store_file(git: GitRepo, source: Path) -> Pointer:
     The copy goes to a temporary file first and is renamed into place, so a killed process never
     leaves a partial object under its final name. An object already there is not written again.
     """
+    import tempfile  # only when a file is this large: `record` of small runs never pays for it
+
     temp_dir = storage_dir(git) / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0

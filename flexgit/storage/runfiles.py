@@ -243,13 +243,15 @@ def last_checkpoints(git: GitRepo, tree: str) -> dict[str, KeptFile]:
     return {path: kept for path, kept in found.items() if kept is not None}
 
 
-def resumable(git: GitRepo, run: Run) -> None:
-    """Check that `run` has checkpoints to resume from, and that their content is here (fetched if not)."""
+def resumable(git: GitRepo, run: Run) -> list[str]:
+    """The paths of the last checkpoints of `run`, checked to be there to resume from, their content
+    in this clone (fetched if not)."""
     last = last_checkpoints(git, git.commit(run.id)[0])
     if not last:
         raise InputError(f"run '{run.name}' has no checkpoints to resume from (flexgit.checkpoint keeps them); "
                          f"'flexgit show {run.name}' lists what it keeps")
     ensure_content(git, run, last.values())
+    return sorted(last)
 
 
 def placed_files(git: GitRepo, run: Run, tree: str, directory: Path, kind: str,

@@ -39,7 +39,8 @@ def checkpoint(path: str | os.PathLike, step: int, repo: str | os.PathLike | Non
                          "flexgit.checkpoint('ckpt.pt', step=1000, val_loss=0.31)")
     values = check_values(metrics, "flexgit.checkpoint") if metrics else {}
     keeper, root, pending = _place(repo)
-    found = find_outputs(root, [literal(os.fspath(path))], base=Path.cwd())
+    # under `flexgit run`, a folder of the checkout may be a link into the working tree (an ignored checkpoints/)
+    found = find_outputs(root, [literal(os.fspath(path))], base=Path.cwd(), also=keeper.git.workdir)
     if found.refused:
         raise InputError(f"checkpoint {found.refused[0]}: keep checkpoints inside the working tree")
     if len(found.files) != 1 or not (root / next(iter(found.files))).samefile(Path(path).absolute()):

@@ -38,7 +38,7 @@ from ..project.formats import dumps, loads
 from ..project import watchdog
 from ..project.checkpoints import REPO_ENV, ROOT_ENV
 from ..project.history import ENV as HISTORY_ENV
-from ..project.outputs import output_tops, is_output
+from ..project.outputs import is_output, literal, output_tops
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
 from ..project.values import Scalar, check_key, escape_control, format_value, parse_scalar
@@ -110,6 +110,7 @@ class Sweep:
         self.target = target_branch(git, branch)
         self.store.branch_tip(self.target)
         self.settings = load_settings(git.workdir)
+        self.placed: tuple[str, ...] = ()  # top-level entries that hold the resumed run's checkpoints
         self.resumed = self._resumed(resume)
         self.parent = self._parent(parent) or (self.resumed.id if self.resumed else "")
         self.group = name if name and not TEMPLATE_FIELD.search(name) else self._new_group()
@@ -138,7 +139,7 @@ class Sweep:
             run = self.store.find(name)
         except UnknownRunError as exc:
             raise UnknownRunError(f"--resume: {exc}") from None
-        resumable(self.store.repo, run)
+        self.placed = output_tops(map(literal, resumable(self.store.repo, run)))  # never linked from here
         return run
 
     def _parent(self, name: str | None) -> str:
@@ -253,7 +254,8 @@ class Sweep:
             text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
-        git.link_ignored_top_level(checkout, outputs=self.settings.results + output_tops(self.settings.outputs))
+        git.link_ignored_top_level(checkout, outputs=self.settings.results + output_tops(self.settings.outputs)
+                                   + self.placed)
         self._link_left_out(checkout)
         if self.resumed:
             place_checkpoints(git, self.resumed, git.commit(self.resumed.id)[0], checkout)

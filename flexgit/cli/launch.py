@@ -32,7 +32,8 @@ def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, branch, quiet,
     Each run works in a temporary checkout of your working tree (git-ignored top-level
     folders such as data/, and files the snapshot leaves out, are linked in; git-ignored
     top-level files are copied), so -S never touches your files. The config and results
-    files are those of .flexgit.toml. All runs of one call share a group id (the table's
+    files are those of .flexgit.toml; its outputs are collected from the checkout when the
+    command ends, failed or not. All runs of one call share a group id (the table's
     group column; 'flexgit table --group-by group' sums them up).
 
     \b

@@ -23,12 +23,14 @@ from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, SET_ASIDE, flush, process_id, span, split_pending, summarize
+from .project.outputs import Found, find_outputs, literal
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
+from .storage.runfiles import Keeper, take_checkpoints
 from .storage.store import Store, check_run
 
 PathLike = str | os.PathLike
@@ -94,7 +96,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
                         config_files: Iterable[PathLike] | None = None,
                         results_files: Iterable[PathLike] | None = None, branch: str | None = None,
                         artifacts: Mapping[str, PathLike] | None = None,
-                        meta: Mapping[str, Any] | None = None) -> Run:
+                        meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None) -> Run:
     """Record a run of the working tree as it is now (see `flexgit.record`)."""
     git = store.repo
     git.require_worktree()  # before anything else
@@ -116,9 +118,13 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     for path in kept.values():
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
-    tree, left_out, _ = snapshot(git, settings)
+    found = named_outputs(git.workdir, settings, outputs)
+    tree, left_out, _ = snapshot(git, replace(settings, outputs=settings.outputs + tuple(map(literal, found.files))))
     extra_meta.update(left_out)  # listed in the run; the CLI warns
-    files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
+    keeper = Keeper(git, settings.lfs_threshold)
+    files = {f"{ARTIFACTS_DIR}/{key}": keeper.keep(path, f"artifact {key}") for key, path in kept.items()}
+    files.update(keeper.keep_found(found))
+    extra_meta.update(output_meta(found, keeper))
     pending = pending_path(git)
     logged = read_history(pending)
     history = split_pending(logged, process_id())
@@ -130,6 +136,39 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
     live.settle(git.flexgit_dir() / live.RUNNING_DIR, history.procs)  # these runs are no longer live
     return written
+
+
+def named_outputs(workdir: Path, settings: Settings, outputs: Iterable[PathLike] | None) -> Found:
+    """The output files a record keeps: `outputs` (relative to the current directory, globs allowed)
+    when given, else the settings' (from the top of the working tree). A path outside the working
+    tree, or a link to outside it, is refused: nothing is recorded."""
+    if outputs is None:
+        found = find_outputs(workdir, settings.outputs)
+    else:
+        found = find_outputs(workdir, [os.fspath(path) for path in outputs], base=Path.cwd())
+    if found.refused:
+        raise InputError(f"output {found.refused[0]} cannot be kept with the run: name files inside the working "
+                         "tree; nothing was recorded")
+    return found
+
+
+RUN_FILES = (".flexgit-*",)  # flexgit's own files at the top of a `flexgit run` checkout: never outputs
+
+
+def collect_outputs(git: GitRepo, settings: Settings, root: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """The settings' outputs found in `root` (a run's checkout), stored: their tree entries inside
+    `.flexgit/`, and the meta that says what was missing or refused (kept going: the command ran)."""
+    found = find_outputs(root, settings.outputs, skip=RUN_FILES)
+    keeper = Keeper(git, settings.lfs_threshold)
+    return keeper.keep_found(found), output_meta(found, keeper)
+
+
+def output_meta(found: Found, keeper: Keeper) -> dict[str, Any]:
+    """What a run's meta says of its outputs: the patterns that matched nothing (`outputs_missing`),
+    those refused (`outputs_refused`), and the large files kept as plain blobs for want of git-lfs
+    (`not_in_lfs`). The CLI warns of each."""
+    found_meta = {"outputs_missing": found.missing, "outputs_refused": found.refused, "not_in_lfs": keeper.not_in_lfs}
+    return {key: list(value) for key, value in found_meta.items() if value}
 
 
 def snapshot_meta(snapshot: Snapshot) -> dict[str, Any]:
@@ -194,6 +233,9 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
     files = dict(files)
     metrics = dict(run.metrics)
     meta = dict(run.meta)
+    history, checkpoint_files, checkpoint_meta = take_checkpoints(git, history)
+    files.update(checkpoint_files)
+    meta.update(checkpoint_meta)
     if history:
         metrics = {**summarize(history), **metrics}
         steps, since = span(history)
@@ -222,7 +264,8 @@ AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command"
              "dirty")
 # flexgit's own meta keys, which it writes and reads back (`show` diffs against `source`, skips
 # `imported` runs): never taken from the meta a caller gives or from an imported CSV.
-RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked")
+RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked", "outputs_missing",
+                             "outputs_refused", "not_in_lfs", "checkpoints", "checkpoints_lost", "resumed")
 
 
 def is_reserved_meta(key: str) -> bool:

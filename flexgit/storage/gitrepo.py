@@ -7,6 +7,7 @@ become flexgit errors here.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import getpass
 import os
@@ -343,6 +344,14 @@ class GitRepo(GitCommand):
 
     def read_blob(self, oid: str) -> bytes:
         return self._repo[oid].data
+
+    def hash_file(self, path: Path) -> str:
+        """The blob id a file's bytes would have (nothing is written)."""
+        return str(pygit2.hashfile(str(path)))
+
+    def blob_size(self, oid: str) -> int:
+        """The size of a blob, read from its header (a large blob is not loaded)."""
+        return self._repo.odb.read_header(oid)[1]
 
     def read_blobs(self, oids: list[str]) -> list[bytes]:
         """The contents of many blobs (straight from the object database, no object wrappers)."""
@@ -701,7 +710,7 @@ class GitRepo(GitCommand):
 
         A file is copied, not linked, because code there writing it (a `metrics.json`, a log)
         would otherwise write through the link into this working tree; the top-level entries
-        holding `outputs` (the results files) are left out altogether. With `worktree`, `target`
+        holding `outputs` (globs: results files, outputs) are left out altogether. With `worktree`, `target`
         is a linked worktree: a link its rules would not ignore (git sees a link as a file, so
         `data/` does not match it) is added to the repository's info/exclude as `/name`, so it
         never shows in `git status` there. Returns the names given, linked or copied.
@@ -711,7 +720,7 @@ class GitRepo(GitCommand):
         given, unignored = [], []
         for entry in self.ignored_top_level():
             place = target / entry.name
-            if place.exists() or place.is_symlink() or entry.name in written:
+            if place.exists() or place.is_symlink() or any(fnmatch.fnmatchcase(entry.name, w) for w in written):
                 continue
             # asked before the link exists: libgit2 would follow it and take it for a folder
             if there is not None and not there.path_is_ignored(entry.name):

@@ -28,6 +28,7 @@ RESULTS_FILE = "results.toml"
 DATA_FILE = "data.toml"  # fingerprints of the data the config names
 HISTORY_FILE = "history.jsonl"  # step-wise metrics logged with flexgit.log
 ARTIFACTS_DIR = "artifacts"  # files a run keeps (a trained model), under .flexgit/
+OUTPUT_LOG = "output.log"  # the output of the command `flexgit run` ran
 
 # Trailers of flexgit's commits (the last paragraph of the message, `Key: value` lines).
 TRAILER_FORMAT = "Flexgit-Format"  # every flexgit commit, last: the format version it was written in

@@ -6,7 +6,7 @@ import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from .._context import PathLike, open_store, target_branch
+from .._context import PathLike, open_store, table_of, target_branch
 from .._version import __version__
 from ..project.values import parse_moment
 from ..storage import textcache
@@ -14,7 +14,7 @@ from ..storage.gitrepo import GitRepo
 from ..storage.refs import NOTES_REF
 from ..storage.remotes import notes_tree_with_remote, remotes_with_runs
 from ..storage.run import Run
-from ..view.query import Table, TableQuery, build_table
+from ..view.query import Table, TableQuery
 from ..view.render import render
 
 if TYPE_CHECKING:
@@ -57,11 +57,7 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
 
     `notes_tree` reads another notes tree than the local one (ours joined with a remote's).
     """
-    store = open_store(repo)
-    target = target_branch(store.repo, query.branch)
-    store.branch_tip(target)
-    rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree, removed=query.removed)
-    return build_table(rows, query)
+    return table_of(open_store(repo), query, notes_tree)
 
 
 def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | None = None) -> str:

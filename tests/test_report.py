@@ -44,7 +44,7 @@ def test_the_report_is_one_file_with_every_run(project, tmp_path):
     swept = by_name["lr0.3"]
     assert swept["history"]["step"][:3] == [0, 1, 2] and len(swept["history"]["metrics"]["loss"]) == 41
     assert swept["history"]["metrics"]["loss"][1] == pytest.approx(1 / 1.3)
-    assert swept["log"].splitlines()[0] == "epoch done 0.3"
+    assert swept["log"].splitlines() == ["trained: lr 0.3 width 64", XSS_IN["log"]]
     assert [path for path, _ in swept["outputs"]] == ["config.toml", "history.jsonl", "meta.toml", "output.log",
                                                       "results.toml"]
     assert swept["meta"]["exit_code"] == 0 and swept["changes"] == [["M", "params.toml"]]  # -S lr=0.3

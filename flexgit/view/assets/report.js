@@ -130,10 +130,7 @@
         constant[column] = runs.every(function (run) { return key(run.cells[c]) === first; });
       });
     }
-    if (state.hidden === null) {
-      state.hidden = {};
-      columns.forEach(function (column) { if (constant[column]) { state.hidden[column] = true; } });
-    }
+    if (state.hidden === null) { state.hidden = {}; }  // columns the same everywhere: see showConstant
     snapshotFiles = {};
     Object.keys(state.selected).forEach(function (id) { if (!byId[id]) { delete state.selected[id]; } });
   }
@@ -277,8 +274,8 @@
     }
     var hiddenConstant = D.columns.filter(function (column) { return constant[column]; }).length;
     if (hiddenConstant && !state.showConstant) {
-      main.appendChild(el("p", {"class": "muted", text: hiddenConstant + " columns are the same in every run and hidden; " +
-                                "“Columns…” shows them."}));
+      main.appendChild(el("p", {"class": "muted", text: (hiddenConstant === 1 ? "1 column is" : hiddenConstant + " columns are") +
+                                " the same in every run and hidden; “Columns…” shows " + (hiddenConstant === 1 ? "it." : "them.")}));
     }
   }
 
@@ -289,7 +286,8 @@
     box.appendChild(el("label", null, [all, " show columns that are the same in every run"]));
     D.columns.forEach(function (column) {
       if (ALWAYS[column]) { return; }
-      var check = el("input", {type: "checkbox", checked: !state.hidden[column], "data-col": column});
+      var check = el("input", {type: "checkbox", checked: !state.hidden[column] && (!constant[column] || state.showConstant),
+                               "data-col": column});
       check.onchange = function () {
         if (check.checked) { delete state.hidden[column]; } else { state.hidden[column] = true; }
         if (check.checked && constant[column]) { state.showConstant = true; }

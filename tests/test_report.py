@@ -12,7 +12,9 @@ import pytest
 import flexgit
 from conftest import flexgit as cli, flexgit_in_process as run_cli, git, make_repo, repo_state
 from flexgit.storage.gitrepo import GitRepo
-from flexgit.storage.runfiles import HISTORY_POINTS, LOG_TAIL_LINES, TEXT_LIMIT, RunFiles, Snapshots, curves, log_tail
+from flexgit.storage.runfiles import (
+    CACHE, HISTORY_POINTS, LOG_TAIL_LINES, TEXT_LIMIT, RunFiles, Snapshots, curves, log_tail,
+)
 from flexgit.view.query import Table
 from flexgit.view.report import page, payload, script_json
 from reportproject import XSS, XSS_IN, report_project
@@ -42,8 +44,8 @@ def test_the_report_is_one_file_with_every_run(project, tmp_path):
     assert {"metrics.acc", "params.lr", "params.model", "status", "group"} <= set(document["columns"])
     by_name = dict(zip(names, document["details"], strict=True))
     swept = by_name["lr0.3"]
-    assert swept["history"]["step"][:3] == [0, 1, 2] and len(swept["history"]["metrics"]["loss"]) == 41
-    assert swept["history"]["metrics"]["loss"][1] == pytest.approx(1 / 1.3)
+    assert swept["history"]["step"].startswith("0,1,2,") and swept["history"]["metrics"]["loss"].count(",") == 40
+    assert float(swept["history"]["metrics"]["loss"].split(",")[1]) == pytest.approx(1 / 1.3, rel=1e-5)
     assert swept["log"].splitlines() == ["trained: lr 0.3 width 64", XSS_IN["log"]]
     assert [path for path, _ in swept["outputs"]] == ["config.toml", "history.jsonl", "meta.toml", "output.log",
                                                       "results.toml"]
@@ -110,16 +112,18 @@ def test_a_hand_built_run_named_with_markup_is_data_only():
     assert document["rows"][0][document["columns"].index("metrics.acc")] == {"f": "nan"}
 
 
-def test_history_is_thinned_and_cleaned():
-    lines = [json.dumps({"step": i, "t": f"2026-01-01T00:00:{i % 60:02d}.000000Z",
+def test_history_is_thinned_and_carried_as_text():
+    points = HISTORY_POINTS[0]
+    lines = [json.dumps({"step": i, "t": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.500000Z",
                          "metrics": {"loss": float("nan") if i == 3 else 1 / (i + 1), "note": "text"}})
-             for i in range(2 * HISTORY_POINTS)]
+             for i in range(2 * points)]
     found = curves(("\n".join(lines) + "\n{cut by a cra").encode())
-    assert len(found["step"]) == HISTORY_POINTS and found["step"][-1] == 2 * HISTORY_POINTS - 1
-    assert found["metrics"]["note"] == [None] * HISTORY_POINTS  # not a number: no point
-    assert found["t"][0] == 0.0 and found["metrics"]["loss"][0] == 1.0
+    steps = found["step"].split(",")
+    assert len(steps) == points and steps[-1] == str(2 * points - 1)
+    assert found["metrics"]["note"] == "," * (points - 1)  # text is no point: every value empty
+    assert found["t"].split(",")[:2] == ["0", "2"]  # seconds since the first step, every other step kept
     short = curves("\n".join(lines[:5]).encode())
-    assert short["metrics"]["loss"][3] is None  # NaN: no point, never an invalid JSON value
+    assert short["metrics"]["loss"] == "1,0.5,0.333333,nan,0.2"  # the page draws no point for nan
     assert curves(b"not json\n") is None
 
 
@@ -187,3 +191,16 @@ def test_a_report_reads_and_writes_nothing_in_the_repository(project, tmp_path):
     before = repo_state(project)
     assert cli(project, "report", "-o", str(tmp_path / "r.html")).code == 0
     assert repo_state(project) == before
+
+
+def test_a_second_report_reads_its_cache_and_a_broken_cache_is_rebuilt(project, tmp_path):
+    pages = [tmp_path / f"{n}.html" for n in range(3)]
+    cache = project / ".git" / "flexgit.d" / CACHE
+    cache.unlink(missing_ok=True)
+    assert cli(project, "report", "-o", str(pages[0])).code == 0
+    assert cache.stat().st_size > 0
+    assert cli(project, "report", "-o", str(pages[1])).code == 0
+    cache.write_bytes(cache.read_bytes()[:-100] + b"x" * 100)  # torn or foreign: never served
+    assert cli(project, "report", "-o", str(pages[2])).code == 0
+    documents = [{**document_of(page), "generated": ""} for page in pages]
+    assert documents[0] == documents[1] == documents[2]

@@ -567,14 +567,33 @@
     main.appendChild(curveCharts(chosen, chosenMetrics(keys), state.xTime));
   }
 
+  // A history carries each column as comma-separated numbers: read only when a chart needs it.
+  function numbers(text) {
+    return text.split(",").map(function (item) {
+      var number = item === "" ? null : Number(item);
+      return number === null || isFinite(number) ? number : null;
+    });
+  }
+
+  function history(run) {
+    var raw = run.det && run.det.history;
+    if (!raw) { return null; }
+    if (!run.curves) {
+      var metrics = {};
+      Object.keys(raw.metrics).forEach(function (name) { metrics[name] = numbers(raw.metrics[name]); });
+      run.curves = {step: numbers(raw.step), t: numbers(raw.t), metrics: metrics};
+    }
+    return run.curves;
+  }
+
   function curveCharts(chosen, metrics, byTime) {
     var box = el("div", {"class": "charts", id: "charts"});
     metrics.forEach(function (name) {
       var series = [];
       chosen.forEach(function (run, i) {
-        var history = run.det && run.det.history;
-        if (!history || !history.metrics[name]) { return; }
-        var xs = byTime ? history.t : history.step, ys = history.metrics[name], points = [];
+        var found = history(run);
+        if (!found || !found.metrics[name]) { return; }
+        var xs = byTime ? found.t : found.step, ys = found.metrics[name], points = [];
         for (var j = 0; j < ys.length; j++) { if (ys[j] !== null && xs[j] !== null) { points.push([xs[j], ys[j]]); } }
         series.push({label: run.name, points: points, color: COLORS[i % COLORS.length]});
       });

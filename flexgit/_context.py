@@ -113,6 +113,20 @@ def find_runs(store: Store, names: Iterable[str], example: str) -> list[Run]:
     return list(found.values())
 
 
+def runs_matching(store: Store, where: str, branch: str | None = None, removed: bool = False) -> list[Run]:
+    """The runs of `branch` (the removed ones with `removed`) whose table row matches `where`, oldest first."""
+    from .view.query import TableQuery, build_table  # the query language: not every command's start-up
+
+    target = target_branch(store.repo, branch)
+    store.branch_tip(target)
+    query = TableQuery(branch=branch, where=where)
+    rows = build_table(store.rows(target, with_meta=query.mentions_meta(), removed=removed), query).rows
+    by_id: dict[str, list[Run]] = {}
+    for run in store.runs(target, removed=removed):
+        by_id.setdefault(run.short_id, []).append(run)
+    return [run for row in rows for run in by_id.pop(row["id"], [])]
+
+
 def pending_path(repo: PathLike | GitRepo | None = None) -> Path:
     """Where `flexgit.log` writes: $FLEXGIT_HISTORY, else a file in the repository's flexgit directory."""
     if os.environ.get(HISTORY_ENV):

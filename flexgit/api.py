@@ -6,6 +6,8 @@ from .flex.config import Configuration
 from .flex.experiment import Application, Experiment
 from .storage.run import Run
 from .verbs.checkout import checkout, checkout_back
+from .verbs.compare import compare
+from .verbs.diff import diff
 from .verbs.fsck import fsck
 from .verbs.hook import install as install_hook
 from .verbs.hook import status as hook_status
@@ -17,6 +19,7 @@ from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
 from .verbs.record import record
 from .verbs.note import note
+from .verbs.plot import plot
 from .verbs.rename import rename
 from .verbs.gc import gc
 from .verbs.report import report
@@ -34,5 +37,5 @@ __all__ = [
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
     "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
     "push", "record", "rename", "report", "rm", "run", "show", "sync", "table", "tag", "ui", "uninstall_hook",
-    "update",
+    "update", "compare", "diff", "plot",
 ]

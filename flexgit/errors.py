@@ -48,3 +48,7 @@ class TrustError(FlexgitError):
 
 class NewerFormatError(FlexgitError):
     """The repository was written by a newer flexgit's storage format; nothing was written."""
+
+
+class MissingDependencyError(FlexgitError):
+    """An optional library a command needs (matplotlib for plots) is not installed."""

@@ -1,4 +1,4 @@
-"""Step history: the lines `flexgit.log` writes, whose they are, and their summary in a run's row.
+"""Step history: the lines `flexgit.log` writes, whose they are, their summary in a run's row, and their curves.
 
 A history is JSON lines: `{"step", "t", "metrics", "proc"}` per logged step, `{"t", "finish":
 {"min", "max"}, "proc"}` when training asks for extremes; `proc` names the process that logged
@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .values import is_number
 
@@ -179,3 +179,44 @@ def summarize(data: bytes) -> dict[str, Any]:
             if series.get(key):
                 last[f"{key}.{kind}"] = (min if kind == "min" else max)(series[key])
     return last
+
+
+class Point(NamedTuple):
+    """One logged value of a metric: its step, the seconds since the history's first step, the value."""
+
+    step: float
+    seconds: float | None  # None when the line has no readable time
+    value: float
+
+
+def series(data: bytes) -> dict[str, list[Point]]:
+    """Each metric's numeric values in the order logged (a curve per metric). A line without a step
+    counts as the next one after the step before it; text, NaN and infinite values, and lines a crash
+    cut, are left out."""
+    curves: dict[str, list[Point]] = {}
+    start: dt.datetime | None = None
+    step = -1.0
+    for raw in data.splitlines():
+        line = _parse(raw)
+        if line is None or not isinstance(line.get("metrics"), dict):
+            continue
+        given = line.get("step")
+        step = float(given) if is_number(given) and math.isfinite(given) else step + 1
+        moment = _moment(line.get("t"))
+        if start is None and moment is not None:
+            start = moment
+        seconds = (moment - start).total_seconds() if moment is not None and start is not None else None
+        for key, value in line["metrics"].items():
+            if is_number(value) and math.isfinite(value):
+                curves.setdefault(str(key), []).append(Point(step, seconds, float(value)))
+    return curves
+
+
+def _moment(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

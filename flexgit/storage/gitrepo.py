@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import pygit2
-from pygit2.enums import (CheckoutStrategy, ConfigLevel, FileMode, FileStatus, ObjectType, RepositoryOpenFlag,
-                          RepositoryState, SortMode)
+from pygit2.enums import (CheckoutStrategy, ConfigLevel, DiffFind, FileMode, FileStatus, ObjectType,
+                          RepositoryOpenFlag, RepositoryState, SortMode)
 
 from ..errors import BareRepositoryError, ConcurrencyError, FlexgitError, NotARepositoryError, WriteError
 from ..project.values import one_line
@@ -44,6 +44,18 @@ class Snapshot(NamedTuple):
     left_out: list[str]  # changed or untracked files `keep` refused, and repositories inside the tree
     nested: list[str]    # those repositories, as `path@commit` (`path` when it has no commit)
     sparse: list[str]    # files outside a sparse checkout: the tree has their committed version
+
+
+class FileChange(NamedTuple):
+    """One file that differs between two trees, as `git diff --stat` and `git diff` show it."""
+
+    status: str    # A added, D deleted, M modified, R renamed, T type changed, C copied
+    path: str      # where the file is now (where it was, for a deleted file)
+    old_path: str  # where it was (the same as `path` unless renamed)
+    added: int     # lines added
+    deleted: int   # lines deleted
+    binary: bool
+    patch: str     # the unified diff of this file (git's `diff --git` text), "" unless asked for
 
 
 class GitRepo(GitCommand):
@@ -486,6 +498,35 @@ class GitRepo(GitCommand):
         diff = self._repo.diff(self._repo[old], self._repo[new]) if old else \
             self._repo[new].diff_to_tree(swap=True)
         return [(d.status_char(), d.new_file.path if d.status_char() != "D" else d.old_file.path) for d in diff.deltas]
+
+    def tree_changes(self, old: str | None, new: str, leave_out: str = "", patch: bool = False,
+                     context: int = 3) -> list[FileChange]:
+        """The files that differ from tree `old` (None: the empty tree) to tree `new`, renames found,
+        without those under the folder `leave_out`; with `patch`, each with its unified diff."""
+        new_tree = self._repo[new]
+        diff = self._repo[old].diff_to_tree(new_tree, context_lines=context) if old else \
+            new_tree.diff_to_tree(swap=True, context_lines=context)
+        diff.find_similar(flags=DiffFind.FIND_RENAMES)
+        changes = []
+        for index, delta in enumerate(diff.deltas):
+            paths = (delta.old_file.path, delta.new_file.path)
+            if leave_out and all(path == leave_out or path.startswith(leave_out + "/") for path in paths):
+                continue
+            found = diff[index]  # the patch is computed here, only for the files kept
+            _, added, deleted = found.line_stats
+            status = delta.status_char()
+            changes.append(FileChange(status, paths[0] if status == "D" else paths[1], paths[0], added, deleted,
+                                      found.delta.is_binary,
+                                      found.data.decode("utf-8", "replace") if patch else ""))
+        return changes
+
+    def resolve_commit(self, revision: str) -> str | None:
+        """The commit `revision` names (a branch, a tag, an id, `main~3`), or None."""
+        try:
+            found = self._repo.revparse_single(revision).peel(pygit2.Commit)
+        except (KeyError, ValueError, TypeError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+        return str(found.id)
 
     # -- refs ---------------------------------------------------------------------------
 

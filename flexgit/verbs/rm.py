@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from .._context import PathLike, find_runs, open_store, target_branch
+from .._context import PathLike, find_runs, open_store, runs_matching
 from ..errors import InputError
-from ..storage.run import SHORT_ID, Run, fact_line
-from ..storage.store import Store
-from ..view.query import TableQuery, build_table
+from ..storage.run import Run, fact_line
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ def rm(runs: str | Iterable[str] = (), where: str | None = None, undo: bool = Fa
         raise InputError("give run names or --where, not both")
     store = open_store(repo)
     if where:
-        found = _matching(store, where, undo, branch)
+        found = runs_matching(store, where, branch, removed=undo)
     else:
         verb = "rm --undo" if undo else "rm"
         found = find_runs(store, names, f"flexgit {verb} lr-0.1, or flexgit {verb} --where 'metrics.acc < 0.5'")
@@ -45,14 +43,3 @@ def rm(runs: str | Iterable[str] = (), where: str | None = None, undo: bool = Fa
         changed = [store.find(run.id) for run in changed]
     return Removal(changed=changed, unchanged=unchanged)
 
-
-def _matching(store: Store, where: str, removed: bool, branch: str | None) -> list[Run]:
-    """The runs of the branch (removed ones with `removed`) whose table row matches `where`."""
-    target = target_branch(store.repo, branch)
-    store.branch_tip(target)
-    query = TableQuery(branch=branch, where=where)
-    rows = build_table(store.rows(target, with_meta=query.mentions_meta(), removed=removed), query).rows
-    by_id: dict[str, list[Run]] = {}
-    for run in store.runs(target, removed=removed):
-        by_id.setdefault(run.id[:SHORT_ID], []).append(run)
-    return [run for row in rows for run in by_id.pop(row["id"], [])]

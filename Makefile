@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-peers install system-deps dist clean
+.PHONY: demo test lint bench bench-peers install system-deps screenshots dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,13 +18,18 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo/demo.py
 
-# Real components the suite uses (git-lfs), from Debian when missing and allowed (root with apt,
-# as CI runs); elsewhere the tests that need them skip and say why.
+# Real components the suite uses (git-lfs; chromium and its driver for the report and UI tests), from
+# Debian when missing and allowed (root with apt, as CI runs); elsewhere the tests that need them skip
+# and say why. Each entry is COMMAND:PACKAGE.
+SYSTEM_DEPS := git-lfs:git-lfs chromium:chromium chromedriver:chromium-driver
+APT_INSTALL := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 system-deps:
-	@command -v git-lfs >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		{ apt-get install -y -q git-lfs >/dev/null 2>&1 || \
-		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q git-lfs >/dev/null 2>&1; }; }; } || \
-		echo "git-lfs is not installed and cannot be installed here: its tests will skip"
+	@for dep in $(SYSTEM_DEPS); do command=$${dep%%:*}; package=$${dep#*:}; \
+	  command -v $$command >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { $(APT_INSTALL) $$package >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && $(APT_INSTALL) $$package >/dev/null 2>&1; }; }; } || \
+	    echo "$$package is not installed and cannot be installed here: its tests will skip"; \
+	done
 
 # The whole suite (slow tests included), with coverage measured in every flexgit process it starts.
 test: $(STAMP) system-deps
@@ -32,6 +37,10 @@ test: $(STAMP) system-deps
 	COVERAGE_FILE=$(CURDIR)/.coverage $(PY) -m coverage run -m pytest -q $(PYTEST_ARGS)
 	$(PY) -m coverage combine -q
 	$(PY) -m coverage report --skip-covered --fail-under=90
+
+# The browser tests' screenshots of the report and the UI, written to docs/img/ (README shows them).
+screenshots: $(STAMP) system-deps
+	FLEXGIT_SCREENSHOTS=$(CURDIR)/docs/img $(PY) -m pytest -q tests/test_browser.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -41,6 +50,7 @@ bench: $(STAMP)
 	$(PY) -m compileall -q flexgit
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 	$(PY) benchmarks/shared.py $(BENCH_ARGS)
+	$(PY) benchmarks/report.py
 
 # The same, with DVC and MLflow installed into .venv and measured beside flexgit.
 bench-peers: $(STAMP)

@@ -14,7 +14,7 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ._version import __version__
 from .errors import InputError
@@ -28,10 +28,13 @@ from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten
 from .storage.gitrepo import GitRepo, Snapshot
-from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
+from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, NOTES_REF, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
 from .storage.runfiles import Keeper, take_checkpoints
 from .storage.store import Store, check_run
+
+if TYPE_CHECKING:
+    from .view.query import Table, TableQuery
 
 PathLike = str | os.PathLike
 
@@ -54,6 +57,53 @@ def target_branch(git: GitRepo, branch: str | None) -> BranchRef:
     if branch is None and not git.is_bare:
         branch = load_settings(git.workdir).branch
     return branch_ref(branch)
+
+
+def table_of(store: Store, query: "TableQuery", notes_tree: str | None = None) -> "Table":
+    """The table of runs a query asks for, as plain rows: what `flexgit table`, the report and the UI show.
+
+    `notes_tree` reads another notes tree than the local one (ours joined with a remote's).
+    """
+    from .view.query import Table, build_table  # the query language: not paid by record's start-up
+
+    if query.running:  # not recorded yet: this clone's live state, not the notes
+        rows = live.rows(store.repo.flexgit_dir(create=False) / live.RUNNING_DIR)
+        return build_table(rows, query) if rows else Table((), [])  # none: no column to name
+    target = target_branch(store.repo, query.branch)
+    store.branch_tip(target)
+    rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree, removed=query.removed)
+    return build_table(rows, query)
+
+
+def report_document(store: Store, query: "TableQuery", title: str | None = None) -> dict[str, Any]:
+    """What the report and the UI show: the table `query` asks for, and for each of its runs the
+    meta, notes, curves, output, kept and changed files and code (see `view.report.payload`)."""
+    from .storage.runcontents import RunFiles
+    from .view.report import payload
+
+    target = target_branch(store.repo, query.branch)
+    table = table_of(store, query)
+    shown = {str(row.get("id")) for row in table.rows}
+    runs = [run for run in store.runs(target, removed=query.removed) if run.short_id in shown]
+    files, snapshots = RunFiles(store.repo).details(runs)
+    details = {run.id: {"id": run.id, "meta": dict(run.meta), "notes": [list(note) for note in run.notes],
+                        "tags": list(run.tags), **found} for run, found in zip(runs, files, strict=True)}
+    folder = store.repo.common_dir if store.repo.is_bare else store.repo.workdir
+    name = title or f"flexgit runs of {folder.name}"
+    return payload(table, details, snapshots, name, target.name, utc_now()[:19] + "Z", tips_of(store, target))
+
+
+def tips_of(store: Store, target: BranchRef) -> str:
+    """What changes whenever a run is recorded, changed or removed, or a running run's state moves:
+    the notes and branch tips, and the live-run state's files (names, sizes, times)."""
+    git = store.repo
+    running = git.flexgit_dir(create=False) / "running"
+    try:
+        live = sorted(f"{entry.name}:{entry.stat().st_size}:{entry.stat().st_mtime_ns}"
+                      for entry in os.scandir(running))
+    except OSError:
+        live = []
+    return " ".join([str(git.ref_target(NOTES_REF)), str(git.ref_target(target.ref)), *live])
 
 
 def find_runs(store: Store, names: Iterable[str], example: str) -> list[Run]:

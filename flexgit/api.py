@@ -24,11 +24,13 @@ from .verbs.note import note
 from .verbs.plot import plot
 from .verbs.rename import rename
 from .verbs.gc import gc
+from .verbs.report import report
 from .verbs.rm import rm
 from .verbs.show import artifact, show
 from .verbs.sync import pull, push, sync
 from .verbs.table import list_runs, table
 from .verbs.tag import tag
+from .verbs.ui import ui
 from .verbs.update import update
 from .view.query import TableQuery
 
@@ -36,6 +38,6 @@ __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration", "Experiment",
     "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "checkpoint", "finish", "fsck", "gc",
     "get", "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note",
-    "pull", "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
-    "compare", "diff", "plot",
+    "pull", "push", "record", "rename", "report", "rm", "run", "show", "sync", "table", "tag", "ui", "uninstall_hook",
+    "update", "compare", "diff", "plot",
 ]

@@ -34,7 +34,7 @@ def test_bash_completion_completes_command_names(tmp_path):
     """What the bash script asks the program when the user presses Tab after `flexgit re`."""
     env = {"_FLEXGIT_COMPLETE": "bash_complete", "COMP_WORDS": "flexgit re", "COMP_CWORD": "1"}
     result = cli(tmp_path, env=env)
-    assert result.code == 0 and result.out.splitlines() == ["plain,record", "plain,rename"], result
+    assert result.code == 0 and result.out.splitlines() == ["plain,record", "plain,rename", "plain,report"], result
     env.update(COMP_WORDS="flexgit checkout --w", COMP_CWORD="2")
     assert cli(tmp_path, env=env).out.splitlines() == ["plain,--worktree"]
 

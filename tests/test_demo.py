@@ -22,5 +22,6 @@ def test_demo_records_three_runs_and_reproduces_the_metric(tmp_path):
     assert done.stdout.count(") on experiments\n") == 3
     assert "logreg-C1" in done.stdout and "forest-d4" in done.stdout
     assert ": the same" in done.stdout
+    assert "the report: " in done.stdout and "report.html" in done.stdout and "curves.png" in done.stdout
     assert f"in {temp}" in done.stdout and "explore it yourself" not in done.stdout
     assert list(temp.iterdir()) == []

@@ -1,4 +1,4 @@
-"""`make demo`: a real training script, three configs, three recorded runs, a table, a reproduction.
+"""`make demo`: a real training script, three configs, three recorded runs, a table, a reproduction, a report.
 
 Everything happens in a new temporary git repository, with its own identity, so the
 demo depends on nothing of this machine's git set-up. The folder is kept for you to explore;
@@ -86,8 +86,14 @@ def demo(project: Path, keep: bool) -> None:
     recorded = best["metrics.accuracy"]
     verdict = "the same" if again == recorded else "DIFFERENT"
     print(f"recorded accuracy {recorded}, re-run accuracy {again}: {verdict}")
+    step("a report of every run (table, comparisons with code diffs, curves) and a picture of the curves")
+    report, curves = project.parent / "report.html", project.parent / "curves.png"
+    run(FLEXGIT + ["report", "-o", str(report), "--title", "flexgit demo"], project)
+    run(FLEXGIT + ["plot", "accuracy", "--runs", ",".join(CONFIGS), "-o", str(curves)], project)
+    print(f"the report: {report}\nthe learning curves: {curves}")
     if keep:
         print(f"\nexplore it yourself: cd {project} && {Path(sys.executable).parent / 'flexgit'} table")
+        print(f"open {report.as_uri()} in a browser, or serve the pages live: flexgit ui")
     if again != recorded:
         sys.exit(1)
 

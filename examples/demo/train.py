@@ -11,6 +11,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
+import flexgit
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -31,8 +32,15 @@ if params["model"] == "logreg":
 else:
     model = RandomForestClassifier(n_estimators=params["n_estimators"], max_depth=params["max_depth"],
                                    random_state=params["seed"])
+# A learning curve: test accuracy as the model sees more of the training set, logged step by step
+# (the report and `flexgit plot` draw it).
+for fraction in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    size = int(len(x_train) * fraction)
+    model.fit(x_train[:size], y_train[:size])
+    flexgit.log(step=size, accuracy=float(model.score(x_test, y_test)))
 model.fit(x_train, y_train)
 predicted = model.predict(x_test)
+flexgit.log(step=len(x_train), accuracy=float((predicted == y_test).mean()))
 
 metrics = {"accuracy": round(float((predicted == y_test).mean()), 6),
            "f1": round(float(f1_score(y_test, predicted)), 6)}

@@ -31,6 +31,7 @@ ARTIFACTS_DIR = "artifacts"  # files a run keeps by name (FLEX's trained model),
 OUTPUTS_DIR = "outputs"  # files a run produced, under .flexgit/, at their path from the top of the tree
 CHECKPOINTS_DIR = "checkpoints"  # checkpoint files, under .flexgit/, at <step>/<path from the top>
 CHECKPOINTS_FILE = "checkpoints.jsonl"  # one line per checkpoint: step, path, size, metrics
+OUTPUT_LOG = "output.log"  # the output of the command `flexgit run` ran
 
 # Trailers of flexgit's commits (the last paragraph of the message, `Key: value` lines).
 TRAILER_FORMAT = "Flexgit-Format"  # every flexgit commit, last: the format version it was written in

@@ -43,10 +43,10 @@ from ..project.outputs import is_output, literal, output_tops
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
 from ..project.values import Scalar, check_key, escape_control, format_value, parse_scalar
+from ..storage.refs import OUTPUT_LOG
 from ..storage.run import Run
 from ..storage.runfiles import place_checkpoints, resumable
 
-OUTPUT_LOG = "output.log"
 STOP_GRACE_SECONDS = 10
 TEMP_PREFIX = "flexgit-run-"  # then the owner's process id: flexgit-run-4242-k3j2x9
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

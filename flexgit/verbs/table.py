@@ -6,16 +6,15 @@ import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from .._context import PathLike, open_store, target_branch
+from .._context import PathLike, open_store, table_of, target_branch
 from .._version import __version__
-from ..project import live
 from ..project.values import parse_moment
 from ..storage import textcache
 from ..storage.gitrepo import GitRepo
 from ..storage.refs import NOTES_REF
 from ..storage.remotes import notes_tree_with_remote, remotes_with_runs
 from ..storage.run import Run
-from ..view.query import Table, TableQuery, build_table
+from ..view.query import Table, TableQuery
 from ..view.render import render
 
 if TYPE_CHECKING:
@@ -58,14 +57,7 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
 
     `notes_tree` reads another notes tree than the local one (ours joined with a remote's).
     """
-    store = open_store(repo)
-    if query.running:  # not recorded yet: this clone's live state, not the notes
-        rows = live.rows(store.repo.flexgit_dir(create=False) / live.RUNNING_DIR)
-        return build_table(rows, query) if rows else Table((), [])  # none: no column to name
-    target = target_branch(store.repo, query.branch)
-    store.branch_tip(target)
-    rows = store.rows(target, with_meta=query.mentions_meta(), notes_tree=notes_tree, removed=query.removed)
-    return build_table(rows, query)
+    return table_of(open_store(repo), query, notes_tree)
 
 
 def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | None = None) -> str:

@@ -1,0 +1,271 @@
+"""The report and the UI in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`)
+driven by Selenium. Clicks sort and filter, the compare view shows what differs and the code diff,
+curves are SVG paths, markup from users stays text, and the browser logs no error.
+
+Screenshots go to $FLEXGIT_SCREENSHOTS (`make screenshots` sets docs/img), else a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import flexgit as cli
+from reportproject import XSS, XSS_IN, report_project
+from test_ui import serving
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1280,860", "--hide-scrollbars"]
+WAIT_S = 60  # for the page to show something: generous on a shared machine; no test measures speed
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)),
+                                reason="chromium and chromium-driver are not installed (make system-deps)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=DRIVER)  # never selenium's own download of a driver
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()  # stops the browser and then the driver process selenium started (by its pid)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("FLEXGIT_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def showcase(tmp_path_factory) -> tuple[Path, Path]:
+    repo = report_project(tmp_path_factory.mktemp("showcase") / "project", hostile=False)
+    out = repo.parent / "report.html"
+    assert cli(repo, "report", "-o", str(out), "--title", "flexgit runs of project").code == 0
+    return repo, out
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> tuple[Path, Path]:
+    repo = report_project(tmp_path_factory.mktemp("hostile") / "project")
+    out = repo.parent / "report.html"
+    assert cli(repo, "report", "-o", str(out), "--title", XSS).code == 0
+    return repo, out
+
+
+def open_page(driver, url: str) -> None:
+    driver.get_log("browser")  # forget what earlier pages logged
+    driver.get(url)
+    WebDriverWait(driver, WAIT_S).until(lambda d: d.execute_script("return window.flexgitReady !== undefined"))
+
+
+def go(driver, hash_: str) -> None:
+    driver.execute_script("location.hash = arguments[0]", hash_)
+
+
+def names(driver) -> list[str]:
+    return [row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text
+            for row in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")]
+
+
+def column(driver, name: str) -> list[str]:
+    headers = [th.get_attribute("data-col") for th in driver.find_elements(By.CSS_SELECTOR, "#runs thead th")]
+    at = headers.index(name) + 1
+    return [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, f"#runs tbody td:nth-child({at})")]
+
+
+def ids_by_name(driver) -> dict[str, str]:
+    return {row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text: row.get_attribute("data-id")
+            for row in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")}
+
+
+def assert_no_console_errors(driver) -> None:
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+
+
+def assert_no_alert(driver) -> None:
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018 (asking is the check)
+
+
+def test_the_table_sorts_and_filters_on_click(browser, showcase, shots):
+    _, report = showcase
+    open_page(browser, report.as_uri())
+    assert len(names(browser)) == 7
+    assert browser.find_elements(By.CSS_SELECTOR, 'th[data-col="params.model"]') == []  # the same everywhere
+    browser.save_screenshot(str(shots / "report-table.png"))
+    browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').click()
+    accs = [float(value) for value in column(browser, "metrics.acc")]
+    assert accs == sorted(accs) and len(set(accs)) > 2
+    browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').click()
+    assert [float(value) for value in column(browser, "metrics.acc")] == sorted(accs, reverse=True)
+    assert browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').get_attribute("aria-sort") == \
+        "descending"
+    browser.find_element(By.ID, "filter").send_keys("lr>0.2 w64")
+    assert sorted(names(browser)) == ["lr0.3-w64", "lr1-w64"]
+    assert browser.find_element(By.ID, "count").text == "2 of 7 runs"
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys("wider")
+    assert names(browser) == ["wider"]
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys(" ")  # clear() fires no input event: type to refresh
+    browser.find_element(By.ID, "choose-columns").click()
+    browser.find_element(By.ID, "show-constant").click()
+    assert browser.find_elements(By.CSS_SELECTOR, 'th[data-col="params.model"]')
+    browser.find_element(By.CSS_SELECTOR, '#column-chooser input[data-col="message"]').click()
+    assert browser.find_elements(By.CSS_SELECTOR, 'th[data-col="message"]') == []
+    assert_no_console_errors(browser)
+
+
+def test_compare_shows_what_differs_and_the_code_diff(browser, showcase, shots):
+    _, report = showcase
+    open_page(browser, report.as_uri())
+    for name in ("lr0.3-w64", "wider"):
+        browser.find_element(By.CSS_SELECTOR, f'input[aria-label="select {name}"]').click()
+    browser.find_element(By.ID, "compare").click()
+    keys = [row.get_attribute("data-key") for row in browser.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr")]
+    assert {"params.width", "metrics.acc", "group", "meta.history_since"} <= set(keys)
+    assert "params.lr" not in keys and "params.model" not in keys  # the same in both: hidden
+    delta = browser.find_element(By.CSS_SELECTOR, 'tr[data-key="metrics.acc"] .delta').text
+    assert delta.startswith(("+", "-"))
+    diff = browser.find_element(By.CSS_SELECTOR, '#code-diff .diff[data-path="train.py"]')
+    assert [line.text for line in diff.find_elements(By.CSS_SELECTOR, ".del")] == \
+        ["-     loss = 1.0 / (1 + speed * step)"]
+    assert [line.text for line in diff.find_elements(By.CSS_SELECTOR, ".add")] == \
+        ["+     loss = 1.0 / (1 + 2 * speed * step)"]
+    params = browser.find_element(By.CSS_SELECTOR, '#code-diff .diff[data-path="params.toml"]')
+    assert {line.text for line in params.find_elements(By.CSS_SELECTOR, ".add")} == {"+ width = 128"}
+    browser.find_element(By.ID, "all-keys").click()
+    keys = [row.get_attribute("data-key") for row in browser.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr")]
+    assert "params.lr" in keys
+    browser.find_element(By.ID, "all-keys").click()
+    browser.save_screenshot(str(shots / "report-compare.png"))
+    assert_no_console_errors(browser)
+
+
+def test_curves_draw_one_series_per_run(browser, showcase, shots):
+    _, report = showcase
+    open_page(browser, report.as_uri())
+    ids = ids_by_name(browser)
+    chosen = ["lr0.1-w64", "lr0.3-w64", "lr1-w64", "wider"]
+    go(browser, "#/curves/" + ",".join(ids[name] for name in chosen))
+    charts = {chart.get_attribute("data-title"): chart for chart in browser.find_elements(By.CSS_SELECTOR, ".chart")}
+    assert set(charts) == {"acc", "loss"}
+    series = charts["loss"].find_elements(By.CSS_SELECTOR, "path.series")
+    assert [path.get_attribute("data-run") for path in series] == chosen
+    assert all(path.get_attribute("d").count("L") == 39 for path in series)  # 40 steps: a move and 39 lines
+    browser.save_screenshot(str(shots / "report-curves.png"))
+    browser.find_element(By.CSS_SELECTOR, 'input[data-metric="acc"]').click()  # only loss now
+    assert [chart.get_attribute("data-title") for chart in browser.find_elements(By.CSS_SELECTOR, ".chart")] == \
+        ["loss"]
+    go(browser, "#/scatter")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#charts circle.point")) == 7
+    browser.find_element(By.ID, "log-x").click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#charts circle.point")) == 7
+    browser.save_screenshot(str(shots / "report-scatter.png"))
+    assert_no_console_errors(browser)
+
+
+def test_a_run_has_its_page(browser, showcase, shots):
+    _, report = showcase
+    open_page(browser, report.as_uri())
+    browser.find_element(By.LINK_TEXT, "wider").click()
+    assert browser.find_element(By.ID, "run-name").text == "wider"
+    assert "trained: lr 0.3 width 128" in browser.find_element(By.ID, "run-log").text
+    assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#run-changes li")] == \
+        ["M params.toml", "M train.py"]
+    meta = browser.find_element(By.ID, "run-meta").text
+    assert "exit_code 0" in meta and "python" in meta
+    assert "output.log" in browser.find_element(By.ID, "run-outputs").text
+    assert "twice the step size" in browser.find_element(By.ID, "run-notes").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#charts path.series")) == 2  # acc and loss of this run
+    browser.save_screenshot(str(shots / "report-run.png"))
+    assert_no_console_errors(browser)
+
+
+def test_markup_from_users_stays_text(browser, hostile):
+    _, report = hostile
+    open_page(browser, report.as_uri())
+    ids = ids_by_name(browser)
+    visited = ["#/", f"#/run/{ids['hostile']}", f"#/run/{ids['lr0.1']}", f"#/compare/{ids['lr0.1']},{ids['hostile']}",
+               f"#/curves/{ids['lr0.1']}", "#/scatter"]
+    shown = ""
+    for hash_ in visited:
+        go(browser, hash_)
+        shown += browser.find_element(By.TAG_NAME, "body").text + "\n"
+        assert browser.execute_script("return document.querySelectorAll('img, iframe, object, embed').length") == 0
+        assert browser.execute_script("return document.querySelectorAll('script:not(#flexgit-data)').length") == 0
+        assert_no_alert(browser)
+    assert browser.title == XSS
+    for place in ("message", "file", "log", "note"):
+        assert XSS_IN[place] in shown, place
+    go(browser, "#/")
+    browser.find_element(By.ID, "choose-columns").click()
+    browser.find_element(By.ID, "show-constant").click()
+    shown = browser.find_element(By.TAG_NAME, "body").text
+    for place in ("param", "param-key", "metric-key"):
+        assert XSS_IN[place].replace("params.", "") in shown, place
+    assert_no_alert(browser)
+    assert_no_console_errors(browser)
+
+
+def test_a_run_named_with_markup_is_inert(browser, tmp_path):
+    """Names are checked when written and read, so this page is built by hand: the page must not depend on it."""
+    from flexgit.storage.runcontents import Snapshots
+    from flexgit.view.query import Table
+    from flexgit.view.report import page, payload
+
+    table = Table(columns=("name", "id", "date", "message", "params.lr", "metrics.acc"),
+                  rows=[{"name": XSS, "id": "0123456789", "date": "", "message": XSS, "params.lr": 0.1,
+                         "metrics.acc": float("nan")},
+                        {"name": "plain", "id": "abcdefabcd", "date": "", "message": "", "params.lr": 0.2,
+                         "metrics.acc": 0.5}])
+    out = tmp_path / "named.html"
+    out.write_text(page(payload(table, {}, Snapshots(), XSS, "experiments", "now"), XSS))
+    assert "<img" not in out.read_text()
+    open_page(browser, out.as_uri())
+    assert names(browser) == [XSS, "plain"]
+    assert column(browser, "metrics.acc") == ["nan", "0.5"]
+    browser.find_element(By.LINK_TEXT, XSS).click()
+    assert browser.find_element(By.ID, "run-name").text == XSS
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    assert_no_alert(browser)
+    assert_no_console_errors(browser)
+
+
+def test_the_ui_shows_new_runs_as_they_are_recorded(browser, showcase, shots, tmp_path):
+    repo = tmp_path / "project"
+    shutil.copytree(showcase[0], repo, symlinks=True)  # the others' runs stay as they are
+    with serving(repo) as server:
+        open_page(browser, server.url)
+        assert len(names(browser)) == 7
+        assert browser.find_element(By.ID, "info").text.startswith("live · branch experiments · 7 runs")
+        loaded = browser.execute_script("return document.documentElement.getAttribute('data-ready')")
+        done = cli(repo, "record", "--name", "recorded-later", "-p", "lr=0.05", "-p", "width=64", "-m", "acc=0.97")
+        assert done.code == 0, done
+        WebDriverWait(browser, WAIT_S).until(
+            lambda d: d.execute_script("return document.documentElement.getAttribute('data-ready')") != loaded)
+        assert "recorded-later" in names(browser)
+        browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').click()
+        browser.save_screenshot(str(shots / "ui-live.png"))
+        assert_no_console_errors(browser)

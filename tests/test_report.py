@@ -1,0 +1,206 @@
+"""`flexgit report`: one self-contained HTML file, its data, its escaping, its errors. (In a browser:
+test_browser.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import flexgit
+from conftest import flexgit as cli, flexgit_in_process as run_cli, git, make_repo, repo_state
+from flexgit.storage.gitrepo import GitRepo
+from flexgit.storage.runcontents import (
+    CACHE, HISTORY_POINTS, LOG_TAIL_LINES, TEXT_LIMIT, RunFiles, Snapshots, curves, log_tail,
+)
+from flexgit.view.query import Table
+from flexgit.view.report import page, payload, script_json
+from reportproject import XSS, XSS_IN, report_project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return report_project(tmp_path_factory.mktemp("report") / "project")
+
+
+def document_of(path: Path) -> dict:
+    """The JSON the page embeds, read back as the page's script reads it."""
+    text = path.read_text()
+    found = re.search(r'<script type="application/json" id="flexgit-data" data-live="0">(.*?)</script>', text, re.S)
+    assert found, "no data block"
+    return json.loads(found.group(1))
+
+
+def test_the_report_is_one_file_with_every_run(project, tmp_path):
+    out = tmp_path / "report.html"
+    done = cli(project, "report", "-o", str(out))
+    assert done.code == 0, done
+    assert done.out == f"wrote {out} (4 runs, {out.stat().st_size / 1024:,.0f} KiB)\n"
+    document = document_of(out)
+    names = [row[document["columns"].index("name")] for row in document["rows"]]
+    assert sorted(names[:3]) == ["lr0.1", "lr0.3", "lr1"] and names[3] == "hostile"  # the sweep ran in parallel
+    assert {"metrics.acc", "params.lr", "params.model", "status", "group"} <= set(document["columns"])
+    by_name = dict(zip(names, document["details"], strict=True))
+    swept = by_name["lr0.3"]
+    assert swept["history"]["step"].startswith("0,1,2,") and swept["history"]["metrics"]["loss"].count(",") == 40
+    assert float(swept["history"]["metrics"]["loss"].split(",")[1]) == pytest.approx(1 / 1.3, rel=1e-5)
+    assert swept["log"].splitlines() == ["trained: lr 0.3 width 64", XSS_IN["log"]]
+    assert [path for path, _ in swept["outputs"]] == ["config.toml", "history.jsonl", "meta.toml", "output.log",
+                                                      "results.toml"]
+    assert swept["meta"]["exit_code"] == 0 and swept["changes"] == [["M", "params.toml"]]  # -S lr=0.3
+    hostile = by_name["hostile"]
+    assert hostile["changes"] == [["A", XSS_IN["file"]], ["M", "train.py"]]
+    assert hostile["notes"][0][1] == XSS_IN["note"]
+    assert hostile["history"] is None and hostile["log"] is None
+
+
+def test_the_code_of_runs_is_there_once_and_only_where_it_differs(project, tmp_path):
+    out = tmp_path / "report.html"
+    assert cli(project, "report", "-o", str(out)).code == 0
+    document = document_of(out)
+    snapshots = document["snapshots"]
+    numbers = [details["snapshot"] for details in document["details"]]
+    assert sorted(numbers) == [0, 1, 2, 3] and len(snapshots["maps"]) == 4  # -S changed params.toml in each
+    texts = {snapshots["paths"][files[i]]: files[i + 1] for files in snapshots["maps"] for i in range(0, len(files), 2)}
+    embedded = {snapshots["paths"][m[i]] for m in snapshots["maps"] for i in range(0, len(m), 2)
+                if str(m[i + 1]) in snapshots["texts"]}
+    assert embedded == {"params.toml", "train.py", XSS_IN["file"]}  # .gitignore, .flexgit.toml are the same
+    assert "train.py" in texts
+    assert ".flexgit/meta.toml" not in snapshots["paths"]  # flexgit's own files are no code
+
+
+def test_no_markup_from_a_user_reaches_the_file_unescaped(project, tmp_path):
+    out = tmp_path / "report.html"
+    assert cli(project, "report", "-o", str(out), "--title", XSS).code == 0
+    text = out.read_text()
+    assert "<img" not in text and "onerror=alert(1)>" not in text
+    assert text.count("<script") == 2 and text.count("</script>") == 2  # the data block and the page's script
+    assert "&lt;img src=x onerror=alert(1)&gt;</title>" in text
+    document = document_of(out)
+    flat = json.dumps(document)
+    for place, markup in XSS_IN.items():
+        assert markup in flat, place  # there, as data, for the script to show as text
+    assert "\\u003cimg src=x" in text
+
+
+def test_the_page_needs_nothing_from_the_network(project, tmp_path):
+    out = tmp_path / "report.html"
+    assert cli(project, "report", "-o", str(out)).code == 0
+    text = out.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "@import" not in text and "url(" not in text
+    assert "default-src 'none'" in text  # the browser itself refuses any request the page might make
+
+
+def test_script_json_cannot_end_its_block():
+    text = script_json({"a": "</script><script>alert(1)</script>", "b": "a & b > c", "c": "\u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><script>alert(1)</script>", "b": "a & b > c", "c": "\u2028"}
+
+
+def test_a_hand_built_run_named_with_markup_is_data_only():
+    """No run name can hold markup (names are checked when written and when read), but the page must not
+    depend on that: a row named so is escaped like any text."""
+    table = Table(columns=("name", "id", "date", "message", "metrics.acc"),
+                  rows=[{"name": XSS, "id": "0123456789", "date": "", "message": "", "metrics.acc": float("nan")}])
+    document = payload(table, {}, Snapshots(), XSS, "experiments", "now")
+    text = page(document, XSS)
+    assert "<img" not in text
+    # NaN survives strict JSON as a marker the script reads
+    assert document["rows"][0][document["columns"].index("metrics.acc")] == {"f": "nan"}
+
+
+def test_history_is_thinned_and_carried_as_text():
+    points = HISTORY_POINTS[0]
+    lines = [json.dumps({"step": i, "t": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.500000Z",
+                         "metrics": {"loss": float("nan") if i == 3 else 1 / (i + 1), "note": "text"}})
+             for i in range(2 * points)]
+    found = curves(("\n".join(lines) + "\n{cut by a cra").encode())
+    steps = found["step"].split(",")
+    assert len(steps) == points and steps[-1] == str(2 * points - 1)
+    assert found["metrics"]["note"] == "," * (points - 1)  # text is no point: every value empty
+    assert found["t"].split(",")[:2] == ["0", "2"]  # seconds since the first step, every other step kept
+    short = curves("\n".join(lines[:5]).encode())
+    assert short["metrics"]["loss"] == "1,0.5,0.333333,nan,0.2"  # the page draws no point for nan
+    assert curves(b"not json\n") is None
+
+
+def test_the_log_tail_is_the_end_without_colour():
+    data = "".join(f"\x1b[31mline {i}\x1b[0m\n" for i in range(LOG_TAIL_LINES + 50)).encode()
+    tail = log_tail(data)
+    assert tail.startswith("…\n") and tail.endswith(f"line {LOG_TAIL_LINES + 49}") and "\x1b" not in tail
+    assert len(tail.splitlines()) == LOG_TAIL_LINES + 1
+
+
+def test_binary_and_large_files_are_named_not_embedded(tmp_path):
+    repo = make_repo(tmp_path / "project")
+    for content in (b"\x00\x01one", b"\x00\x01two"):
+        (repo / "weights.bin").write_bytes(content)
+        (repo / "big.txt").write_text("x" * (TEXT_LIMIT + 1) + content.decode("latin-1"))
+        assert cli(repo, "record", "-m", "acc=1").code == 0
+    runs = flexgit.list_runs(repo=repo)
+    _, snapshots = RunFiles(GitRepo.open(repo)).details(runs)
+    assert snapshots.texts == {}
+    too_large = f"{TEXT_LIMIT + 6:,} bytes: too large for the page"
+    assert sorted(snapshots.omitted.values()) == [too_large, too_large, "binary", "binary"]
+
+
+def test_where_and_branch_choose_the_runs(project, tmp_path):
+    out = tmp_path / "best.html"
+    done = cli(project, "report", "-o", str(out), "--where", "lr >= 0.3 and status = ok")
+    assert done.code == 0, done
+    document = document_of(out)
+    assert sorted(row[document["columns"].index("name")] for row in document["rows"]) == ["lr0.3", "lr1"]
+    assert len(document["details"]) == 2
+
+
+def test_the_api_writes_the_same_report(project, tmp_path):
+    done = flexgit.report(tmp_path / "api.html", repo=project, where="name = hostile")
+    assert done.runs == 1 and done.path == tmp_path / "api.html"
+    assert done.bytes == (tmp_path / "api.html").stat().st_size
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "."], "Error: '.' is a folder; name the report's file, e.g. -o report.html\n"),
+    (["-o", "missing/r.html"],
+     "Error: folder 'missing' does not exist; create it first or write the report elsewhere\n"),
+    (["-o", "r.html", "--where", "acc >"], None),
+    (["-o", "r.html", "--branch", "a..b"], None),
+])
+def test_bad_input_is_one_error_line_and_writes_nothing(project, args, message):
+    git(project, "status")  # git refreshes the index's file times once after files were written
+    before = repo_state(project)
+    done = run_cli(project, "report", *args)
+    assert done.code == 1 and done.err.startswith("Error: ") and len(done.err.splitlines()) == 1, done
+    if message:
+        assert done.err == message
+    assert not (project / "r.html").exists()
+    assert repo_state(project) == before
+
+
+def test_outside_a_repository_is_one_error_line(tmp_path):
+    done = run_cli(tmp_path, "report", "-o", "r.html")
+    assert done.code == 1 and len(done.err.splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+def test_a_report_reads_and_writes_nothing_in_the_repository(project, tmp_path):
+    git(project, "gc", "-q")  # the derived caches exist; nothing else may change
+    cli(project, "table")
+    before = repo_state(project)
+    assert cli(project, "report", "-o", str(tmp_path / "r.html")).code == 0
+    assert repo_state(project) == before
+
+
+def test_a_second_report_reads_its_cache_and_a_broken_cache_is_rebuilt(project, tmp_path):
+    pages = [tmp_path / f"{n}.html" for n in range(3)]
+    cache = project / ".git" / "flexgit.d" / CACHE
+    cache.unlink(missing_ok=True)
+    assert cli(project, "report", "-o", str(pages[0])).code == 0
+    assert cache.stat().st_size > 0
+    assert cli(project, "report", "-o", str(pages[1])).code == 0
+    cache.write_bytes(cache.read_bytes()[:-100] + b"x" * 100)  # torn or foreign: never served
+    assert cli(project, "report", "-o", str(pages[2])).code == 0
+    documents = [{**document_of(page), "generated": ""} for page in pages]
+    assert documents[0] == documents[1] == documents[2]

@@ -412,10 +412,6 @@ class GitRepo(GitCommand):
         kinds = {ObjectType.TREE: TREE, ObjectType.BLOB: BLOB}
         return [(entry.name, str(entry.id), kinds[entry.type]) for entry in self._repo[tree] if entry.type in kinds]
 
-    def blob_size(self, oid: str) -> int:
-        """The size of a blob in bytes, read from its header (the content is not loaded)."""
-        return self._repo.odb.read_header(oid)[1]
-
     def changed_blobs(self, old_tree: str, new_tree: str) -> tuple[list[tuple[str, str]], list[str]]:
         """Blobs added or changed from `old_tree` to `new_tree` as (path, id), and removed paths.
 

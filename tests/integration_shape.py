@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import flexgit_in_process as cli
+from conftest import flexgit_in_process as cli, make_repo
 
 import flexgit
 
@@ -30,9 +30,12 @@ def shown(repo: Path, name: str) -> dict[str, object]:
     return found
 
 
-def by_hand(repo: Path) -> dict[str, object]:
-    """A run recorded by hand with params, logged steps, metrics, a kept file and a status."""
-    model = repo.parent / "by-hand-model.bin"
+def by_hand(place: Path) -> dict[str, object]:
+    """A run recorded by hand in a project of its own in `place`: params, logged steps, metrics, a kept file."""
+    repo = place / "by-hand"
+    if not repo.exists():
+        make_repo(repo)
+    model = place / "by-hand-model.bin"
     model.write_bytes(b"weights")
     for step in range(2):
         flexgit.log(step=step, loss=1.0 / (step + 1), repo=repo)
@@ -43,7 +46,7 @@ def by_hand(repo: Path) -> dict[str, object]:
 
 def assert_same_shape(repo: Path, name: str, status: str = "ok", history: bool = True) -> dict[str, object]:
     """The run `name` lists what a run recorded by hand lists: status, params, metrics, history in its meta."""
-    mine, theirs = shown(repo, name), by_hand(repo)
+    mine, theirs = shown(repo, name), by_hand(repo.parent)
     for part in ("run", "id", "date", "status", "source", "params", "metrics", "meta"):
         assert part in theirs and part in mine, (part, mine)
     assert mine["status"] == status

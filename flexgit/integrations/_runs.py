@@ -21,11 +21,11 @@ import weakref
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._context import open_store
 from ..errors import InputError, UnknownRunError
 from ..project.formats import is_int64
 from ..storage.run import Run
 from ..verbs.log import log
-from ..verbs.show import show
 from .notebook import record
 
 MAX_TEXT = 200  # characters of an object's description kept as a param
@@ -176,13 +176,19 @@ def status_of(kind: type[BaseException] | None) -> str:
     return "failed"
 
 
+def name_taken(name: str, repo: str | os.PathLike | None) -> bool:
+    """True when a run of the repository has `name` (or an id starting with it)."""
+    try:
+        open_store(repo).find(name)
+    except UnknownRunError:
+        return False
+    return True
+
+
 def check_name_free(name: str, repo: str | os.PathLike | None) -> None:
     """Refuse a run name that is taken before training starts, not after it ends."""
-    try:
-        show(name, repo=repo)
-    except UnknownRunError:
-        return
-    raise InputError(f"run name '{name}' exists; pick another name")
+    if name_taken(name, repo):
+        raise InputError(f"run name '{name}' exists; pick another name")
 
 
 _watched: "weakref.WeakSet[Training]" = weakref.WeakSet()

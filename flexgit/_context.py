@@ -22,12 +22,14 @@ from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, SET_ASIDE, flush, process_id, span, split_pending, summarize
+from .project.outputs import Found, find_outputs, literal
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten, is_safe_text
 from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
+from .storage.runfiles import Keeper, take_checkpoints
 from .storage.store import Store
 
 PathLike = str | os.PathLike
@@ -79,8 +81,8 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
                         config_files: Iterable[PathLike] | None = None,
                         results_files: Iterable[PathLike] | None = None, branch: str | None = None,
                         artifacts: Mapping[str, PathLike] | None = None,
-                        meta: Mapping[str, Any] | None = None, status: str | None = None,
-                        group: str | None = None, parent: str | None = None) -> Run:
+                        meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None,
+                        status: str | None = None, group: str | None = None, parent: str | None = None) -> Run:
     """Record a run of the working tree as it is now (see `flexgit.record`)."""
     git = store.repo
     git.require_worktree()  # before anything else
@@ -103,9 +105,13 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     for path in kept.values():
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
-    tree, left_out, _ = snapshot(git, settings)
+    found = named_outputs(git.workdir, settings, outputs)
+    tree, left_out, _ = snapshot(git, replace(settings, outputs=settings.outputs + tuple(map(literal, found.files))))
     extra_meta.update(left_out)  # listed in the run; the CLI warns
-    files = {f"{ARTIFACTS_DIR}/{key}": git.write_blob_from_file(path) for key, path in kept.items()}
+    keeper = Keeper(git, settings.lfs_threshold)
+    files = {f"{ARTIFACTS_DIR}/{key}": keeper.keep(path, f"artifact {key}") for key, path in kept.items()}
+    files.update(keeper.keep_found(found))
+    extra_meta.update(output_meta(found, keeper))
     pending = pending_path(git)
     logged = read_history(pending)
     history = split_pending(logged, process_id())
@@ -128,6 +134,28 @@ def run_grouping(store: Store, status: str | None, group: str | None, parent: st
     if group is not None and (not group.strip() or len(group) > 200 or not is_safe_text(group) or "\n" in group):
         raise InputError(f"group {group!r} cannot be a group; give one line of text, 200 characters at most")
     return {"status": status or "", "group": group or "", "parent": store.find(parent).id if parent else ""}
+
+
+def named_outputs(workdir: Path, settings: Settings, outputs: Iterable[PathLike] | None) -> Found:
+    """The output files a record keeps: `outputs` (relative to the current directory, globs allowed)
+    when given, else the settings' (from the top of the working tree). A path outside the working
+    tree, or a link to outside it, is refused: nothing is recorded."""
+    if outputs is None:
+        found = find_outputs(workdir, settings.outputs)
+    else:
+        found = find_outputs(workdir, [os.fspath(path) for path in outputs], base=Path.cwd())
+    if found.refused:
+        raise InputError(f"output {found.refused[0]} cannot be kept with the run: name files inside the working "
+                         "tree; nothing was recorded")
+    return found
+
+
+def output_meta(found: Found, keeper: Keeper) -> dict[str, Any]:
+    """What a run's meta says of its outputs: the patterns that matched nothing (`outputs_missing`),
+    those refused (`outputs_refused`), and the large files kept as plain blobs for want of git-lfs
+    (`not_in_lfs`). The CLI warns of each."""
+    found_meta = {"outputs_missing": found.missing, "outputs_refused": found.refused, "not_in_lfs": keeper.not_in_lfs}
+    return {key: list(value) for key, value in found_meta.items() if value}
 
 
 def snapshot_meta(snapshot: Snapshot) -> dict[str, Any]:
@@ -191,6 +219,9 @@ def write_run(store: Store, target: BranchRef, tree: str, run: Run, files: Mappi
     files = dict(files)
     metrics = dict(run.metrics)
     meta = dict(run.meta)
+    history, checkpoint_files, checkpoint_meta = take_checkpoints(git, history)
+    files.update(checkpoint_files)
+    meta.update(checkpoint_meta)
     if history:
         files[HISTORY_FILE] = git.write_blob(history)
         metrics = {**summarize(history), **metrics}
@@ -215,7 +246,8 @@ AUTO_META = ("user", "email", "host", "platform", "python", "flexgit", "command"
              "dirty")
 # flexgit's own meta keys, which it writes and reads back (`show` diffs against `source`, skips
 # `imported` runs): never taken from the meta a caller gives or from an imported CSV.
-RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked")
+RESERVED_META = AUTO_META + ("imported", "left_out", "secrets_left_out", "secrets_tracked", "outputs_missing",
+                             "outputs_refused", "not_in_lfs", "checkpoints", "checkpoints_lost", "resumed")
 
 
 def check_meta_keys(keys: Iterable[str], where: str) -> None:

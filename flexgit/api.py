@@ -7,6 +7,7 @@ from .flex.experiment import Application, Experiment
 from .storage.run import Run
 from .verbs.checkout import checkout, checkout_back
 from .verbs.fsck import fsck
+from .verbs.get import get
 from .verbs.hook import install as install_hook
 from .verbs.hook import status as hook_status
 from .verbs.hook import uninstall as uninstall_hook
@@ -30,6 +31,6 @@ from .view.query import TableQuery
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
     "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
-    "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
-    "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
+    "get", "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note",
+    "pull", "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
 ]

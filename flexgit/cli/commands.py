@@ -16,6 +16,7 @@ from ..view import FORMATS
 from .options import (
     branch_option, metric_option, param_option, quiet_option, repo_of, warn, warn_left_out, warn_secrets, warn_snapshot,
 )
+from .files import file_lines, warn_outputs
 from .pager import echo_paged
 
 
@@ -49,8 +50,11 @@ def init(ctx: click.Context, branch: str | None) -> None:
               help="Results file (.toml/.json/.yaml) whose values are the run's metrics. Repeatable.")
 @metric_option("A metric, read as a TOML scalar (nan and inf allowed). Repeatable; wins over files.",
                no_value_hint="-m is --metric; for a message use --message TEXT")
+@click.option("--output", "outputs", multiple=True, metavar="FILE",
+              help="A file (or folder, or glob) the run produced, kept with it; git-lfs from lfs_threshold on. "
+                   "Repeatable. Default: the settings' outputs.")
 @click.pass_context
-def record(ctx: click.Context, name, message, branch, config_files, params, results_files, metrics) -> None:
+def record(ctx: click.Context, name, message, branch, config_files, params, results_files, metrics, outputs) -> None:
     """Record a run: snapshot the code (uncommitted and untracked files too), params, metrics.
 
     Your working tree, index, HEAD and branches are not touched.
@@ -58,12 +62,13 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
     \b
     Example:
       flexgit record --name lr-0.1 -c params.toml -r metrics.json -p seed=3 -m acc=0.93
+      flexgit record --output model.pkl --output 'plots/*.png'
     """
     from ..verbs.record import record as record_verb
 
     run = record_verb(name=name, message=message, params=params, metrics=metrics,
                       config_files=config_files or None, results_files=results_files or None, branch=branch,
-                      repo=repo_of(ctx))
+                      repo=repo_of(ctx), outputs=outputs or None)
     click.echo(f"recorded {run.name} ({run.short_id}) on {run.branch}")
     if run.meta.get("history_steps"):
         click.echo(f"attached {run.meta['history_steps']} logged steps, the first at {run.meta.get('history_since')}")
@@ -73,6 +78,7 @@ def record(ctx: click.Context, name, message, branch, config_files, params, resu
     warn_left_out(run.meta.get("left_out", []))
     warn_secrets(run.meta)
     warn_snapshot(run.meta)
+    warn_outputs(run.meta)
 
 
 @click.command()
@@ -179,6 +185,7 @@ def show(ctx: click.Context, name: str) -> None:
         lines.append("notes:")
         lines += [f"  {when[:19].replace('T', ' ')}  {text.replace(chr(10), chr(10) + ' ' * 23)}"
                   for when, text in run.notes]
+    lines += file_lines(details)
     if details.changes is None:
         lines.append("files changed from the source commit: unknown, the source commit is not in this clone; "
                      f"fetch the branch it was recorded on{_branch_hint(run)} to see them")

@@ -9,6 +9,8 @@
                                   # "none": no limit)
     include_secrets = false       # changed/untracked files that look like secrets are left out
     private_meta = false          # true: no host name, platform details or absolute paths in runs
+    outputs = ["model.pkl", "plots/*"]  # files a run produces, kept with it (`flexgit run` collects them)
+    lfs_threshold = "1MB"         # outputs, artifacts and checkpoints this large go to git-lfs ("none": never)
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -26,8 +28,10 @@ from ..errors import InputError
 from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
-KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta")
+KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta",
+        "outputs", "lfs_threshold")
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
+DEFAULT_LFS_THRESHOLD = 1024 ** 2  # git-lfs's own advice: binaries of a megabyte and more
 NO_LIMIT = "none"
 # File names that usually hold credentials: a snapshot leaves them out unless include_secrets says otherwise.
 SECRET_PATTERNS = (".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*",
@@ -57,6 +61,11 @@ results = []       # e.g. ["metrics.json"]
 # Runs pushed to a shared remote carry your name, email, host name, platform and command
 # line; true leaves out the host name, platform details and absolute paths.
 # private_meta = false
+# Files a run produces (globs from the top of the working tree), kept with the run under
+# .flexgit/outputs/: `flexgit run` collects them when its command ends, `flexgit get`
+# gives them back. Those of lfs_threshold or more are stored through git-lfs.
+# outputs = ["model.pkl", "plots/*"]
+# lfs_threshold = "1MB"
 '''
 
 
@@ -72,6 +81,8 @@ class Settings:
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # None: no limit
     include_secrets: bool | tuple[str, ...] = False  # True, or globs of secret-looking files to keep
     private_meta: bool = False
+    outputs: tuple[str, ...] = ()  # globs of the files a run produces
+    lfs_threshold: int | None = DEFAULT_LFS_THRESHOLD  # None: never through git-lfs
     source: str | None = None  # the file they came from
 
     def snapshot_filter(self) -> "SnapshotFilter":
@@ -104,7 +115,7 @@ class SnapshotFilter:
     def keep(self) -> Callable[[str, int], bool] | None:
         """The test, or None when it would keep everything (the snapshot is then cheaper)."""
         s = self.settings
-        if not (s.include or s.exclude or s.max_file_size is not None or s.include_secrets is not True):
+        if not (s.include or s.exclude or s.outputs or s.max_file_size is not None or s.include_secrets is not True):
             return None
         return self._keep
 
@@ -112,8 +123,8 @@ class SnapshotFilter:
         s = self.settings
         if s.include and not any(fnmatch.fnmatchcase(path, g) for g in s.include):
             return False
-        if any(fnmatch.fnmatchcase(path, g) for g in s.exclude):
-            return False
+        if any(fnmatch.fnmatchcase(path, g) for g in s.exclude + s.outputs):
+            return False  # an output is kept with the run as an output, not as code
         if s.is_secret(path):
             self.secrets.append(path)
             return False
@@ -161,7 +172,9 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
         raise InputError(f"'private_meta' in {source} must be true or false")
     return Settings(branch=branch, config=_files(table, "config", source), results=_files(table, "results", source),
                     include=_files(table, "include", source), exclude=_files(table, "exclude", source),
-                    max_file_size=_size(table.get("max_file_size"), source),
+                    max_file_size=_size(table.get("max_file_size"), source, "max_file_size", DEFAULT_MAX_FILE_SIZE),
+                    outputs=_files(table, "outputs", source),
+                    lfs_threshold=_size(table.get("lfs_threshold"), source, "lfs_threshold", DEFAULT_LFS_THRESHOLD),
                     include_secrets=_secrets(table.get("include_secrets", False), source), private_meta=private,
                     source=source)
 
@@ -174,16 +187,16 @@ def _secrets(value: Any, source: str) -> bool | tuple[str, ...]:
     raise InputError(f"'include_secrets' in {source} must be true, false or a list of globs such as [\"deploy.key\"]")
 
 
-def _size(value: Any, source: str) -> int | None:
+def _size(value: Any, source: str, key: str, default: int) -> int | None:
     if value is None:
-        return DEFAULT_MAX_FILE_SIZE
+        return default
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str) and value.strip().lower() == NO_LIMIT:
         return None
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value) if isinstance(value, str) else None
     if not match or match[2].upper() not in _UNITS:
-        raise InputError(f"'max_file_size' in {source} must be a number of bytes, a size like \"50MB\", "
+        raise InputError(f"'{key}' in {source} must be a number of bytes, a size like \"50MB\", "
                          f"or \"{NO_LIMIT}\" for no limit")
     return int(float(match[1]) * _UNITS[match[2].upper()])
 

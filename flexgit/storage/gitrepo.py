@@ -332,6 +332,14 @@ class GitRepo(GitCommand):
     def read_blob(self, oid: str) -> bytes:
         return self._repo[oid].data
 
+    def hash_file(self, path: Path) -> str:
+        """The blob id a file's bytes would have (nothing is written)."""
+        return str(pygit2.hashfile(str(path)))
+
+    def blob_size(self, oid: str) -> int:
+        """The size of a blob, read from its header (a large blob is not loaded)."""
+        return self._repo.odb.read_header(oid)[1]
+
     def read_blobs(self, oids: list[str]) -> list[bytes]:
         """The contents of many blobs (straight from the object database, no object wrappers)."""
         read = self._repo.odb.read

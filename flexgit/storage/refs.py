@@ -27,7 +27,10 @@ META_FILE = "meta.toml"
 RESULTS_FILE = "results.toml"
 DATA_FILE = "data.toml"  # fingerprints of the data the config names
 HISTORY_FILE = "history.jsonl"  # step-wise metrics logged with flexgit.log
-ARTIFACTS_DIR = "artifacts"  # files a run keeps (a trained model), under .flexgit/
+ARTIFACTS_DIR = "artifacts"  # files a run keeps by name (FLEX's trained model), under .flexgit/
+OUTPUTS_DIR = "outputs"  # files a run produced, under .flexgit/, at their path from the top of the tree
+CHECKPOINTS_DIR = "checkpoints"  # checkpoint files, under .flexgit/, at <step>/<path from the top>
+CHECKPOINTS_FILE = "checkpoints.jsonl"  # one line per checkpoint: step, path, size, metrics
 
 # Trailers of flexgit's commits (the last paragraph of the message, `Key: value` lines).
 TRAILER_FORMAT = "Flexgit-Format"  # every flexgit commit, last: the format version it was written in

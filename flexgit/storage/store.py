@@ -34,7 +34,6 @@ from ..project.values import check_text
 from . import runcache
 from .gitrepo import GitRepo, RefMoved
 from .refs import (
-    ARTIFACTS_DIR,
     FLEXGIT_DIR,
     FORMAT_CONFIG,
     FORMAT_VERSION,
@@ -658,10 +657,6 @@ class Store:
             return True  # the common case: a write of one run, or the last of a batch
         return any(self.repo.is_commit(new) and self.repo.is_ancestor(run.id, new) and
                    not (self.repo.is_commit(old) and self.repo.is_ancestor(run.id, old)) for old, new in moves)
-
-    def artifact(self, run: Run, name: str) -> str | None:
-        """The blob id of artifact `name` of `run`, or None."""
-        return self.repo.tree_entry(self.repo.commit(run.id)[0], f"{FLEXGIT_DIR}/{ARTIFACTS_DIR}/{name}")
 
     def code_tree(self, run: Run) -> str:
         """The tree of the code snapshot of `run` (its commit's tree without `.flexgit/`)."""

@@ -12,13 +12,18 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
            metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] | None = None,
            results_files: Iterable[PathLike] | None = None, branch: str | None = None,
            repo: PathLike | None = None, artifacts: Mapping[str, PathLike] | None = None,
-           meta: Mapping[str, Any] | None = None, status: str | None = None, group: str | None = None,
-           parent: str | None = None) -> Run:
+           meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None,
+           status: str | None = None, group: str | None = None, parent: str | None = None) -> Run:
     """Record a run: a snapshot of the working tree, its params and its metrics.
 
     Files are read first and explicit `params` / `metrics` override their keys; with no
-    files given, the project's settings name them (those that exist are read). `artifacts`
-    (name -> file) are kept with the run under `.flexgit/artifacts/`; `meta` adds
+    files given, the project's settings name them (those that exist are read). `outputs` (files,
+    folders or globs, relative to the current directory; default: the settings' `outputs`) are kept
+    with the run under `.flexgit/outputs/`, at their path from the top of the working tree, and
+    left out of the code snapshot; a pattern that matches nothing is listed in
+    `meta["outputs_missing"]`, a path outside the working tree refused. `artifacts` (name -> file,
+    as FLEX's `Experiment.save` keeps its model) are kept under `.flexgit/artifacts/NAME`. Both go
+    through git-lfs from the settings' `lfs_threshold` (1 MB) on. `meta` adds
     descriptive keys (flexgit's own meta keys are refused). Data files the params name (keys ending
     in `_path`, or in a `[data]` table) are fingerprinted. Steps logged with `flexgit.log` by
     one process (this one if it logged, else the last that did) go with the run; the run's
@@ -31,4 +36,5 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     """
     return record_working_tree(open_store(repo), name=name, message=message, params=params, metrics=metrics,
                                config_files=config_files, results_files=results_files, branch=branch,
-                               artifacts=artifacts, meta=meta, status=status, group=group, parent=parent)
+                               artifacts=artifacts, meta=meta, outputs=outputs, status=status, group=group,
+                               parent=parent)

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from .._context import PathLike, open_store
 from ..errors import InputError, UnknownRunError
+from ..project.checkpoints import Checkpoint
+from ..storage.refs import ARTIFACTS_DIR
 from ..storage.run import Run
+from ..storage.runfiles import KINDS, KeptFile, checkpoints, find_file, read_bytes, run_files
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class RunDetails:
     changes: list[tuple[str, str]] | None
     source_known: bool
     parent_name: str | None = None  # of the run's parent (`flexgit run --parent`), None if not in this clone
+    files: tuple[KeptFile, ...] = ()  # its outputs and artifacts (checkpoint files are in `checkpoints`)
+    checkpoints: tuple[Checkpoint, ...] = ()
 
 
 def show(name: str, repo: PathLike | None = None) -> RunDetails:
@@ -36,7 +41,10 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
     else:
         source_tree = store.repo.commit(source)[0] if source_known else None
         changes = store.repo.diff_trees(source_tree, store.code_tree(run))
-    return RunDetails(run=run, changes=changes, source_known=source_known, parent_name=_parent_name(store, run))
+    tree = store.repo.commit(run.id)[0]
+    files = tuple(f for kind in KINDS[:2] for f in run_files(store.repo, tree, kind))
+    return RunDetails(run=run, changes=changes, source_known=source_known, parent_name=_parent_name(store, run),
+                      files=files, checkpoints=tuple(checkpoints(store.repo, tree)))
 
 
 def _parent_name(store, run: Run) -> str | None:
@@ -52,8 +60,8 @@ def artifact(name: str, artifact_name: str, repo: PathLike | None = None) -> byt
     """The bytes of a file kept with run `name` (see `record(artifacts=...)`)."""
     store = open_store(repo)
     run = store.find(name)
-    blob = store.artifact(run, artifact_name)
-    if blob is None:
+    kept = find_file(store.repo, store.repo.commit(run.id)[0], ARTIFACTS_DIR, artifact_name)
+    if kept is None:
         raise InputError(f"run '{run.name}' keeps no artifact '{artifact_name}'; "
                          f"'git ls-tree exp/{run.name} .flexgit/artifacts/' lists what it has")
-    return store.repo.read_blob(blob)
+    return read_bytes(store.repo, run, kept)

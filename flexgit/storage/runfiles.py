@@ -1,0 +1,279 @@
+"""The files a run keeps beside its code: outputs, artifacts and checkpoints, plain or through git-lfs.
+
+They live under `.flexgit/` in the run's tree: `outputs/<path from the top of the working tree>`,
+`artifacts/<name>` (FLEX's named files) and `checkpoints/<step>/<path>`. A file below the
+project's `lfs_threshold` is a plain blob; one at or above it is a git-lfs pointer blob whose
+content is in git-lfs's store (storage/lfs.py), unless git-lfs is not installed (then a plain
+blob, and the run lists it in `not_in_lfs`). Reading content back fetches what this clone lacks
+with `git lfs fetch`, from the remotes whose experiments branch holds the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import FlexgitError, InputError, WriteError
+from ..project.checkpoints import Checkpoint, parse_list, split_pending
+from ..project.outputs import Found
+from . import lfs
+from .gitrepo import GitRepo
+from .lfs import Pointer
+from .refs import (
+    ARTIFACTS_DIR,
+    CHECKPOINTS_DIR,
+    CHECKPOINTS_FILE,
+    FLEXGIT_DIR,
+    HISTORY_FILE,
+    OUTPUTS_DIR,
+    BranchRef,
+)
+from .run import Run
+
+KINDS = (OUTPUTS_DIR, ARTIFACTS_DIR, CHECKPOINTS_DIR)
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """One file a run keeps: its kind (outputs, artifacts, checkpoints), its path inside that folder,
+    its blob, the size of its content and, for a git-lfs file, its pointer."""
+
+    kind: str
+    path: str
+    blob: str
+    size: int
+    lfs: Pointer | None = None
+
+    @property
+    def tree_path(self) -> str:
+        return f"{FLEXGIT_DIR}/{self.kind}/{self.path}"
+
+
+@dataclass
+class Keeper:
+    """Stores the files of one run: plain blobs, or git-lfs pointers at or above `threshold` (None: never)."""
+
+    git: GitRepo
+    threshold: int | None
+    not_in_lfs: list[str] = field(default_factory=list)  # large files kept plainly: git-lfs is not installed
+    _lfs: bool | None = None
+
+    def keep(self, source: Path, label: str) -> str:
+        """The blob id of `source`, stored as this keeper stores files."""
+        try:
+            size = source.stat().st_size
+            if self.threshold is None or size < self.threshold:
+                return self.git.write_blob_from_file(source)
+            if self._lfs is None:
+                self._lfs = lfs.installed()
+            if not self._lfs:
+                self.not_in_lfs.append(label)
+                return self.git.write_blob_from_file(source)
+            return self.git.write_blob(lfs.store_file(self.git, source).to_bytes())
+        except OSError as exc:
+            raise WriteError(f"cannot keep '{label}': {exc.strerror or exc}; nothing was recorded") from None
+
+    def keep_found(self, found: Found) -> dict[str, str]:
+        """The tree entries (inside `.flexgit/`) of the outputs `found`."""
+        return {f"{OUTPUTS_DIR}/{path}": self.keep(source, path) for path, source in found.files.items()}
+
+
+def take_checkpoints(git: GitRepo, history: bytes) -> tuple[bytes, dict[str, str], dict[str, int]]:
+    """Split a run's pending history: the step lines it keeps as its history, the tree entries of its
+    checkpoints (inside `.flexgit/`, their list included) and the meta that counts them (`checkpoints`,
+    and `checkpoints_lost`: those whose stored file is no longer in the object database)."""
+    rest, found = split_pending(history)
+    entries, kept, lost = {}, [], 0
+    for checkpoint, blob in found:
+        if not git.has_object(blob):
+            lost += 1
+            continue
+        entries[f"{CHECKPOINTS_DIR}/{checkpoint.file}"] = blob
+        kept.append(checkpoint)
+    if kept:
+        entries[CHECKPOINTS_FILE] = git.write_blob(b"".join(c.to_line() for c in kept))
+    meta = {**({"checkpoints": len(kept)} if kept else {}), **({"checkpoints_lost": lost} if lost else {})}
+    return rest, entries, meta
+
+
+def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
+    """The files of one kind that the run whose tree is `tree` keeps, sorted by path."""
+    folder = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}")
+    if folder is None or not git.is_tree(folder):
+        return []
+    files = []
+    for path, blob in git.walk_blobs(folder):
+        size = git.blob_size(blob)
+        pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None
+        files.append(KeptFile(kind, path, blob, pointer.size if pointer else size, pointer))
+    return sorted(files, key=lambda f: f.path)
+
+
+def checkpoints(git: GitRepo, tree: str) -> list[Checkpoint]:
+    """The checkpoints the run whose tree is `tree` keeps (from its checkpoints.jsonl)."""
+    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
+    return parse_list(git.read_blob(blob)) if blob else []
+
+
+def history(git: GitRepo, tree: str) -> bytes:
+    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{HISTORY_FILE}")
+    return git.read_blob(blob) if blob else b""
+
+
+def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
+    """The file `path` of one kind that a run keeps, or None."""
+    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
+    if blob is None or git.is_tree(blob):
+        return None
+    size = git.blob_size(blob)
+    pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None
+    return KeptFile(kind, path.strip("/"), blob, pointer.size if pointer else size, pointer)
+
+
+def remotes_holding(git: GitRepo, run: Run) -> list[str]:
+    """The configured remotes whose experiments branch, as last fetched, holds `run`."""
+    from .remotes import Tracking  # only when content is missing: `record` need not load the sync code
+
+    found, listed = git.try_git(["remote"])
+    holding = []
+    for remote in listed.split() if found else []:
+        tracking = Tracking.of(git, remote, BranchRef.parse(run.branch))
+        for ref in (tracking.branch, tracking.legacy_branch):
+            tip = git.ref_target(ref)
+            if tip and (tip == run.id or (git.is_commit(tip) and git.is_ancestor(run.id, tip))):
+                holding.append(remote)
+                break
+    return holding
+
+
+def ensure_content(git: GitRepo, run: Run, files: Iterable[KeptFile]) -> None:
+    """Make sure this clone holds the git-lfs content of `files`: what it lacks is fetched with
+    `git lfs fetch` from the remotes that hold the run. Raises, saying where to get it, when it cannot."""
+    missing = [f for f in files if f.lfs and not lfs.has_object(git, f.lfs)]
+    if not missing:
+        return
+    first = missing[0]
+    what = (f"the content of {first.kind}/{first.path} of run '{run.name}' (git-lfs object "
+            f"{first.lfs.oid[:12]}, {first.size} bytes)")
+    if not lfs.installed():
+        raise FlexgitError(f"{what} is stored with git-lfs, which is not installed here; {lfs.INSTALL_HINT}, "
+                           "then try again")
+    remotes = remotes_holding(git, run)
+    failures = []
+    for remote in remotes:
+        done, detail = lfs.download(git, remote, run.id, [f.tree_path for f in missing])
+        missing = [f for f in missing if not lfs.has_object(git, f.lfs)]
+        if not missing:
+            return
+        failures.append(f"{remote}: {detail}" if detail else f"{remote} does not have it")
+    if failures:
+        raise FlexgitError(f"{what} is not in this clone and could not be fetched ({'; '.join(failures)}); the run "
+                           f"came from {remotes[0]}: 'flexgit pull {remotes[0]}' when it is reachable, and make sure "
+                           f"whoever recorded the run pushed it with flexgit ('flexgit push {remotes[0]}'), then "
+                           "try again")
+    found, listed = git.try_git(["remote"])
+    configured = listed.split() if found else []
+    where = (f"pull it from the remote it was pushed to ('flexgit pull {configured[0]}'"
+             + (f"; remotes here: {', '.join(configured)}" if len(configured) > 1 else "") + "), then try again"
+             if configured else "add the remote it was pushed to ('git remote add origin URL'), "
+                                "'flexgit pull origin', then try again")
+    raise FlexgitError(f"{what} is not in this clone and no remote here is known to have the run; {where}")
+
+
+def read_bytes(git: GitRepo, run: Run, kept: KeptFile) -> bytes:
+    """The content of `kept` (fetched first if this clone lacks it)."""
+    if kept.lfs is None:
+        return git.read_blob(kept.blob)
+    ensure_content(git, run, [kept])
+    return lfs.object_path(git, kept.lfs.oid).read_bytes()
+
+
+def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
+    """Write the content of `kept` (already in this clone) to `dest`: into a temporary file beside it,
+    renamed into place, so `dest` is never half-written. git-lfs content is checked against its oid."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp = dest.with_name(f".{dest.name}.flexgit-{os.getpid()}")
+    try:
+        if kept.lfs is None:
+            temp.write_bytes(git.read_blob(kept.blob))
+        else:
+            digest = hashlib.sha256()
+            with open(lfs.object_path(git, kept.lfs.oid), "rb") as read, open(temp, "wb") as write:
+                while chunk := read.read(lfs.CHUNK):
+                    digest.update(chunk)
+                    write.write(chunk)
+            if digest.hexdigest() != kept.lfs.oid:
+                raise FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone "
+                                   f"(its content does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} "
+                                   "and try again: it is fetched anew")
+        os.replace(temp, dest)
+    except OSError as exc:
+        raise WriteError(f"cannot write '{dest}': {exc.strerror or exc}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def same_content(git: GitRepo, kept: KeptFile, path: Path) -> bool:
+    """True when the file at `path` holds exactly the content of `kept`."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size != kept.size:
+            return False
+        if kept.lfs is None:
+            return git.hash_file(path) == kept.blob
+        digest = hashlib.sha256()
+        with open(path, "rb") as read:
+            while chunk := read.read(lfs.CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest() == kept.lfs.oid
+    except OSError:
+        return False
+
+
+def placed_files(git: GitRepo, run: Run, tree: str, directory: Path, kind: str) -> list[tuple[KeptFile, Path]]:
+    """Where the outputs (or the last checkpoint of each path) of a run go in `directory`, a working
+    tree or a checkout: each file at its path from the top. Refused when a file there differs (it
+    would be lost) or a folder on the way is a symbolic link."""
+    if kind == OUTPUTS_DIR:
+        chosen = {f.path: f for f in run_files(git, tree, OUTPUTS_DIR)}
+    else:
+        latest = {c.path: c for c in checkpoints(git, tree)}  # sorted by step: the last one wins
+        chosen = {}
+        for path, checkpoint in latest.items():
+            found = find_file(git, tree, CHECKPOINTS_DIR, checkpoint.file)
+            if found is not None:
+                chosen[path] = found
+    placed = []
+    for path, kept in sorted(chosen.items()):
+        dest = directory / path
+        for parent in list(Path(path).parents)[:-1]:
+            if (directory / parent).is_symlink():
+                raise InputError(f"{parent.as_posix()} is a symbolic link here, and writing {path} of run "
+                                 f"'{run.name}' would write through it; move it away, or use --worktree DIR")
+        if dest.exists() or dest.is_symlink():
+            if same_content(git, kept, dest):
+                continue
+            raise InputError(f"{path} is here and differs from the {kind[:-1]} of run '{run.name}', which would "
+                             f"replace it; move it away (or use --worktree DIR to get the run elsewhere)")
+        placed.append((kept, dest))
+    return placed
+
+
+def lfs_objects(git: GitRepo, tip: str, hidden: list[str]) -> tuple[list[str], int]:
+    """The git-lfs objects of the runs reachable from `tip` and from none of `hidden` that this clone
+    holds (their oids), and how many it lacks (pulled runs whose content was never fetched here)."""
+    here, absent = {}, set()
+    for commit, _ in git.commits_between(tip, hidden):
+        tree = git.commit(commit)[0]
+        if git.tree_entry(tree, FLEXGIT_DIR) is None:
+            continue
+        for kind in KINDS:
+            for kept in run_files(git, tree, kind):
+                if kept.lfs is not None:
+                    if lfs.has_object(git, kept.lfs):
+                        here[kept.lfs.oid] = True
+                    else:
+                        absent.add(kept.lfs.oid)
+    return sorted(here), len(absent - set(here))

@@ -50,7 +50,7 @@ def test_a_fit_is_a_run_with_params_training_score_and_model(project):
     assert run.meta["estimator"] == "LogisticRegression" and run.meta["framework"].startswith("scikit-learn ")
     kept = pickle.loads(flexgit.artifact(run.name, "model.pkl", repo=project))
     assert (kept.predict(X) == model.predict(X)).all()
-    shape = assert_same_shape(project, run.name, history=False)
+    shape = assert_same_shape(project, run.name, history=False, files=True)
     assert shape["message"] == "fit LogisticRegression"
 
 

@@ -17,6 +17,8 @@ def shown(repo: Path, name: str) -> dict[str, object]:
     found: dict[str, object] = {}
     section = None
     for line in result.out.splitlines():
+        if not line.startswith(" "):
+            section = None
         if line.endswith(":") and not line.startswith(" "):
             section = line[:-1]
             found[section] = {}

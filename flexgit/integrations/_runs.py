@@ -130,6 +130,7 @@ class Training:
         self.metrics: dict[str, Any] = {}
         self.meta: dict[str, Any] = dict(meta or {})
         self.artifacts: dict[str, Path] = {key: Path(path) for key, path in (artifacts or {}).items()}
+        self.outputs: list[Path] = []  # files in the working tree kept with the run (`record(outputs=...)`)
         self.run: Run | None = None
         self._lock = threading.Lock()
         self._begun = False
@@ -157,6 +158,7 @@ class Training:
             self._tried = True  # a record that failed is not tried again (its error is the one to see)
             self.run = record(name=self.name, message=self.message, params=self.params, metrics=self.metrics,
                               repo=self.repo, branch=self.branch, artifacts=self.artifacts or None,
+                              outputs=self.outputs or None,
                               meta=self.meta or None, status=status, group=self.group, parent=self.parent)
             _unwatch(self)
             return self.run

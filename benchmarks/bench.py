@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import hook  # noqa: E402
+import outputs  # noqa: E402
 import peers  # noqa: E402
 
 PYTHON = sys.executable
@@ -244,6 +245,7 @@ def main() -> None:
             print(measure_import(Path(root) / "import" / "project", 100_000))
         print()
         print(hook.measure(Path(root) / "hook", args.repeat))
+        print(outputs.measure(Path(root), args.repeat))
         if not args.no_peers:
             print()
             print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat, args.peer_max, args.dvc_max))

@@ -150,6 +150,17 @@ def named_outputs(workdir: Path, settings: Settings, outputs: Iterable[PathLike]
     return found
 
 
+RUN_FILES = (".flexgit-*",)  # flexgit's own files at the top of a `flexgit run` checkout: never outputs
+
+
+def collect_outputs(git: GitRepo, settings: Settings, root: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """The settings' outputs found in `root` (a run's checkout), stored: their tree entries inside
+    `.flexgit/`, and the meta that says what was missing or refused (kept going: the command ran)."""
+    found = find_outputs(root, settings.outputs, skip=RUN_FILES)
+    keeper = Keeper(git, settings.lfs_threshold)
+    return keeper.keep_found(found), output_meta(found, keeper)
+
+
 def output_meta(found: Found, keeper: Keeper) -> dict[str, Any]:
     """What a run's meta says of its outputs: the patterns that matched nothing (`outputs_missing`),
     those refused (`outputs_refused`), and the large files kept as plain blobs for want of git-lfs

@@ -6,6 +6,7 @@ from .flex.config import Configuration
 from .flex.experiment import Application, Experiment
 from .storage.run import Run
 from .verbs.checkout import checkout, checkout_back
+from .verbs.checkpoint import checkpoint
 from .verbs.fsck import fsck
 from .verbs.get import get
 from .verbs.hook import install as install_hook
@@ -29,8 +30,8 @@ from .verbs.update import update
 from .view.query import TableQuery
 
 __all__ = [
-    "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
+    "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration", "Experiment",
+    "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "checkpoint", "finish", "fsck", "gc",
     "get", "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note",
     "pull", "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
 ]

@@ -280,6 +280,9 @@ def checkout(ctx: click.Context, name: str | None, new_branch: str | None, workt
              "then check the run out again")
     for warning in result.data_warnings:
         warn(warning)
+    if result.outputs:
+        click.echo(f"wrote the run's {len(result.outputs)} outputs ({', '.join(result.outputs[:3])}"
+                   f"{', ...' if len(result.outputs) > 3 else ''})")
     if result.worktree:
         linked = f"; from your working tree (folders linked, files copied): {', '.join(result.linked)}" \
             if result.linked else ""

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..project.values import format_value
+from .files import warn_outputs
 from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
 
@@ -16,6 +17,8 @@ from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_s
               help="Run name (NAME-1, NAME-2, ... for a grid), or a template of -S keys: 'lr{lr}-d{depth}'. "
                    "Default: the group id and the -S values that vary, e.g. g-1a2b3c-lr0.1-depth3.")
 @click.option("--parent", metavar="RUN", help="The run these runs belong to or continue (a fold's sweep, a resume).")
+@click.option("--resume", metavar="RUN",
+              help="Start from RUN: its code, with its last checkpoints in place; the new run's meta names it.")
 @click.option("-S", "sets", multiple=True, metavar="KEY=V1[,V2...]",
               help="Override a key of the config file for this run; several values make a grid. Repeatable.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at once.")
@@ -23,7 +26,7 @@ from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_s
 @quiet_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx: click.Context, name, parent, sets, jobs, branch, quiet, command) -> None:
+def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, branch, quiet, command) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
@@ -37,6 +40,7 @@ def run_cmd(ctx: click.Context, name, parent, sets, jobs, branch, quiet, command
       flexgit run -- python train.py
       flexgit run -S lr=0.1,0.01 -S depth=3,5 -j 2 -- python train.py
       flexgit run --name 'lr{lr}-s{seed}' -S lr=0.1,0.01 -S seed=1,2,3 -- python train.py
+      flexgit run --resume g-1a2b3c -- python train.py --resume ckpt.pt
     """
     import threading
 
@@ -58,7 +62,7 @@ def run_cmd(ctx: click.Context, name, parent, sets, jobs, branch, quiet, command
                            f"{progress.failed} failed{stopped}", err=True)
 
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), parent=parent, on_output=show_output,
-                  on_progress=show_progress)
+                  on_progress=show_progress, resume=resume)
     warn_left_out(sweep.left_meta.get("left_out", []))
     warn_secrets(sweep.left_meta)
     warn_snapshot(sweep.left_meta)
@@ -78,6 +82,8 @@ def run_cmd(ctx: click.Context, name, parent, sets, jobs, branch, quiet, command
 def _report_runs(outcomes, quiet: bool) -> None:
     """One line a run; quiet keeps only the runs that did not end well."""
     for outcome in outcomes:
+        if outcome.run is not None:
+            warn_outputs(outcome.run.meta)
         if quiet and outcome.status == "ok":
             continue
         setting = " ".join(f"{k}={format_value(v)}" for k, v in outcome.overrides.items())

@@ -25,9 +25,13 @@ def _sync_command(verb: str, summary: str, example: str) -> click.Command:
             click.echo(f"{remote}'s experiments branch was rewritten by 'flexgit gc': {report.rewritten} removed "
                        "runs went here too, the runs recorded only here were kept (their ids changed, not their "
                        "names)")
+        if report.large_files_absent:
+            warn(f"{report.large_files_absent} large files of the pushed runs are not in this clone (pulled runs "
+                 f"whose content was never fetched here) and were not uploaded; 'flexgit get' fetches them")
         if report.pushed and not quiet:
-            click.echo(f"pushed to {remote}" + (": its experiments branch replaced by our 'flexgit gc' rewrite"
-                                                 if report.replaced else ""))
+            large = f" ({report.large_files} large files through git-lfs)" if report.large_files else ""
+            click.echo(f"pushed to {remote}{large}" + (": its experiments branch replaced by our 'flexgit gc' rewrite"
+                                                        if report.replaced else ""))
         for name in report.conflicts:
             warn(f"run name '{name}' means different runs here and on {remote}; both runs are "
                  f"kept: 'flexgit rename {name} NEW' renames yours, then pull again")

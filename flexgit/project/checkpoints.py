@@ -19,6 +19,8 @@ from typing import Any, Iterable
 from ..errors import InputError
 from .values import is_number
 
+REPO_ENV = "FLEXGIT_REPO"  # set by `flexgit run`: the repository its checkout came from
+ROOT_ENV = "FLEXGIT_ROOT"  # ... and the top of the checkout, which checkpoint paths are relative to
 _OID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?\Z")
 
 
@@ -39,9 +41,11 @@ class Checkpoint:
 
 
 def is_clean_path(path: Any) -> bool:
-    """True for a relative path without `.`, `..` or empty parts (one that stays inside a tree)."""
+    """True for a relative path without `.`, `..`, `.git` or empty parts: one that, written into a working
+    tree, stays inside it and out of git's own folder (a pulled run's tree is input)."""
     return (isinstance(path, str) and bool(path) and not path.startswith("/") and "\\" not in path
-            and all(part not in ("", ".", "..") for part in path.split("/")) and not any(ord(c) < 32 for c in path))
+            and all(part not in ("", ".", "..") and part.casefold() != ".git" for part in path.split("/"))
+            and not any(ord(c) < 32 for c in path))
 
 
 def split_pending(history: bytes) -> tuple[bytes, list[tuple[Checkpoint, str]]]:

@@ -121,3 +121,15 @@ def _problem(path: Path, real_root: Path) -> str | None:
     if not path.resolve().is_relative_to(real_root):
         return "outside the working tree, through a symbolic link"
     return None
+
+
+def is_output(path: str, patterns: Iterable[str]) -> bool:
+    """True when `path` (from the top of the tree) is one that output globs `patterns` name."""
+    return any(fnmatch.fnmatchcase(path, pattern) or path.startswith(pattern.rstrip("/") + "/")
+               for pattern in patterns)
+
+
+def output_tops(patterns: Iterable[str]) -> tuple[str, ...]:
+    """The top-level entries (globs) that hold the outputs `patterns` name: a run's checkout gets them
+    from the command, never from the working tree."""
+    return tuple(dict.fromkeys(pattern.strip("/").split("/")[0] for pattern in patterns if pattern.strip("/")))

@@ -7,6 +7,7 @@ become flexgit errors here.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import getpass
 import os
@@ -668,7 +669,7 @@ class GitRepo(GitCommand):
 
         A file is copied, not linked, because code there writing it (a `metrics.json`, a log)
         would otherwise write through the link into this working tree; the top-level entries
-        holding `outputs` (the results files) are left out altogether. With `worktree`, `target`
+        holding `outputs` (globs: results files, outputs) are left out altogether. With `worktree`, `target`
         is a linked worktree: a link its rules would not ignore (git sees a link as a file, so
         `data/` does not match it) is added to the repository's info/exclude as `/name`, so it
         never shows in `git status` there. Returns the names given, linked or copied.
@@ -678,7 +679,7 @@ class GitRepo(GitCommand):
         given, unignored = [], []
         for entry in self.ignored_top_level():
             place = target / entry.name
-            if place.exists() or place.is_symlink() or entry.name in written:
+            if place.exists() or place.is_symlink() or any(fnmatch.fnmatchcase(entry.name, w) for w in written):
                 continue
             # asked before the link exists: libgit2 would follow it and take it for a folder
             if there is not None and not there.path_is_ignored(entry.name):

@@ -122,7 +122,7 @@ def upload(git: GitRepo, remote: str, oids: list[str]) -> tuple[bool, str]:
     for start in range(0, len(oids), BATCH):
         done, detail = git.try_git(["lfs", "push", "--object-id", target, *oids[start:start + BATCH]], stdin="")
         if not done:
-            return False, last_lines(detail)
+            return False, _message(detail)
     return True, ""
 
 
@@ -134,4 +134,10 @@ def download(git: GitRepo, remote: str, commit: str, paths: list[str]) -> tuple[
     plain = all(not any(c in path for c in ",*?[]\\!") for path in paths)
     include = ["--include=" + ",".join(paths)] if plain and paths else []
     done, detail = git.try_git(["lfs", "fetch", lfs_remote(git, remote), commit, *include], stdin="")
-    return done, "" if done else last_lines(detail)
+    return done, "" if done else _message(detail)
+
+
+def _message(output: str) -> str:
+    """git-lfs's error, on one line, without its progress lines."""
+    lines = [line for line in output.splitlines() if not line.startswith(("Uploading LFS objects", "fetch: Fetching"))]
+    return last_lines("\n".join(lines))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import FlexgitError, InputError, WriteError
-from ..project.checkpoints import Checkpoint, parse_list, split_pending
+from ..project.checkpoints import Checkpoint, is_clean_path, parse_list, split_pending
 from ..project.outputs import Found
 from . import lfs
 from .gitrepo import GitRepo
@@ -106,6 +106,8 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
         return []
     files = []
     for path, blob in git.walk_blobs(folder):
+        if not is_clean_path(path):
+            continue  # a name git itself refuses to check out (`..`, `.git`): never a path to write
         size = git.blob_size(blob)
         pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None
         files.append(KeptFile(kind, path, blob, pointer.size if pointer else size, pointer))
@@ -125,6 +127,8 @@ def history(git: GitRepo, tree: str) -> bytes:
 
 def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
     """The file `path` of one kind that a run keeps, or None."""
+    if not is_clean_path(path.strip("/")):
+        return None
     blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
     if blob is None or git.is_tree(blob):
         return None
@@ -232,27 +236,40 @@ def same_content(git: GitRepo, kept: KeptFile, path: Path) -> bool:
         return False
 
 
-def placed_files(git: GitRepo, run: Run, tree: str, directory: Path, kind: str) -> list[tuple[KeptFile, Path]]:
+def last_checkpoints(git: GitRepo, tree: str) -> dict[str, KeptFile]:
+    """The last checkpoint (highest step) of each path of the run whose tree is `tree`: path -> its file."""
+    latest = {c.path: c for c in checkpoints(git, tree)}  # sorted by step: the last one wins
+    found = {path: find_file(git, tree, CHECKPOINTS_DIR, c.file) for path, c in latest.items()}
+    return {path: kept for path, kept in found.items() if kept is not None}
+
+
+def resumable(git: GitRepo, run: Run) -> None:
+    """Check that `run` has checkpoints to resume from, and that their content is here (fetched if not)."""
+    last = last_checkpoints(git, git.commit(run.id)[0])
+    if not last:
+        raise InputError(f"run '{run.name}' has no checkpoints to resume from (flexgit.checkpoint keeps them); "
+                         f"'flexgit show {run.name}' lists what it keeps")
+    ensure_content(git, run, last.values())
+
+
+def placed_files(git: GitRepo, run: Run, tree: str, directory: Path, kind: str,
+                 replace: bool = False) -> list[tuple[KeptFile, Path]]:
     """Where the outputs (or the last checkpoint of each path) of a run go in `directory`, a working
-    tree or a checkout: each file at its path from the top. Refused when a file there differs (it
-    would be lost) or a folder on the way is a symbolic link."""
+    tree or a checkout: each file at its path from the top. Refused when a folder on the way is a
+    symbolic link, or (unless `replace`: a checkout of flexgit's own) when a different file is there."""
     if kind == OUTPUTS_DIR:
         chosen = {f.path: f for f in run_files(git, tree, OUTPUTS_DIR)}
     else:
-        latest = {c.path: c for c in checkpoints(git, tree)}  # sorted by step: the last one wins
-        chosen = {}
-        for path, checkpoint in latest.items():
-            found = find_file(git, tree, CHECKPOINTS_DIR, checkpoint.file)
-            if found is not None:
-                chosen[path] = found
+        chosen = last_checkpoints(git, tree)
     placed = []
     for path, kept in sorted(chosen.items()):
         dest = directory / path
         for parent in list(Path(path).parents)[:-1]:
             if (directory / parent).is_symlink():
                 raise InputError(f"{parent.as_posix()} is a symbolic link here, and writing {path} of run "
-                                 f"'{run.name}' would write through it; move it away, or use --worktree DIR")
-        if dest.exists() or dest.is_symlink():
+                                 f"'{run.name}' would write through it; move it away"
+                                 + ("" if replace else ", or use --worktree DIR"))
+        if (dest.exists() or dest.is_symlink()) and not replace:
             if same_content(git, kept, dest):
                 continue
             raise InputError(f"{path} is here and differs from the {kind[:-1]} of run '{run.name}', which would "
@@ -277,3 +294,30 @@ def lfs_objects(git: GitRepo, tip: str, hidden: list[str]) -> tuple[list[str], i
                     else:
                         absent.add(kept.lfs.oid)
     return sorted(here), len(absent - set(here))
+
+
+def place_checkpoints(git: GitRepo, run: Run, tree: str, directory: Path) -> list[str]:
+    """Write the last checkpoint of each path of `run` (whose tree is `tree`) into `directory`, a checkout
+    of flexgit's own, replacing what is there (never through a linked folder); returns their paths."""
+    placed = placed_files(git, run, tree, directory, CHECKPOINTS_DIR, replace=True)
+    ensure_content(git, run, [kept for kept, _ in placed])
+    for kept, dest in placed:
+        write_file(git, kept, dest)
+    return [dest.relative_to(directory).as_posix() for _, dest in placed]
+
+
+def upload_for_push(git: GitRepo, remote: str, tip: str, hidden: list[str]) -> tuple[int, int]:
+    """Upload to `remote` (`git lfs push --object-id`) the git-lfs content of the runs reachable from
+    `tip` and from none of `hidden`, before their refs are pushed: (objects sent, objects this clone
+    lacks). Raises with git-lfs's message when the upload fails; nothing is pushed then."""
+    oids, absent = lfs_objects(git, tip, hidden)
+    if not oids:
+        return 0, absent
+    if not lfs.installed():
+        raise FlexgitError(f"{len(oids)} files of the runs to push are kept with git-lfs, which is not installed "
+                           f"here; {lfs.INSTALL_HINT}; nothing was pushed")
+    done, detail = lfs.upload(git, remote, oids)
+    if not done:
+        raise FlexgitError(f"cannot upload the runs' large files to '{remote}' (git lfs push: {detail}); the runs "
+                           f"stay recorded here and nothing was pushed: fix that, then 'flexgit push {remote}' again")
+    return len(oids), absent

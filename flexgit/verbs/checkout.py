@@ -16,7 +16,9 @@ from ..project.settings import load_settings
 from ..project.sources import merge_sources
 from ..storage.gitrepo import GitRepo, RefMoved
 from ..storage.refs import KIND_SNAPSHOT, TRAILER_KIND, TRAILER_NAME, TRAILER_SOURCE, commit_message
+from ..storage.refs import OUTPUTS_DIR
 from ..storage.run import Run
+from ..storage.runfiles import KeptFile, ensure_content, placed_files, write_file
 from ..storage.store import Store
 
 
@@ -32,6 +34,7 @@ class CheckoutResult:
     data_warnings: tuple[str, ...] = ()
     source_missing: str | None = None  # the source commit this clone lacks: the new commit has no parent
     linked: tuple[str, ...] = ()  # git-ignored entries of this working tree linked into the new worktree
+    outputs: tuple[str, ...] = ()  # the run's outputs written (those already there as the run has them aside)
 
 
 def checkout(name: str, branch: str | None = None, worktree: str | os.PathLike | None = None,
@@ -69,6 +72,7 @@ def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.Pa
     # read before anything is written: a bad settings file must leave nothing behind
     outputs = load_settings(store.repo.workdir).results if directory is not None and not store.repo.is_bare else ()
     commit = snapshot_commit(store, run)
+    products = _outputs(store, run, directory, commit) if directory is not None else []
     if target is not None:
         try:
             store.repo.create_branch_ref(target.ref, commit, f"flexgit: checkout run {run.name}")
@@ -77,13 +81,15 @@ def _elsewhere(store: Store, run: Run, branch: str | None, worktree: str | os.Pa
     linked: list[str] = []
     if directory is not None:
         store.repo.add_worktree(directory, commit, target.name if target else None)
+        for kept, dest in products:  # before the links: an output is never written through one
+            write_file(store.repo, kept, dest)
         if not store.repo.is_bare:  # as `flexgit run` does
             linked = store.repo.link_ignored_top_level(directory, worktree=True, outputs=outputs)
     missing = run.source if run.source and not store.repo.has_object(run.source) else None
     return CheckoutResult(run=run, branch=target.name if target else None, worktree=directory, commit=commit,
                           data_warnings=_data_warnings(store, run, directory, _config_data(store.repo)),
                           source_missing=missing,
-                          linked=tuple(linked))
+                          linked=tuple(linked), outputs=tuple(kept.path for kept, _ in products))
 
 
 def _data_warnings(store: Store, run: Run, directory: Path | None, allowed: set[Path]) -> tuple[str, ...]:
@@ -128,19 +134,34 @@ def _restore_here(store: Store, run: Run, force: bool) -> CheckoutResult:
                              f"(e.g. {in_the_way[0]}); move them away, or use --branch NEW or --worktree DIR "
                              "to get the run elsewhere")
     allowed = _config_data(git)  # the user's own, before a stash or the run's config replaces it
-    stash = None
-    if dirty:
-        if not force:
-            raise DirtyTreeError(
-                f"the working tree has uncommitted changes ({len(dirty)} paths, e.g. {dirty[0]}); "
-                "commit or stash them, or use --branch NEW or --worktree DIR to get the run elsewhere"
-            )
-        stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}")
-    made = _missing_folders(git.workdir, added)
+    if dirty and not force:
+        raise DirtyTreeError(
+            f"the working tree has uncommitted changes ({len(dirty)} paths, e.g. {dirty[0]}); "
+            "commit or stash them, or use --branch NEW or --worktree DIR to get the run elsewhere"
+        )
+    outputs = _outputs(store, run, git.workdir, tree)  # refused, or their content fetched, before any change
+    stash = git.stash_all(f"flexgit: uncommitted work before checkout of run {run.name}") if dirty else None
+    brought = [kept.path for kept, _ in outputs]
+    made = _missing_folders(git.workdir, added + brought)
     git.restore_tree(tree, written, base)
+    for kept, dest in outputs:
+        write_file(git, kept, dest)
+    # `--back` removes the outputs as it removes the files the run brought
     _save_way_back(git, {"run": run.name, "head": head, "base": base, "tree": tree, "stash": stash,
-                         "added": added, "made": made})
-    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None, allowed))
+                         "added": added + brought, "made": made})
+    return CheckoutResult(run=run, stash=stash, data_warnings=_data_warnings(store, run, None, allowed),
+                          outputs=tuple(brought))
+
+
+def _outputs(store: Store, run: Run, directory: Path, code: str) -> list[tuple[KeptFile, Path]]:
+    """The outputs of `run` to write into `directory` (their content fetched here first), leaving out
+    those the code snapshot `code` (a tree or a commit) has a file for; refused when one would replace a
+    different file there."""
+    git = store.repo
+    placed = [(kept, dest) for kept, dest in placed_files(git, run, git.commit(run.id)[0], directory, OUTPUTS_DIR)
+              if git.tree_entry(code if git.is_tree(code) else git.commit(code)[0], kept.path) is None]
+    ensure_content(git, run, [kept for kept, _ in placed])
+    return placed
 
 
 def _refuse_links(git: GitRepo, run: Run, paths: list[str], base: str | None) -> None:

@@ -32,15 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .._context import open_store, private_text, read_history, snapshot, target_branch, write_run
+from .._context import collect_outputs, open_store, private_text, read_history, snapshot, target_branch, write_run
 from ..errors import InputError, UnknownRunError
 from ..project.formats import dumps, loads
 from ..project import watchdog
+from ..project.checkpoints import REPO_ENV, ROOT_ENV
 from ..project.history import ENV as HISTORY_ENV
+from ..project.outputs import output_tops, is_output
 from ..project.settings import load_settings
 from ..project.sources import load_flat, merge_sources
 from ..project.values import Scalar, check_key, escape_control, format_value, parse_scalar
 from ..storage.run import Run
+from ..storage.runfiles import place_checkpoints, resumable
 
 OUTPUT_LOG = "output.log"
 STOP_GRACE_SECONDS = 10
@@ -96,7 +99,7 @@ class Sweep:
     def __init__(self, command: Sequence[str], grid: list[dict[str, Scalar]], name: str | None = None,
                  branch: str | None = None, repo: str | os.PathLike | None = None, parent: str | None = None,
                  on_output: Callable[[str, str], None] = lambda label, line: None,
-                 on_progress: Callable[[Progress], None] = lambda progress: None):
+                 on_progress: Callable[[Progress], None] = lambda progress: None, resume: str | None = None):
         if not command:
             raise InputError("give the command to run after --, e.g. flexgit run -- python train.py")
         self.command = list(command)
@@ -107,7 +110,8 @@ class Sweep:
         self.target = target_branch(git, branch)
         self.store.branch_tip(self.target)
         self.settings = load_settings(git.workdir)
-        self.parent = self._parent(parent)
+        self.resumed = self._resumed(resume)
+        self.parent = self._parent(parent) or (self.resumed.id if self.resumed else "")
         self.group = name if name and not TEMPLATE_FIELD.search(name) else self._new_group()
         self.names = self._names(name)
         self.config_file = self._config_file()
@@ -122,7 +126,20 @@ class Sweep:
         # One repository object serves all workers; libgit2 objects are not for concurrent use.
         self.git_lock = threading.Lock()
         tree, self.left_meta, self.left_out = snapshot(git, self.settings)  # left out of the record, not of sight
+        if self.resumed:  # the resumed run's code, not the working tree's
+            tree = self.store.code_tree(self.resumed)
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
+
+    def _resumed(self, name: str | None) -> Run | None:
+        """The run `--resume` names, its checkpoints fetched here if they are elsewhere."""
+        if not name:
+            return None
+        try:
+            run = self.store.find(name)
+        except UnknownRunError as exc:
+            raise UnknownRunError(f"--resume: {exc}") from None
+        resumable(self.store.repo, run)
+        return run
 
     def _parent(self, name: str | None) -> str:
         if not name:
@@ -236,8 +253,10 @@ class Sweep:
             text = _with_overrides(original, Path(self.config_file).suffix.lower(), overrides)
             tree = git.update_tree(tree, {self.config_file: git.write_blob(text.encode())})
         git.export_tree(tree, checkout)
-        git.link_ignored_top_level(checkout, outputs=self.settings.results)
+        git.link_ignored_top_level(checkout, outputs=self.settings.results + output_tops(self.settings.outputs))
         self._link_left_out(checkout)
+        if self.resumed:
+            place_checkpoints(git, self.resumed, git.commit(self.resumed.id)[0], checkout)
         return tree
 
     def _link_left_out(self, checkout: Path) -> None:
@@ -246,7 +265,8 @@ class Sweep:
         workdir = self.store.repo.workdir
         for path in self.left_out:
             source, target = workdir / path, checkout / path
-            if path in self.settings.results or not (source.exists() or source.is_symlink()):
+            if path in self.settings.results or is_output(path, self.settings.outputs) or \
+                    not (source.exists() or source.is_symlink()):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists() or target.is_symlink():
@@ -255,7 +275,8 @@ class Sweep:
 
     def _execute(self, checkout: Path, label: str, index: int) -> int:
         cwd = checkout / self.subdir
-        env = {**os.environ, "FLEXGIT_RUN": label, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl")}
+        env = {**os.environ, "FLEXGIT_RUN": label, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl"),
+               REPO_ENV: str(self.store.repo.workdir), ROOT_ENV: str(checkout)}
         with open(checkout / ".flexgit-output.log", "wb") as log:
             child = subprocess.Popen(self.command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -304,6 +325,10 @@ class Sweep:
                                     None, "results")
         except InputError as exc:
             metrics, meta["results_error"] = {}, str(exc)
+        if self.resumed:
+            meta["resumed"] = self.resumed.id
+        outputs, output_meta = collect_outputs(git, self.settings, checkout)  # partial ones too, if it failed
+        meta.update(output_meta)
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
         message = escape_control(f"flexgit run {' '.join(self.command)}")
         if self.settings.private_meta:
@@ -311,7 +336,7 @@ class Sweep:
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=message, group=self.group, parent=self.parent)
         # The history file is this run's own: every line in it is the run's, whichever process logged it.
-        return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log}, root,
+        return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log, **outputs}, root,
                          read_history(checkout / ".flexgit-history.jsonl"), private=self.settings.private_meta)
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
@@ -437,9 +462,12 @@ def _signal(child: subprocess.Popen, number: int) -> None:
 
 def run(command: Sequence[str], sets: Sequence[str] = (), name: str | None = None, jobs: int = 1,
         branch: str | None = None, repo: str | os.PathLike | None = None,
-        on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None) -> list[Outcome]:
+        on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None,
+        resume: str | None = None) -> list[Outcome]:
     """`flexgit run` from Python: run `command` once per point of the `-S` grid `sets`, `jobs` at a time,
     and record each run, all in one group; `name` may be a template (`lr{lr}-d{depth}`), `parent` a run
-    they belong to. Returns what happened to each."""
+    they belong to; `resume` a run whose code and last checkpoints they start from (its id goes in
+    their meta as `resumed`, and it is their parent unless `parent` says otherwise). Returns what
+    happened to each."""
     return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
-                 parent=parent).run(jobs)
+                 parent=parent, resume=resume).run(jobs)

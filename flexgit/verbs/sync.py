@@ -23,6 +23,7 @@ from ..storage.remotes import (
     remember_refspecs,
 )
 from ..storage.rewrite import replaced_by_ours
+from ..storage.runfiles import upload_for_push
 
 PUSH_ATTEMPTS = 20
 
@@ -40,6 +41,8 @@ class SyncReport:
     rewritten: int | None = None  # joined across a `flexgit gc` rewrite: removed runs that went here
     replaced: bool = False  # the push replaced the remote's branch with our rewrite of it (flexgit gc)
     older_format: bool = False  # the remote still holds runs in format 1: `flexgit migrate REMOTE` moves them
+    large_files: int = 0  # git-lfs objects of the pushed runs uploaded (or found there already)
+    large_files_absent: int = 0  # ... and those this clone lacks (pulled runs whose content was never fetched)
 
 
 def pull(remote: str = "origin", branch: str | None = None, repo: str | os.PathLike | None = None) -> SyncReport:
@@ -73,6 +76,9 @@ def push(remote: str = "origin", branch: str | None = None, repo: str | os.PathL
             raise FlexgitError(f"{len(holding)} runs to push hold files that look like secrets (e.g. run "
                                f"'{holding[0]}'; 'flexgit show {holding[0]}' lists them); nothing was pushed. "
                                "Remove those files from git's history, or push anyway with --allow-secrets")
+    if tip is not None:  # their large files first, as git-lfs's pre-push hook does: no run arrives without them
+        there = git.ref_target(Tracking.of(git, remote, target).branch)
+        report.large_files, report.large_files_absent = upload_for_push(git, remote, tip, [there] if there else [])
     for attempt in range(PUSH_ATTEMPTS):
         if attempt:
             # Others are pushing: back off, randomly, so that one of them wins each round.

@@ -113,6 +113,17 @@ def metrics_of(values: Mapping[Any, Any], prefix: str = "") -> dict[str, int | f
     return found
 
 
+def require(module: str, extra: str) -> Any:
+    """Import a framework, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"flexgit's {extra} integration needs {module.split('.')[0]}, which is not installed: "
+                          f"pip install 'flexgit[{extra}]' ({exc})") from exc
+
+
 class Training:
     """One training run: params and metrics gathered as the framework reports them, recorded once.
 

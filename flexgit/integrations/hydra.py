@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._runs import metrics_of, params_of
+from ._runs import metrics_of, params_of, require
 from .notebook import record
 
 
@@ -38,7 +38,7 @@ def __getattr__(name: str) -> Any:
 
 @functools.cache
 def _callback_class() -> type:
-    from hydra.experimental.callback import Callback
+    Callback = require("hydra.experimental.callback", "hydra").Callback
 
     class FlexgitCallback(Callback):
         """Record each Hydra job as a run at `on_job_end`; a multirun is a group."""

@@ -21,7 +21,7 @@ import functools
 import os
 from typing import Any
 
-from ._runs import Training, describe, params_of, value_of
+from ._runs import Training, describe, params_of, require, value_of
 
 LEFT_OUT = ("name", "dtype", "trainable")  # a layer's settings that say nothing of the model
 
@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
 @functools.cache
 def _callback_class() -> type:
-    import keras
+    keras = require("keras", "keras")
 
     class FlexgitCallback(keras.callbacks.Callback):
         """Record a Keras fit as a run: a summary of the model as params, epoch logs as history, status."""

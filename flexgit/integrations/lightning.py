@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from .._context import open_store
 from ..verbs.update import update
-from ._runs import Training, metrics_of, params_of, status_of
+from ._runs import Training, metrics_of, params_of, require, status_of
 
 STATUS = {"success": "ok", "finished": "interrupted"}  # Lightning's words; "failed" depends on the exception
 
@@ -40,8 +40,8 @@ def __getattr__(name: str) -> Any:
 
 @functools.cache
 def _logger_class() -> type:
-    from lightning.pytorch.loggers import Logger
-    from lightning.pytorch.utilities import rank_zero_only
+    Logger = require("lightning.pytorch.loggers", "lightning").Logger
+    rank_zero_only = require("lightning.pytorch.utilities", "lightning").rank_zero_only
 
     class FlexgitLogger(Logger):
         """A Lightning logger whose experiment is a flexgit run."""

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from ..storage.run import Run
 from ..verbs.log import log
 from ..verbs.table import list_runs
-from ._runs import metrics_of, name_taken, params_of
+from ._runs import metrics_of, name_taken, params_of, require
 from .notebook import record
 
 STATUS = {"COMPLETE": "ok", "PRUNED": "pruned", "FAIL": "failed"}  # the states a trial ends in
@@ -91,6 +91,5 @@ class FlexgitCallback:
 
 @functools.cache
 def _framework() -> str:
-    import optuna
-
+    optuna = require("optuna", "optuna")
     return f"optuna {optuna.__version__}"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..storage.run import Run
-from ._runs import Training, params_of, value_of
+from ._runs import Training, params_of, require, value_of
 from .notebook import record
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
@@ -52,8 +52,7 @@ def autolog(disable: bool = False, models: bool = True, training_score: bool = T
 
     `models=False` keeps no pickled model; `training_score=False` skips scoring on the training
     data; `candidates=False` records a search without a run per candidate."""
-    from sklearn.base import BaseEstimator
-
+    BaseEstimator = require("sklearn.base", "sklearn").BaseEstimator
     if disable:
         _restore(BaseEstimator)
         return

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from ..verbs.update import update
-from ._runs import Training, metrics_of, params_of
+from ._runs import Training, metrics_of, params_of, require
 
 
 def __getattr__(name: str) -> Any:
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
 
 @functools.cache
 def _callback_class() -> type:
-    from transformers import TrainerCallback
+    TrainerCallback = require("transformers", "transformers").TrainerCallback
 
     class FlexgitCallback(TrainerCallback):
         """Record a `Trainer`'s training as a run: params, logged history, evaluation metrics, status."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported
 pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 

@@ -65,3 +65,10 @@ def test_record_refuses_a_bad_status_group_or_parent(tmp_path, kwargs, error):
     with pytest.raises(flexgit.FlexgitError, match=error):
         flexgit.record(repo=repo, **kwargs)
     assert flexgit.list_runs(repo=repo) == []
+
+
+def test_a_training_outside_a_repository_is_refused_before_it_starts(tmp_path):
+    from flexgit.integrations._runs import Training
+
+    with pytest.raises(flexgit.FlexgitError):
+        Training(repo=tmp_path)

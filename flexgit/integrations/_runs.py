@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 import warnings
-import weakref
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -146,6 +145,7 @@ class Training:
         self._lock = threading.Lock()
         self._begun = False
         self._tried = False
+        open_store(repo)  # not a repository: say so before training, not after it
         if name:
             check_name_free(name, repo)
 
@@ -204,7 +204,7 @@ def check_name_free(name: str, repo: str | os.PathLike | None) -> None:
         raise InputError(f"run name '{name}' exists; pick another name")
 
 
-_watched: "weakref.WeakSet[Training]" = weakref.WeakSet()
+_watched: set[Training] = set()  # held until they finish: a training dropped early is still recorded at exit
 _watching = False
 
 

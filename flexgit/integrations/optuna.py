@@ -10,7 +10,8 @@ Optuna has it), its intermediate values (`trial.report`) as the run's history (`
 its user attributes as params `user_attrs.*`, its status `ok`, `pruned` or `failed`.
 Optuna calls callbacks for every trial that ends, except one whose exception `study.optimize`
 raises again (one not in `catch`): `record_trials(study)`, in a `finally`, records those, and any
-other finished trial of the study not recorded yet (a study resumed from storage).
+other finished trial of the study not recorded yet (a study resumed from storage). With
+`n_jobs > 1`, steps the objective logs itself with `flexgit.log` are not told apart by trial.
 """
 
 from __future__ import annotations

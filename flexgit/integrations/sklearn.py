@@ -24,6 +24,7 @@ and each one defined later (through `__init_subclass__`), so no module is import
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import pickle
 import tempfile
@@ -80,7 +81,7 @@ def _subclasses(base: type) -> list[type]:
 def _patch(cls: type) -> None:
     for method in FIT_METHODS:
         original = cls.__dict__.get(method)
-        if callable(original) and (cls, method) not in _patched:
+        if inspect.isfunction(original) and (cls, method) not in _patched:
             _patched[(cls, method)] = original
             setattr(cls, method, _recording(original))
 

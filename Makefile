@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: demo test lint bench bench-peers install system-deps screenshots dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)  # first, pinned: the CPU build, before a framework pulls another
 	$(PY) -m pip install --quiet -e '.[test,demo]'
 	$(PY) -m compileall -q flexgit
 	touch $(STAMP)

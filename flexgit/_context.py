@@ -26,7 +26,7 @@ from .project.history import PENDING, SET_ASIDE, flush, process_id, span, split_
 from .project.outputs import Found, find_outputs, literal
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
-from .project.values import check_text, flatten
+from .project.values import check_text, flatten, is_safe_text
 from .storage.gitrepo import GitRepo, Snapshot
 from .storage.refs import ARTIFACTS_DIR, HISTORY_FILE, NOTES_REF, BranchRef, is_valid_branch_name
 from .storage.run import Run, utc_now
@@ -146,7 +146,8 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
                         config_files: Iterable[PathLike] | None = None,
                         results_files: Iterable[PathLike] | None = None, branch: str | None = None,
                         artifacts: Mapping[str, PathLike] | None = None,
-                        meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None) -> Run:
+                        meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None,
+                        status: str | None = None, group: str | None = None, parent: str | None = None) -> Run:
     """Record a run of the working tree as it is now (see `flexgit.record`)."""
     git = store.repo
     git.require_worktree()  # before anything else
@@ -164,6 +165,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     metrics = merge_sources(results_files, metrics, "results")
     extra_meta = flatten(meta or {}, "the meta given")
     check_meta_keys(extra_meta, "the meta given")
+    grouping = run_grouping(store, status, group, parent)
     kept = {check_artifact_name(key): Path(path) for key, path in (artifacts or {}).items()}
     for path in kept.values():
         if not path.is_file():
@@ -180,12 +182,24 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     history = split_pending(logged, process_id())
     if history.set_aside_steps:
         extra_meta["history_set_aside"] = history.set_aside_steps  # the CLI warns
-    run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta)
+    run = Run(name=name or "", message=message or "", params=params, metrics=metrics, meta=extra_meta, **grouping)
     written = write_run(store, target, tree, run, files, Path.cwd(), history.taken,
                         private=settings.private_meta)
     _settle_pending(pending, logged, history.set_aside, git.flexgit_dir() / SET_ASIDE)
     live.settle(git.flexgit_dir() / live.RUNNING_DIR, history.procs)  # these runs are no longer live
     return written
+
+
+STATUSES = ("ok", "failed", "interrupted", "pruned")
+
+
+def run_grouping(store: Store, status: str | None, group: str | None, parent: str | None) -> dict[str, str]:
+    """The `status`, `group` and `parent` (a run's full id) of a recorded run, checked."""
+    if status is not None and status not in STATUSES:
+        raise InputError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    if group is not None and (not group.strip() or len(group) > 200 or not is_safe_text(group) or "\n" in group):
+        raise InputError(f"group {group!r} cannot be a group; give one line of text, 200 characters at most")
+    return {"status": status or "", "group": group or "", "parent": store.find(parent).id if parent else ""}
 
 
 def named_outputs(workdir: Path, settings: Settings, outputs: Iterable[PathLike] | None) -> Found:

@@ -19,7 +19,7 @@ from .verbs.init import init
 from .verbs.launch import run
 from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
-from .verbs.record import record
+from .integrations.notebook import record  # verbs.record, aware of the notebook it is called from
 from .verbs.note import note
 from .verbs.plot import plot
 from .verbs.rename import rename

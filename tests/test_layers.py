@@ -20,7 +20,7 @@ LAYERS = [
     (8, ("flexgit.cli",)),
     (7, ("flexgit", "flexgit.api", "flexgit.config", "flexgit.runs", "flexgit.components", "flexgit.data",
          "flexgit.models", "flexgit.learners")),
-    (6, ("flexgit.flex",)),
+    (6, ("flexgit.flex", "flexgit.integrations")),
     (5, ("flexgit.verbs",)),
     (4, ("flexgit._context",)),
     (3, ("flexgit.view", "flexgit.storage")),

@@ -166,6 +166,8 @@ def show(ctx: click.Context, name: str) -> None:
     lines = [f"run      {run.name}", f"id       {run.id}", f"date     {run.date}", f"branch   {run.branch}"]
     if run.message:
         lines.append(f"message  {run.message}")
+    if run.status:
+        lines.append(f"status   {run.status}")
     if run.group:
         lines.append(f"group    {run.group}")
     if run.parent:

@@ -12,7 +12,8 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
            metrics: Mapping[str, Any] | None = None, config_files: Iterable[PathLike] | None = None,
            results_files: Iterable[PathLike] | None = None, branch: str | None = None,
            repo: PathLike | None = None, artifacts: Mapping[str, PathLike] | None = None,
-           meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None) -> Run:
+           meta: Mapping[str, Any] | None = None, outputs: Iterable[PathLike] | None = None,
+           status: str | None = None, group: str | None = None, parent: str | None = None) -> Run:
     """Record a run: a snapshot of the working tree, its params and its metrics.
 
     Files are read first and explicit `params` / `metrics` override their keys; with no
@@ -29,8 +30,11 @@ def record(name: str | None = None, message: str | None = None, params: Mapping[
     meta says how many (`history_steps`), since when (`history_since`) and how many steps of
     older processes were set aside (`history_set_aside`). Files left out of the snapshot for
     their size are listed in `meta["left_out"]`. Nothing in the working tree, the index, HEAD
-    or the user's branches changes.
+    or the user's branches changes. `status` (`ok`, `failed`, `interrupted`, `pruned`), `group` and
+    `parent` (a run's name or id) are kept as those of `flexgit run` are: the framework
+    integrations record a failed training, a sweep or a search's candidates with them.
     """
     return record_working_tree(open_store(repo), name=name, message=message, params=params, metrics=metrics,
                                config_files=config_files, results_files=results_files, branch=branch,
-                               artifacts=artifacts, meta=meta, outputs=outputs)
+                               artifacts=artifacts, meta=meta, outputs=outputs, status=status, group=group,
+                               parent=parent)

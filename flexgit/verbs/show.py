@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .._context import PathLike, open_store
 from ..errors import InputError, UnknownRunError
 from ..project.checkpoints import Checkpoint
+from ..project.notebooks import is_notebook, same_code
 from ..storage.refs import ARTIFACTS_DIR
 from ..storage.run import Run
 from ..storage.runfiles import KINDS, KeptFile, checkpoints, find_file, read_bytes, run_files
@@ -40,11 +41,21 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
         changes = None
     else:
         source_tree = store.repo.commit(source)[0] if source_known else None
-        changes = store.repo.diff_trees(source_tree, store.code_tree(run))
+        changes = _code_changes(store, source_tree, store.code_tree(run))
     tree = store.repo.commit(run.id)[0]
     files = tuple(f for kind in KINDS[:2] for f in run_files(store.repo, tree, kind))
     return RunDetails(run=run, changes=changes, source_known=source_known, parent_name=_parent_name(store, run),
                       files=files, checkpoints=tuple(checkpoints(store.repo, tree)))
+
+
+def _code_changes(store, old: str | None, new: str) -> list[tuple[str, str]]:
+    """The files that differ between two trees, less the notebooks whose cells hold the same code
+    (a notebook saved again with other outputs has not changed as code)."""
+    changes = store.repo.diff_trees(old, new)
+    git = store.repo
+    return [(status, path) for status, path in changes
+            if not (status == "M" and is_notebook(path) and old is not None
+                    and same_code(git.read_blob(git.tree_entry(old, path)), git.read_blob(git.tree_entry(new, path))))]
 
 
 def _parent_name(store, run: Run) -> str | None:

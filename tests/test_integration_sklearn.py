@@ -1,0 +1,133 @@
+"""scikit-learn autologging: every outermost fit a run at once, searches as a run and a group of candidates."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+import numpy as np  # noqa: E402
+from conftest import flexgit_in_process as cli, make_repo  # noqa: E402
+from integration_shape import assert_same_shape  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.datasets import load_iris  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+import flexgit  # noqa: E402
+from flexgit.integrations import sklearn as flexgit_sklearn  # noqa: E402
+
+
+@pytest.fixture
+def project(tmp_path):
+    repo = make_repo(tmp_path / "project")
+    flexgit_sklearn.autolog(repo=repo)
+    yield repo
+    flexgit_sklearn.autolog(disable=True)
+
+
+def data():
+    X, y = load_iris(return_X_y=True)
+    return X[::3], y[::3]
+
+
+def runs(repo):
+    return {run.name: run for run in flexgit.list_runs(repo=repo)}
+
+
+def test_a_fit_is_a_run_with_params_training_score_and_model(project):
+    X, y = data()
+    model = LogisticRegression(C=0.5, max_iter=500).fit(X, y)
+    run = flexgit_sklearn.last_run()
+    assert run is not None and run.status == "ok"
+    assert run.params["C"] == 0.5 and run.params["max_iter"] == 500 and run.params["penalty"] in ("deprecated", "l2")
+    assert run.metrics["training_score"] == pytest.approx(model.score(X, y))
+    assert run.meta["estimator"] == "LogisticRegression" and run.meta["framework"].startswith("scikit-learn ")
+    kept = pickle.loads(flexgit.artifact(run.name, "model.pkl", repo=project))
+    assert (kept.predict(X) == model.predict(X)).all()
+    shape = assert_same_shape(project, run.name, history=False, files=True)
+    assert shape["message"] == "fit LogisticRegression"
+
+
+def test_a_pipeline_is_one_run_with_its_steps_params(project):
+    X, y = data()
+    Pipeline([("scale", StandardScaler()), ("svc", SVC(C=2.0))]).fit(X, y)
+    (run,) = runs(project).values()  # the steps' fits are part of the pipeline's
+    assert run.params["svc__C"] == 2.0 and run.params["scale"] == "StandardScaler"
+    assert run.params["steps"] == ["scale=StandardScaler", "svc=SVC"]
+    assert "training_score" in run.metrics
+
+
+def test_a_grid_search_is_a_run_and_a_group_of_candidates(project):
+    X, y = data()
+    search = GridSearchCV(SVC(), {"C": [0.01, 1.0, 10.0], "kernel": ["linear"]}, cv=2).fit(X, y)
+    found = runs(project)
+    (parent,) = [run for run in found.values() if not run.group]
+    candidates = sorted((run for run in found.values() if run.group), key=lambda run: run.name)
+    assert len(found) == 4 and len(candidates) == 3  # refit and the candidates' fits made no runs of their own
+    assert parent.params["best_params.C"] == search.best_params_["C"]
+    assert parent.metrics["best_cv_score"] == pytest.approx(search.best_score_)
+    assert parent.params["estimator"] == "SVC" and parent.params["param_grid.C"] == [0.01, 1.0, 10.0]
+    for index, run in enumerate(candidates):
+        assert run.group == parent.name and run.parent == parent.id and run.name == f"{parent.name}-{index + 1}"
+        assert run.params["C"] == [0.01, 1.0, 10.0][index] and run.params["kernel"] == "linear"
+        assert run.metrics["mean_test_score"] == pytest.approx(search.cv_results_["mean_test_score"][index])
+        assert run.metrics["rank_test_score"] == search.cv_results_["rank_test_score"][index]
+    table = cli(project, "table", "--group-by", "group", "--format", "csv",
+                "--columns", "group,runs,mean_test_score.max")
+    assert table.code == 0, table
+    assert f"{parent.name},3,{search.best_score_}" in table.out.replace("\r", "")
+    shown = cli(project, "show", candidates[0].name).out
+    assert f"parent   {parent.name}" in shown and f"group    {parent.name}" in shown
+
+
+def test_a_failing_fit_leaves_a_failed_run(project):
+    X, y = data()
+    X = X.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        LogisticRegression().fit(X, y)
+    (run,) = runs(project).values()
+    assert run.status == "failed" and run.params["C"] == 1.0 and run.metrics == {}
+    assert_same_shape(project, run.name, status="failed", history=False)
+
+
+def test_failed_candidates_are_failed_runs(project):
+    X, y = data()
+    with pytest.warns(Warning):
+        GridSearchCV(LogisticRegression(max_iter=200), {"C": [1.0, -1.0]}, cv=2, error_score=np.nan).fit(X, y)
+    statuses = {run.params["C"]: run.status for run in runs(project).values() if run.group}
+    assert statuses == {1.0: "ok", -1.0: "failed"}
+
+
+def test_an_estimator_defined_after_autolog_is_recorded(project):
+    class Majority(ClassifierMixin, BaseEstimator):
+        def __init__(self, smoothing=1):
+            self.smoothing = smoothing
+
+        def fit(self, X, y):
+            self.label_ = np.bincount(y).argmax()
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.label_)
+
+    X, y = data()
+    with pytest.warns(RuntimeWarning, match="cannot be pickled"):  # a class inside a function
+        Majority(smoothing=3).fit(X, y)
+    (run,) = runs(project).values()
+    assert run.params == {"smoothing": 3} and run.meta["estimator"].endswith("Majority")
+    assert run.status == "ok" and "Can't pickle" in run.meta["model_left_out"]
+
+
+def test_disable_restores_plain_fits(project):
+    flexgit_sklearn.autolog(disable=True)
+    X, y = data()
+    LogisticRegression().fit(X, y)
+    assert runs(project) == {}
+    assert "flexgit" not in LogisticRegression.fit.__code__.co_filename

@@ -47,8 +47,8 @@ def test_the_report_is_one_file_with_every_run(project, tmp_path):
     assert swept["history"]["step"].startswith("0,1,2,") and swept["history"]["metrics"]["loss"].count(",") == 40
     assert float(swept["history"]["metrics"]["loss"].split(",")[1]) == pytest.approx(1 / 1.3, rel=1e-5)
     assert swept["log"].splitlines() == ["trained: lr 0.3 width 64", XSS_IN["log"]]
-    assert [path for path, _ in swept["outputs"]] == ["config.toml", "history.jsonl", "meta.toml", "output.log",
-                                                      "results.toml"]
+    assert [path for path, _ in swept["outputs"]] == ["config.toml", "environment.txt", "history.jsonl", "meta.toml",
+                                                      "output.log", "results.toml"]
     assert swept["meta"]["exit_code"] == 0 and swept["changes"] == [["M", "params.toml"]]  # -S lr=0.3
     hostile = by_name["hostile"]
     assert hostile["changes"] == [["A", XSS_IN["file"]], ["M", "train.py"]]

@@ -12,7 +12,7 @@ from click.shell_completion import BashComplete, FishComplete, ZshComplete
 from .._version import __version__
 from ..errors import FlexgitError
 from ..project.values import one_line
-from . import commands, hook, launch, organise, sync
+from . import cluster, commands, hook, launch, organise, sync
 from .options import prefix
 
 COMPLETE_VAR = "_FLEXGIT_COMPLETE"  # what click's scripts set; click's default for prog_name flexgit
@@ -105,7 +105,7 @@ def completion(ctx: click.Context, shell: str) -> None:
 
 for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
                  organise.tag, organise.note, organise.rm, organise.gc, commands.checkout, commands.import_cmd,
-                 commands.fsck, launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook, completion):
+                 commands.fsck, launch.run_cmd, *cluster.COMMANDS, *sync.COMMANDS, sync.migrate, hook.hook, completion):
     cli.add_command(_command)
 
 

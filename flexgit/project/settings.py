@@ -9,6 +9,9 @@
                                   # "none": no limit)
     include_secrets = false       # changed/untracked files that look like secrets are left out
     private_meta = false          # true: no host name, platform details or absolute paths in runs
+    shared_dir = "/scratch/me"    # where `flexgit run --on slurm` puts its jobs' checkouts (a shared file system)
+    [slurm]                       # defaults of `flexgit run --on slurm`: partition, time, gpus, cpus, mem,
+    partition = "gpu"             # account, python; any other key is an sbatch option (qos = "high")
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -26,7 +29,8 @@ from ..errors import InputError
 from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
-KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta")
+KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta",
+        "shared_dir", "slurm")
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
 NO_LIMIT = "none"
 # File names that usually hold credentials: a snapshot leaves them out unless include_secrets says otherwise.
@@ -72,6 +76,8 @@ class Settings:
     max_file_size: int | None = DEFAULT_MAX_FILE_SIZE  # None: no limit
     include_secrets: bool | tuple[str, ...] = False  # True, or globs of secret-looking files to keep
     private_meta: bool = False
+    shared_dir: str | None = None  # where cluster jobs' checkouts go (default: in the repository's flexgit dir)
+    slurm: tuple[tuple[str, Any], ...] = ()  # the [slurm] table: defaults of `flexgit run --on slurm`
     source: str | None = None  # the file they came from
 
     def snapshot_filter(self) -> "SnapshotFilter":
@@ -163,7 +169,21 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
                     include=_files(table, "include", source), exclude=_files(table, "exclude", source),
                     max_file_size=_size(table.get("max_file_size"), source),
                     include_secrets=_secrets(table.get("include_secrets", False), source), private_meta=private,
-                    source=source)
+                    shared_dir=_text(table, "shared_dir", source), slurm=_table(table, "slurm", source), source=source)
+
+
+def _text(table: dict[str, Any], key: str, source: str) -> str | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InputError(f"'{key}' in {source} must be a path")
+    return value
+
+
+def _table(table: dict[str, Any], key: str, source: str) -> tuple[tuple[str, Any], ...]:
+    value = table.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
+        raise InputError(f"[{key}] in {source} must be a table of plain values, e.g. partition = \"gpu\"")
+    return tuple(value.items())
 
 
 def _secrets(value: Any, source: str) -> bool | tuple[str, ...]:

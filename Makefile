@@ -18,13 +18,19 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo/demo.py
 
-# Real components the suite uses (git-lfs), from Debian when missing and allowed (root with apt,
+# Real components the suite uses (git-lfs; slurm-wlm and munge for a one-node Slurm cluster), from Debian when missing and allowed (root with apt,
 # as CI runs); elsewhere the tests that need them skip and say why.
 system-deps:
 	@command -v git-lfs >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		{ apt-get install -y -q git-lfs >/dev/null 2>&1 || \
 		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q git-lfs >/dev/null 2>&1; }; }; } || \
 		echo "git-lfs is not installed and cannot be installed here: its tests will skip"
+	@{ command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ]; } && \
+		{ command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ]; } || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q slurm-wlm munge >/dev/null 2>&1; }; }; } || \
+		echo "slurm-wlm and munge are not installed and cannot be installed here: the Slurm tests will skip"
 
 # The whole suite (slow tests included), with coverage measured in every flexgit process it starts.
 test: $(STAMP) system-deps

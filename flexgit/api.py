@@ -12,7 +12,7 @@ from .verbs.hook import status as hook_status
 from .verbs.hook import uninstall as uninstall_hook
 from .verbs.import_csv import import_csv
 from .verbs.init import init
-from .verbs.launch import run
+from .verbs.launch import collect, run, status
 from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
 from .verbs.record import record
@@ -29,7 +29,9 @@ from .view.query import TableQuery
 
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration",
-    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "finish", "fsck", "gc",
+    "Experiment", "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "collect", "finish",
+    "fsck", "gc",
     "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note", "pull",
-    "push", "record", "rename", "rm", "run", "show", "sync", "table", "tag", "uninstall_hook", "update",
+    "push", "record", "rename", "rm", "run", "show", "status", "sync", "table", "tag", "uninstall_hook",
+    "update",
 ]

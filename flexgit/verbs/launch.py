@@ -561,9 +561,14 @@ def _signal(child: subprocess.Popen, number: int) -> None:
 
 def run(command: Sequence[str], sets: Sequence[str] = (), name: str | None = None, jobs: int = 1,
         branch: str | None = None, repo: str | os.PathLike | None = None,
-        on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None) -> list[Outcome]:
+        on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None,
+        gpus_per_run: int = 0, on: str = "local", slurm: dict[str, Any] | None = None,
+        detach: bool = False) -> list[Outcome]:
     """`flexgit run` from Python: run `command` once per point of the `-S` grid `sets`, `jobs` at a time,
     and record each run, all in one group; `name` may be a template (`lr{lr}-d{depth}`), `parent` a run
-    they belong to. Returns what happened to each."""
-    return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
-                 parent=parent).run(jobs)
+    they belong to. `on="slurm"` submits them to Slurm (`slurm`: partition, time, gpus, cpus, mem, account,
+    extra={sbatch option: value}); `detach` returns once submitted (`collect` records). Returns what
+    happened to each."""
+    sweep = Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
+                  parent=parent, gpus_per_run=gpus_per_run)
+    return sweep.run(jobs) if on == "local" else sweep.submit(on, slurm or {}, jobs, detach)

@@ -216,3 +216,18 @@ def test_bad_cluster_options_are_refused_before_anything_is_submitted(slurm, pro
     assert leftovers(project) == []
     usage = cli(project, "run", "--partition", "gpu", "--", sys.executable, "train.py")
     assert usage.code == 2 and "--partition is for runs on a cluster: add --on slurm" in usage.err
+
+
+def test_settings_give_defaults_and_the_command_line_wins(slurm, project):
+    settings = project / ".flexgit.toml"
+    settings.write_text(settings.read_text() + 'partition = "nowhere"\ncomment = "from-settings"\n')
+    refused = cli(project, "run", "--on", "slurm", "--", sys.executable, "train.py")
+    assert refused.code == 1 and "Invalid partition name specified" in refused.err, refused
+    result = cli(project, "run", "--on", "slurm", "--detach", "--partition", "debug", "--slurm", "comment=given",
+                 "--cpus", "1", "--", sys.executable, "train.py")
+    assert result.code == 0, result
+    (job,) = job_ids(project, result.out.strip()).values()
+    shown = slurm.scontrol("show", "job", "-o", job)
+    assert "Partition=debug " in shown and "Comment=given " in shown and "TimeLimit=UNLIMITED" in shown
+    wait_for(lambda: job_state(slurm, job) == "COMPLETED", 60, "the job to end")
+    assert cli(project, "collect").err.endswith("collected 1 run\n")

@@ -20,15 +20,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/demo/demo.py
 
-# Real components the suite uses (git-lfs; chromium and its driver for the report and UI tests), from
-# Debian when missing and allowed (root with apt, as CI runs); elsewhere the tests that need them skip
-# and say why. Each entry is COMMAND:PACKAGE.
-SYSTEM_DEPS := git-lfs:git-lfs chromium:chromium chromedriver:chromium-driver
+# Real components the suite uses (git-lfs; chromium and its driver for the report and UI tests;
+# slurm-wlm and munge for a one-node Slurm cluster), from Debian when missing and allowed (root with
+# apt, as CI runs); elsewhere the tests that need them skip and say why. Each entry is COMMAND:PACKAGE.
+SYSTEM_DEPS := git-lfs:git-lfs chromium:chromium chromedriver:chromium-driver slurmctld:slurm-wlm munged:munge
 APT_INSTALL := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 system-deps:
 	@for dep in $(SYSTEM_DEPS); do command=$${dep%%:*}; package=$${dep#*:}; \
-	  command -v $$command >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    { $(APT_INSTALL) $$package >/dev/null 2>&1 || \
+	  { command -v $$command || [ -x /usr/sbin/$$command ]; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	    command -v apt-get >/dev/null 2>&1 && { $(APT_INSTALL) $$package >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null 2>&1 && $(APT_INSTALL) $$package >/dev/null 2>&1; }; }; } || \
 	    echo "$$package is not installed and cannot be installed here: its tests will skip"; \
 	done

@@ -16,7 +16,7 @@ from .verbs.hook import status as hook_status
 from .verbs.hook import uninstall as uninstall_hook
 from .verbs.import_csv import import_csv
 from .verbs.init import init
-from .verbs.launch import run
+from .verbs.launch import collect, run, status
 from .verbs.log import finish, log, logging
 from .verbs.migrate import migrate
 from .integrations.notebook import record  # verbs.record, aware of the notebook it is called from
@@ -36,8 +36,8 @@ from .view.query import TableQuery
 
 __all__ = [
     "Application", "BaseDataLoader", "BaseDataPreprocessor", "BaseLearner", "BaseModel", "Configuration", "Experiment",
-    "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "checkpoint", "finish", "fsck", "gc",
-    "get", "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate", "note",
-    "pull", "push", "record", "rename", "report", "rm", "run", "show", "sync", "table", "tag", "ui", "uninstall_hook",
-    "update", "compare", "diff", "plot",
+    "FlexgitError", "Run", "TableQuery", "artifact", "checkout", "checkout_back", "checkpoint", "collect", "finish",
+    "fsck", "gc", "get", "hook_status", "import_csv", "init", "install_hook", "list_runs", "log", "logging", "migrate",
+    "note", "pull", "push", "record", "rename", "report", "rm", "run", "show", "status", "sync", "table", "tag", "ui",
+    "uninstall_hook", "update", "compare", "diff", "plot",
 ]

@@ -16,12 +16,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flexgit"
 # Top to bottom. A module may import modules of its own unit (package, or itself) and of any
 # lower rank; never higher, never another unit of the same rank. Every module must fall in one.
 LAYERS = [
-    (9, ("flexgit.__main__",)),
-    (8, ("flexgit.cli",)),
-    (7, ("flexgit", "flexgit.api", "flexgit.config", "flexgit.runs", "flexgit.components", "flexgit.data",
+    (10, ("flexgit.__main__",)),
+    (9, ("flexgit.cli",)),
+    (8, ("flexgit", "flexgit.api", "flexgit.config", "flexgit.runs", "flexgit.components", "flexgit.data",
          "flexgit.models", "flexgit.learners")),
-    (6, ("flexgit.flex", "flexgit.integrations")),
-    (5, ("flexgit.verbs",)),
+    (7, ("flexgit.flex", "flexgit.integrations")),
+    (6, ("flexgit.verbs",)),
+    (5, ("flexgit.executors",)),  # where a sweep runs besides this machine (Slurm); `run` and `collect` use it
     (4, ("flexgit._context",)),
     (3, ("flexgit.view", "flexgit.storage")),
     (2, ("flexgit.project",)),
@@ -29,7 +30,7 @@ LAYERS = [
 ]
 # Verbs share code through _context, never through each other.
 NO_SIBLING_IMPORTS = ("flexgit.verbs",)
-ONLY_IMPORTER = {"pygit2": {"flexgit.storage.gitrepo"}, "click": "flexgit.cli"}
+ONLY_IMPORTER = {"pygit2": {"flexgit.storage.gitrepo"}, "click": "flexgit.cli", "submitit": {"flexgit.executors.slurm"}}
 
 
 def module_files(root: Path) -> dict[str, Path]:

@@ -172,6 +172,9 @@ def show(ctx: click.Context, name: str) -> None:
         lines.append(f"group    {run.group}")
     if run.parent:
         lines.append(f"parent   {details.parent_name or '(not in this clone)'} ({run.parent[:len(run.short_id)]})")
+    if run.meta.get("slurm_job"):
+        node = run.meta.get("slurm_node")
+        lines.append(f"job      Slurm job {run.meta['slurm_job']}" + (f" on {node}" if node else " (never started)"))
     if run.tags:
         lines.append(f"tags     {', '.join(run.tags)}")
     if run.removed:

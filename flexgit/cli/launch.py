@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..project.values import format_value
+from .cluster import check_options, cluster_options, run_on_cluster, slurm_settings
 from .files import warn_outputs
 from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_secrets, warn_snapshot
 
@@ -22,11 +23,13 @@ from .options import branch_option, quiet_option, repo_of, warn_left_out, warn_s
 @click.option("-S", "sets", multiple=True, metavar="KEY=V1[,V2...]",
               help="Override a key of the config file for this run; several values make a grid. Repeatable.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at once.")
+@cluster_options
 @branch_option
 @quiet_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, branch, quiet, command) -> None:
+def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, on, detach, gpus_per_run, branch, quiet, command,
+            **slurm) -> None:
     """Run a training command and record it: output, duration, exit status, config, results.
 
     Each run works in a temporary checkout of your working tree (git-ignored top-level
@@ -42,11 +45,13 @@ def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, branch, quiet,
       flexgit run -S lr=0.1,0.01 -S depth=3,5 -j 2 -- python train.py
       flexgit run --name 'lr{lr}-s{seed}' -S lr=0.1,0.01 -S seed=1,2,3 -- python train.py
       flexgit run --resume g-1a2b3c -- python train.py --resume ckpt.pt
+      flexgit run --on slurm --partition gpu --gpus 1 --time 4:00:00 -S seed=1,2,3 -j 3 -- python train.py
     """
     import threading
 
     from ..verbs.launch import Sweep, expand_grid
 
+    check_options(on, detach, gpus_per_run, slurm)
     grid = expand_grid(sets)
     single = len(grid) == 1
     lock = threading.Lock()
@@ -63,10 +68,12 @@ def run_cmd(ctx: click.Context, name, parent, resume, sets, jobs, branch, quiet,
                            f"{progress.failed} failed{stopped}", err=True)
 
     sweep = Sweep(command, grid, name=name, branch=branch, repo=repo_of(ctx), parent=parent, on_output=show_output,
-                  on_progress=show_progress, resume=resume)
+                  on_progress=show_progress, resume=resume, gpus_per_run=gpus_per_run or 0)
     warn_left_out(sweep.left_meta.get("left_out", []))
     warn_secrets(sweep.left_meta)
     warn_snapshot(sweep.left_meta)
+    if on != "local":
+        return run_on_cluster(sweep, on, slurm_settings(**slurm), jobs, detach, quiet)
     try:
         outcomes = sweep.run(jobs)
     except KeyboardInterrupt as stopped:  # Ctrl-C, or SIGTERM / SIGHUP (Stopped)

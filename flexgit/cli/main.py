@@ -12,7 +12,7 @@ from click.shell_completion import BashComplete, FishComplete, ZshComplete
 from .._version import __version__
 from ..errors import FlexgitError
 from ..project.values import one_line
-from . import commands, compare, files, hook, launch, organise, report, sync
+from . import cluster, commands, compare, files, hook, launch, organise, report, sync
 from .options import prefix
 
 COMPLETE_VAR = "_FLEXGIT_COMPLETE"  # what click's scripts set; click's default for prog_name flexgit
@@ -105,9 +105,8 @@ def completion(ctx: click.Context, shell: str) -> None:
 
 for _command in (commands.init, commands.record, commands.table, commands.show, commands.update, commands.rename,
                  organise.tag, organise.note, organise.rm, organise.gc, commands.checkout, commands.import_cmd,
-                 commands.fsck, files.get, launch.run_cmd, *sync.COMMANDS, sync.migrate, hook.hook, *compare.COMMANDS,
-                 report.report, report.ui,
-                 completion):
+                 commands.fsck, files.get, launch.run_cmd, *cluster.COMMANDS, *sync.COMMANDS, sync.migrate, hook.hook,
+                 *compare.COMMANDS, report.report, report.ui, completion):
     cli.add_command(_command)
 
 

@@ -13,6 +13,9 @@
                                   # (sys.* in its history); 0 or false: none
     outputs = ["model.pkl", "plots/*"]  # files a run produces, kept with it (`flexgit run` collects them)
     lfs_threshold = "1MB"         # outputs, artifacts and checkpoints this large go to git-lfs ("none": never)
+    shared_dir = "/scratch/me"    # where `flexgit run --on slurm` puts its jobs' checkouts (a shared file system)
+    [slurm]                       # defaults of `flexgit run --on slurm`: partition, time, gpus, cpus, mem,
+    partition = "gpu"             # account, python; any other key is an sbatch option (qos = "high")
 
 `.flexgit.toml` wins when both exist. Missing files mean the defaults.
 """
@@ -31,7 +34,7 @@ from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
 KEYS = ("branch", "config", "results", "include", "exclude", "max_file_size", "include_secrets", "private_meta",
-        "system_metrics", "outputs", "lfs_threshold")
+        "system_metrics", "outputs", "lfs_threshold", "shared_dir", "slurm")
 DEFAULT_SAMPLE_INTERVAL_S = 5.0
 DEFAULT_MAX_FILE_SIZE = 10 * 1024 ** 2  # a code snapshot, not a model store: keeps checkpoints out of pushes
 DEFAULT_LFS_THRESHOLD = 1024 ** 2  # git-lfs's own advice: binaries of a megabyte and more
@@ -90,6 +93,8 @@ class Settings:
     system_metrics: float | None = DEFAULT_SAMPLE_INTERVAL_S  # seconds between samples; None: no sampling
     outputs: tuple[str, ...] = ()  # globs of the files a run produces
     lfs_threshold: int | None = DEFAULT_LFS_THRESHOLD  # None: never through git-lfs
+    shared_dir: str | None = None  # where cluster jobs' checkouts go (default: in the repository's flexgit dir)
+    slurm: tuple[tuple[str, Any], ...] = ()  # the [slurm] table: defaults of `flexgit run --on slurm`
     source: str | None = None  # the file they came from
 
     def snapshot_filter(self) -> "SnapshotFilter":
@@ -184,7 +189,21 @@ def _parse(table: dict[str, Any], source: str) -> Settings:
                     lfs_threshold=_size(table.get("lfs_threshold"), source, "lfs_threshold", DEFAULT_LFS_THRESHOLD),
                     include_secrets=_secrets(table.get("include_secrets", False), source), private_meta=private,
                     system_metrics=_interval(table.get("system_metrics", DEFAULT_SAMPLE_INTERVAL_S), source),
-                    source=source)
+                    shared_dir=_text(table, "shared_dir", source), slurm=_table(table, "slurm", source), source=source)
+
+
+def _text(table: dict[str, Any], key: str, source: str) -> str | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InputError(f"'{key}' in {source} must be a path")
+    return value
+
+
+def _table(table: dict[str, Any], key: str, source: str) -> tuple[tuple[str, Any], ...]:
+    value = table.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float)) for v in value.values()):
+        raise InputError(f"[{key}] in {source} must be a table of plain values, e.g. partition = \"gpu\"")
+    return tuple(value.items())
 
 
 def _interval(value: Any, source: str) -> float | None:

@@ -12,6 +12,11 @@ removed: SIGTERM and SIGHUP stop the commands as Ctrl-C does; if flexgit itself 
 (SIGKILL), a watchdog process stops the commands, and the next `flexgit run` removes the
 checkouts of a flexgit that is no longer running (their folder names carry the owner's process
 id).
+
+`--on slurm` hands the grid to a cluster instead (`flexgit.executors`): every checkout is prepared
+at launch in the shared folder, the engine runs them, and each run is recorded here by the same
+`_prepare` and `_record` as a local run, exactly once, attached or by `flexgit collect`.
+`--gpus-per-run N` lends each local run its own GPUs (`CUDA_VISIBLE_DEVICES`).
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .._context import collect_outputs, open_store, private_text, read_history, snapshot, target_branch, write_run
-from ..errors import InputError, UnknownRunError
+from .._context import (branch_ref, collect_outputs, open_store, private_text, read_history, snapshot, target_branch,
+                        write_run)
+from ..errors import InputError, RunExistsError, UnknownRunError
+from ..executors import Executor, JobState, cluster, executor_for
+from ..project.gpus import GpuPool
+from ..project.sweepdir import SweepDir
 from ..project.formats import dumps, loads
 from ..project import live, watchdog
 from ..project.monitor import Monitor
@@ -82,6 +91,8 @@ class Outcome:
     exit_code: int | None = None
     run: Run | None = None
     error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # more for the run's meta (its Slurm job, its GPUs)
+    files: dict[str, Path] = field(default_factory=dict)  # more files for its .flexgit/ (Slurm's logs)
 
 
 @dataclass
@@ -100,7 +111,8 @@ class Sweep:
     def __init__(self, command: Sequence[str], grid: list[dict[str, Scalar]], name: str | None = None,
                  branch: str | None = None, repo: str | os.PathLike | None = None, parent: str | None = None,
                  on_output: Callable[[str, str], None] = lambda label, line: None,
-                 on_progress: Callable[[Progress], None] = lambda progress: None, resume: str | None = None):
+                 on_progress: Callable[[Progress], None] = lambda progress: None, resume: str | None = None,
+                 gpus_per_run: int = 0):
         if not command:
             raise InputError("give the command to run after --, e.g. flexgit run -- python train.py")
         self.command = list(command)
@@ -131,6 +143,8 @@ class Sweep:
         if self.resumed:  # the resumed run's code, not the working tree's
             tree = self.store.code_tree(self.resumed)
         self.snapshot = git.update_tree(tree, {f: None for f in self.settings.results})
+        self.gpus = GpuPool(gpus_per_run) if gpus_per_run else None
+        self.gpu_env: dict[int, dict[str, str]] = {}
 
     def _resumed(self, name: str | None) -> Run | None:
         """The run `--resume` names, its checkpoints fetched here if they are elsewhere."""
@@ -197,7 +211,8 @@ class Sweep:
         self.outcomes = outcomes = [Outcome(dict(point)) for point in self.grid]
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         with _signals_interrupt():
-            futures = [pool.submit(self._one, i, outcome) for i, outcome in enumerate(outcomes)]
+            one = self._one_on_gpus if self.gpus else self._one
+            futures = [pool.submit(one, i, outcome) for i, outcome in enumerate(outcomes)]
             try:
                 for future in futures:
                     future.result()
@@ -223,6 +238,18 @@ class Sweep:
                 child.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 _signal(child, signal.SIGKILL)
+
+    def _one_on_gpus(self, index: int, outcome: Outcome) -> None:
+        """`_one` holding GPUs of its own, which no other run has until it ends."""
+        devices = self.gpus.take(self.stopping)
+        if devices is None:
+            return
+        self.gpu_env[index] = {"CUDA_VISIBLE_DEVICES": ",".join(devices)}
+        outcome.meta["cuda_visible_devices"] = ",".join(devices)
+        try:
+            self._one(index, outcome)
+        finally:
+            self.gpus.give(devices)
 
     def _one(self, index: int, outcome: Outcome) -> None:
         if self.stopping.is_set():
@@ -280,7 +307,7 @@ class Sweep:
     def _execute(self, checkout: Path, label: str, index: int) -> int:
         cwd = checkout / self.subdir
         env = {**os.environ, "FLEXGIT_RUN": label, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl"),
-               REPO_ENV: str(self.store.repo.workdir), ROOT_ENV: str(checkout)}
+               REPO_ENV: str(self.store.repo.workdir), ROOT_ENV: str(checkout), **self.gpu_env.get(index, {})}
         with open(checkout / ".flexgit-output.log", "wb") as log:
             child = subprocess.Popen(self.command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -335,7 +362,7 @@ class Sweep:
         root = checkout / self.subdir
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
-                                "duration_s": duration, **self.left_meta}
+                                "duration_s": duration, **self.left_meta, **outcome.meta}
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")
@@ -346,13 +373,14 @@ class Sweep:
         outputs, output_meta = collect_outputs(git, self.settings, checkout)  # partial ones too, if it failed
         meta.update(output_meta)
         log = git.write_blob_from_file(checkout / ".flexgit-output.log")
+        kept = {name: git.write_blob_from_file(path) for name, path in outcome.files.items()}
         message = escape_control(f"flexgit run {' '.join(self.command)}")
         if self.settings.private_meta:
             message = private_text(message, git.workdir)
         run = Run(name=self.names[index], params=params, metrics=metrics, meta=meta, status=outcome.status,
                   message=message, group=self.group, parent=self.parent)
         # The history file is this run's own: every line in it is the run's, whichever process logged it.
-        return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log, **outputs}, root,
+        return write_run(self.store, self.target, tree, run, {OUTPUT_LOG: log, **outputs, **kept}, root,
                          read_history(checkout / ".flexgit-history.jsonl"), private=self.settings.private_meta)
 
     def _count(self, running: int = 0, done: int = 0, failed: int = 0, interrupted: int = 0) -> None:
@@ -363,6 +391,105 @@ class Sweep:
             self.progress.interrupted += interrupted
         if done:
             self.on_progress(self.progress)
+
+    # -- on a cluster's engine (`--on slurm`): see flexgit.executors.cluster ---------------------------
+
+    def submit(self, on: str, options: dict[str, Any], jobs: int = 1, detach: bool = False,
+               on_state: Callable[[dict[str, int]], None] = lambda counts: None,
+               on_record: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+        """Hand the grid to engine `on` as one submission, `jobs` at once; unless `detach`, record each run
+        as it ends. KeyboardInterrupt stops the watching, never the jobs: `flexgit collect` records them."""
+        executor = executor_for(on, options, self.settings.slurm)
+        self.outcomes = [Outcome(dict(point)) for point in self.grid]
+        self.sweepdir = cluster.launch(self, executor, jobs)
+        self.manifest = self.sweepdir.manifest()
+        self.trees = self.manifest["trees"]
+        if not detach:
+            cluster.watch(self, self.sweepdir, executor, self.manifest["handle"], on_state, on_record,
+                          executor.poll)
+        return self.outcomes
+
+    @classmethod
+    def reopen(cls, store, sweepdir: SweepDir, manifest: dict[str, Any]) -> "Sweep":
+        """A sweep submitted earlier, from its manifest: what recording its runs needs."""
+        sweep = cls.__new__(cls)
+        git = store.repo
+        first = next((sweepdir.job_dir(i) for i in range(len(manifest["grid"])) if sweepdir.job_dir(i).is_dir()),
+                     git.workdir)
+        sweep.store, sweep.sweepdir, sweep.manifest = store, sweepdir, manifest
+        sweep.settings = load_settings(first)  # as they were at launch: the snapshot holds them
+        sweep.command, sweep.grid, sweep.names = list(manifest["command"]), manifest["grid"], manifest["names"]
+        sweep.group, sweep.parent, sweep.trees = manifest["group"], manifest.get("parent") or "", manifest["trees"]
+        sweep.target, sweep.subdir = branch_ref(manifest.get("branch")), Path(manifest["subdir"])
+        sweep.left_meta = manifest["left_meta"]
+        sweep.resumed = store.find(manifest["resumed"]) if manifest.get("resumed") else None
+        sweep.placed = ()  # used when preparing checkouts, which a reopened sweep never does
+        sweep.outcomes = [Outcome(dict(point)) for point in sweep.grid]
+        sweep.git_lock = threading.Lock()
+        return sweep
+
+    def _record_job(self, index: int, state: JobState, executor: Executor, handle: dict[str, Any]) -> Outcome:
+        """Record job `index`, which the engine says has ended (under the sweep's lock)."""
+        outcome = self.outcomes[index]
+        checkout = self.sweepdir.job_dir(index)
+        info = cluster.ended_info(checkout, state)
+        outcome.status, outcome.exit_code = state.status, info["exit_code"]
+        outcome.meta = {f"{executor.name}_job": state.job_id, f"{executor.name}_node": info["node"],
+                        f"{executor.name}_state": state.engine_state}
+        if info["attempts"] > 1:
+            outcome.meta[f"{executor.name}_attempts"] = info["attempts"]
+        outcome.files = executor.logs(handle, index)
+        try:
+            outcome.run = self._recorded_before(index, outcome.meta)
+            if outcome.run is None:
+                cluster.output_file(checkout)
+                with self.git_lock:
+                    outcome.run = self._record(index, checkout, self.trees[index], outcome, info["duration_s"])
+        except Exception as exc:  # noqa: BLE001 - one job that cannot be recorded must not stop the others
+            outcome.error = str(exc)
+        return outcome
+
+    def _recorded_before(self, index: int, job: dict[str, Any]) -> Run | None:
+        """The run of this job if a recorder killed before marking it recorded it already."""
+        name = self.names[index]
+        if self.store.name_target(name) is None:
+            return None
+        run = self.store.find(name)
+        key = next(iter(job))  # slurm_job: the engine's id of the job
+        if run.group == self.group and run.meta.get(key) == job[key]:
+            return run
+        raise RunExistsError(f"a run named '{name}' was recorded since the sweep started; rename it "
+                             f"('flexgit rename {name} NEW') and collect again")
+
+
+def collect(repo: str | os.PathLike | None = None,
+            on_record: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+    """`flexgit collect`: record every job that has ended of every sweep submitted from this repository and
+    not recorded yet. Safe to run at any time, from many processes at once: a job is recorded once."""
+    store = open_store(repo)
+    store.repo.require_worktree()
+    outcomes: list[Outcome] = []
+
+    def keep(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        on_record(outcome)
+
+    for sweepdir, manifest in cluster.waiting(store):
+        sweep = Sweep.reopen(store, sweepdir, manifest)
+        cluster.collect_once(sweep, sweepdir, executor_for(manifest["engine"]), manifest["handle"], keep)
+    return outcomes
+
+
+def status(group: str | None = None, repo: str | os.PathLike | None = None) -> list[cluster.SweepStatus]:
+    """`flexgit status [GROUP]`: the jobs of the sweeps that are submitted and not all recorded."""
+    store = open_store(repo)
+    store.repo.require_worktree()
+    found = cluster.status(store, group)
+    if group is not None and not found:
+        recorded = any(row.get("group") == group for row in store.rows(None, removed=None))
+        raise InputError(f"sweep '{group}' is recorded, every run of it: 'flexgit table --where \"group = {group}\"'"
+                         if recorded else f"no sweep '{group}' is waiting; 'flexgit status' lists those that are")
+    return found
 
 
 TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
@@ -479,11 +606,14 @@ def _signal(child: subprocess.Popen, number: int) -> None:
 def run(command: Sequence[str], sets: Sequence[str] = (), name: str | None = None, jobs: int = 1,
         branch: str | None = None, repo: str | os.PathLike | None = None,
         on_output: Callable[[str, str], None] = lambda label, line: None, parent: str | None = None,
-        resume: str | None = None) -> list[Outcome]:
+        resume: str | None = None, gpus_per_run: int = 0, on: str = "local", slurm: dict[str, Any] | None = None,
+        detach: bool = False) -> list[Outcome]:
     """`flexgit run` from Python: run `command` once per point of the `-S` grid `sets`, `jobs` at a time,
     and record each run, all in one group; `name` may be a template (`lr{lr}-d{depth}`), `parent` a run
     they belong to; `resume` a run whose code and last checkpoints they start from (its id goes in
-    their meta as `resumed`, and it is their parent unless `parent` says otherwise). Returns what
-    happened to each."""
-    return Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
-                 parent=parent, resume=resume).run(jobs)
+    their meta as `resumed`, and it is their parent unless `parent` says otherwise). `on="slurm"`
+    submits them to Slurm (`slurm`: partition, time, gpus, cpus, mem, account, extra={sbatch option:
+    value}); `detach` returns once submitted (`collect` records). Returns what happened to each."""
+    sweep = Sweep(command, expand_grid(sets), name=name, branch=branch, repo=repo, on_output=on_output,
+                  parent=parent, resume=resume, gpus_per_run=gpus_per_run)
+    return sweep.run(jobs) if on == "local" else sweep.submit(on, slurm or {}, jobs, detach)

@@ -1,0 +1,233 @@
+"""`flexgit run --on slurm`, `status` and `collect` against a real single-node Slurm cluster.
+
+One cluster (tests/slurmcluster.py) serves the module; it skips, saying why, where it cannot start
+(not root, no slurm-wlm or munge). Times are sized to Slurm's: a `--time=1` job ends TIMEOUT after
+60 to 90 s (slurmctld looks at time limits every 30 s), so the outcomes test submits its timeout
+first and checks it last.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import flexgit
+from conftest import flexgit as cli, git, repo_state
+from slurmcluster import SlurmCluster, unavailable
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """\
+import json, os, sys, time, tomllib
+p = tomllib.load(open("params.toml", "rb"))
+print("attempt", os.environ.get("SLURM_RESTART_COUNT", "0"), "mode", p["mode"], "seed", p["seed"], flush=True)
+if p["mode"] == "fail":
+    sys.exit(3)
+if p["mode"] in ("sleep", "cancel") or (p["mode"] == "requeue" and os.environ.get("SLURM_RESTART_COUNT", "0") == "0"):
+    open("started", "w").close()
+    time.sleep(600)
+json.dump({"acc": 0.5 + p["seed"] / 100}, open("metrics.json", "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"the Slurm test cluster did not start: {exc}")
+    saved = os.environ.get("SLURM_CONF")
+    os.environ.update(cluster.env)
+    yield cluster
+    cluster.stop()
+    if saved is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = saved
+
+
+@pytest.fixture
+def project(repo):
+    (repo / "train.py").write_text(TRAIN)
+    (repo / "params.toml").write_text('mode = "ok"\nseed = 0\n')
+    (repo / ".flexgit.toml").write_text('config = "params.toml"\nresults = "metrics.json"\n[slurm]\npoll = 0.5\n')
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "project")
+    return repo
+
+
+def sweeps(repo: Path) -> Path:
+    return repo / ".git" / "flexgit.d" / "sweeps"
+
+
+def leftovers(repo: Path) -> list[Path]:
+    return list(sweeps(repo).iterdir()) if sweeps(repo).is_dir() else []
+
+
+def runs_by_seed(repo: Path) -> dict:
+    return {run.params["seed"]: run for run in flexgit.list_runs(repo=repo)}
+
+
+def job_ids(repo: Path, group: str) -> dict[str, str]:
+    """Run name -> Slurm job id, from `flexgit status GROUP`."""
+    out = cli(repo, "status", group).out
+    return {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+
+
+def wait_for(check, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {seconds} s")
+
+
+def job_state(cluster: SlurmCluster, job: str) -> str:
+    return cluster.scontrol("show", "job", "-o", job).split("JobState=")[1].split()[0]
+
+
+def test_a_sweep_runs_as_one_job_array_and_each_run_is_recorded(slurm, project):
+    before, main = repo_state(project), git(project, "rev-parse", "main")
+    result = cli(project, "run", "--on", "slurm", "-S", "seed=1,2,3,4,5,6", "-j", "3", "--", sys.executable,
+                 "train.py")
+    assert result.code == 0, result
+    runs = runs_by_seed(project)
+    assert sorted(runs) == [1, 2, 3, 4, 5, 6]
+    assert {run.status for run in runs.values()} == {"ok"}
+    assert {run.metrics["acc"] for run in runs.values()} == {0.51, 0.52, 0.53, 0.54, 0.55, 0.56}
+    jobs = {run.meta["slurm_job"] for run in runs.values()}
+    array = next(iter(jobs)).split("_")[0]
+    assert jobs == {f"{array}_{i}" for i in range(6)}  # one array, one task a run
+    assert {run.meta["slurm_node"] for run in runs.values()} == {slurm.node}
+    assert "ArrayTaskThrottle=3 " in slurm.scontrol("show", "job", "-o", array)  # -j 3: at most 3 at once
+    one = runs[4]
+    assert one.meta["exit_code"] == 0 and one.meta["slurm_state"] == "COMPLETED"
+    files = git(project, "ls-tree", "-r", "--name-only", f"exp/{one.name}", ".flexgit/").split()
+    assert {".flexgit/output.log", ".flexgit/slurm-output.log", ".flexgit/slurm-error.log"} <= set(files)
+    assert git(project, "show", f"exp/{one.name}:.flexgit/output.log") == "attempt 0 mode ok seed 4\n"
+    assert "Starting with JobEnvironment" in git(project, "show", f"exp/{one.name}:.flexgit/slurm-output.log")
+    assert f"Slurm job {one.meta['slurm_job']} on {slurm.node}" in cli(project, "show", one.name).out
+    after = repo_state(project)
+    assert (after["head"], after["index"], after["status"]) == (before["head"], before["index"], before["status"])
+    assert git(project, "rev-parse", "main") == main
+    assert leftovers(project) == []  # no checkout left in the shared folder
+    assert "flexgit: 6/6 done" in result.err and "recorded " in result.err
+
+
+def test_failed_cancelled_and_timed_out_jobs_are_recorded_as_such(slurm, project):
+    result = cli(project, "run", "--on", "slurm", "--detach", "--time", "1", "--name", "{mode}",
+                 "-S", "mode=sleep,fail,cancel", "-j", "3", "--", sys.executable, "train.py")
+    assert result.code == 0, result
+    group = result.out.strip()
+    ids = job_ids(project, group)
+    assert set(ids) == {"sleep", "fail", "cancel"}
+    # scancel once the job runs (its command has started): Slurm says CANCELLED
+    wait_for(lambda: job_state(slurm, ids["cancel"]) == "RUNNING"
+             and (sweeps(project) / group / "job-2" / "started").exists(), 60, "the job to start")
+    subprocess.run(["scancel", ids["cancel"]], check=True)
+    wait_for(lambda: job_state(slurm, ids["fail"]) == "FAILED" and job_state(slurm, ids["cancel"]) == "CANCELLED",
+             60, "the failed and cancelled jobs to end")
+    collected = cli(project, "collect")
+    assert collected.code == 0, collected
+    assert sorted(run.name for run in flexgit.list_runs(repo=project)) == ["cancel", "fail"]
+    assert "sleep" in cli(project, "status", group).out  # still running, not recorded
+    wait_for(lambda: job_state(slurm, ids["sleep"]) == "TIMEOUT", 150, "the job to time out")
+    assert cli(project, "collect").code == 0
+    runs = {run.name: run for run in flexgit.list_runs(repo=project)}
+    assert {name: run.status for name, run in runs.items()} == {
+        "fail": "failed", "cancel": "cancelled", "sleep": "timeout"}
+    assert runs["fail"].meta["exit_code"] == 3 and runs["fail"].meta["slurm_state"] == "FAILED"
+    assert runs["sleep"].meta["slurm_state"] == "TIMEOUT" and runs["sleep"].meta["duration_s"] >= 60
+    assert "DUE TO TIME LIMIT" in git(project, "show", "exp/sleep:.flexgit/slurm-error.log")
+    assert "mode sleep" in git(project, "show", "exp/sleep:.flexgit/output.log")
+    assert "table" in cli(project, "status").err and not (sweeps(project) / group).exists()
+
+
+def test_detached_sweeps_are_collected_once_by_concurrent_collectors(slurm, project):
+    result = cli(project, "run", "--on", "slurm", "--detach", "-S", "seed=1,2,3,4", "-j", "4", "--",
+                 sys.executable, "train.py")
+    assert result.code == 0, result
+    group = result.out.strip()
+    assert flexgit.list_runs(repo=project) == []  # nothing recorded by a detached run
+    ids = job_ids(project, group)
+    wait_for(lambda: all(job_state(slurm, job) == "COMPLETED" for job in ids.values()), 60, "the jobs to end")
+    env = {**os.environ}
+    both = [subprocess.Popen([sys.executable, "-m", "flexgit", "collect"], cwd=project, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [process.communicate(timeout=120) for process in both]
+    assert [process.returncode for process in both] == [0, 0], outputs
+    counts = sorted(err.count("recorded ") for _, err in outputs)
+    assert sum(counts) == 4, outputs  # between them, each run once
+    third = cli(project, "collect")
+    assert third.code == 0 and "collected 0 runs" in third.err, third
+    runs = flexgit.list_runs(repo=project)
+    assert sorted(run.params["seed"] for run in runs) == [1, 2, 3, 4]
+    assert sorted(run.meta["slurm_job"] for run in runs) == sorted(ids.values())
+    notes = git(project, "log", "--format=%s", "refs/notes/flexgit").splitlines()
+    assert len(notes) == 4  # four writes in all: nothing was recorded twice and undone
+    assert not (sweeps(project) / group).exists()
+
+
+def test_a_requeued_job_runs_again_and_is_recorded_once(slurm, project):
+    result = cli(project, "run", "--on", "slurm", "--detach", "--name", "requeued", "-S", "mode=requeue", "--",
+                 sys.executable, "train.py")
+    assert result.code == 0, result
+    group = result.out.strip()
+    job = job_ids(project, group)["requeued"]
+    checkout = sweeps(project) / group / "job-0"
+    wait_for(lambda: (checkout / "started").exists(), 60, "the job to start")
+    slurm.scontrol("requeue", job)
+    wait_for(lambda: job_state(slurm, job) == "PENDING", 30, "the job to be requeued")
+    assert cli(project, "collect").err == "collected 0 runs\n"  # pending again: nothing to record
+    slurm.scontrol("update", f"JobId={job}", "StartTime=now")  # Slurm holds a requeued job ~2 minutes
+    wait_for(lambda: job_state(slurm, job) == "COMPLETED", 60, "the job to run again")
+    collected = cli(project, "collect")
+    assert collected.code == 0 and collected.err.count("recorded requeued") == 1, collected
+    (run,) = flexgit.list_runs(repo=project)
+    assert run.status == "ok" and run.metrics == {"acc": 0.5} and run.meta["slurm_attempts"] == 2
+    assert git(project, "show", "exp/requeued:.flexgit/output.log") == (
+        "attempt 0 mode requeue seed 0\nattempt 1 mode requeue seed 0\n")
+    assert cli(project, "collect").err == "collected 0 runs\n"
+
+
+def test_bad_cluster_options_are_refused_before_anything_is_submitted(slurm, project):
+    before = repo_state(project)
+    for args, message in [(("--time", "soon"), "--time 'soon' is not a Slurm time"),
+                          (("--mem", "lots"), "--mem 'lots' is not a Slurm size"),
+                          (("--slurm", "array=0-3"), "flexgit sets this sbatch option itself"),
+                          (("--partition", "nowhere"), "sbatch refused the sweep")]:
+        result = cli(project, "run", "--on", "slurm", *args, "--", sys.executable, "train.py")
+        assert result.code == 1 and message in result.err and result.err.startswith("Error: "), result
+        assert result.err.count("\n") == 1
+    after = repo_state(project)
+    assert {key: after[key] for key in ("refs", "head", "index", "status")} == {
+        key: before[key] for key in ("refs", "head", "index", "status")}
+    assert leftovers(project) == []
+    usage = cli(project, "run", "--partition", "gpu", "--", sys.executable, "train.py")
+    assert usage.code == 2 and "--partition is for runs on a cluster: add --on slurm" in usage.err
+
+
+def test_settings_give_defaults_and_the_command_line_wins(slurm, project):
+    settings = project / ".flexgit.toml"
+    settings.write_text(settings.read_text() + 'partition = "nowhere"\ncomment = "from-settings"\n')
+    refused = cli(project, "run", "--on", "slurm", "--", sys.executable, "train.py")
+    assert refused.code == 1 and "Invalid partition name specified" in refused.err, refused
+    result = cli(project, "run", "--on", "slurm", "--detach", "--partition", "debug", "--slurm", "comment=given",
+                 "--cpus", "1", "--", sys.executable, "train.py")
+    assert result.code == 0, result
+    (job,) = job_ids(project, result.out.strip()).values()
+    shown = slurm.scontrol("show", "job", "-o", job)
+    assert "Partition=debug " in shown and "Comment=given " in shown and "TimeLimit=UNLIMITED" in shown
+    wait_for(lambda: job_state(slurm, job) == "COMPLETED", 60, "the job to end")
+    assert cli(project, "collect").err.endswith("collected 1 run\n")

@@ -52,17 +52,18 @@ def meta_of(entry: Entry) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _order(entry: Entry) -> tuple[str, str]:
+def order(entry: Entry) -> tuple[str, str]:
+    """Where an entry goes among the others: by time written, then name."""
     return entry[TIME], entry[ROW]["name"]
 
 
 def add_entries(entries: list[Entry], new: list[Entry]) -> None:
     """Add `new` to `entries`, keeping them oldest first (by time written, then name)."""
-    new.sort(key=_order)
-    in_order = not entries or not new or _order(entries[-1]) <= _order(new[0])
+    new.sort(key=order)
+    in_order = not entries or not new or order(entries[-1]) <= order(new[0])
     entries += new
     if not in_order:  # new runs are nearly always the newest: then no re-sort of the rest
-        entries.sort(key=_order)
+        entries.sort(key=order)
 
 
 def load(path: Path) -> tuple[str, list[Entry]] | None:

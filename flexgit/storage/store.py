@@ -593,12 +593,15 @@ class Store:
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
         else:
             changed, entries = list(self.repo.walk_blobs(tree)), []
+            self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
         new = []
-        for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
-            part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
-            ids = [path.replace("/", "") for path, _ in part]
-            notes = zip(ids, self.repo.read_blobs([b for _, b in part]), strict=True)
-            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(notes)]
+        # In chunks: a cold read of 100,000 notes never holds them all as bytes at once.
+        contents = zip(self.repo.stream_blobs([blob for _, blob in changed]),
+                       [path.replace("/", "") for path, _ in changed], strict=True)
+        del changed
+        while part := list(itertools.islice(contents, READ_CHUNK)):
+            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
+                (commit_id, data) for data, commit_id in part)]
         runcache.add_entries(entries, new)
         runcache.save(cache_path, tree, entries)
         self._loaded = (tree, entries)

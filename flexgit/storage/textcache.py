@@ -73,7 +73,7 @@ def put(directory: Path, query: Any, tips: str, text: str, state: dict[str, Any]
     path = directory / name
     header = f"{tips} {key}\n{json.dumps(state or {}, separators=(',', ':'))}\n"
     try:
-        write_sealed(path, header.encode() + text.encode())
+        write_sealed(path, (header + text).encode())
         files = sorted(path.parent.iterdir(), key=lambda p: p.stat().st_mtime)
         for old in files[:-KEEP]:
             old.unlink()

@@ -29,7 +29,8 @@ from flexgit.storage.run import Run  # noqa: E402
 from flexgit.storage.store import note_path  # noqa: E402
 
 BRANCH = "refs/heads/experiments"
-IDENTITY = b"bench <bench@example.com> 1767225600 +0000"
+IDENTITY = b"bench <bench@example.com> %d +0000"  # at the run's time: commit dates grow, as recorded ones do
+EPOCH = 1767225600  # START, in seconds
 START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -53,12 +54,13 @@ def make_project(path: Path) -> Path:
     return path
 
 
-def runs(size: int, seed: int, prefix: str = "h") -> list[Run]:
-    """`size` runs as an import of rows `name,lr,depth,model,acc,loss` would make them."""
+def runs(size: int, seed: int, prefix: str = "h", first: int = 0) -> list[Run]:
+    """`size` runs as an import of rows `name,lr,depth,model,acc,loss` would make them, a second
+    apart from START + `first` seconds."""
     rng = random.Random(seed)
     found = []
     for i in range(size):
-        when = START + dt.timedelta(seconds=i)
+        when = START + dt.timedelta(seconds=first + i)
         found.append(Run(
             name=f"{prefix}{i}", params={"lr": round(rng.random(), 6), "depth": i % 7, "model": f"m{i % 3}"},
             metrics={"acc": round(rng.random(), 6), "loss": round(rng.random(), 6)},
@@ -73,11 +75,13 @@ def _branch_stream(found: list[Run], first_mark: int, parent: str | None, branch
     out = []
     if parent is None:
         root = commit_message("flexgit experiments branch 'experiments'", [(TRAILER_KIND, KIND_ROOT)])
-        out += [b"commit %s\ncommitter %s\n" % (branch.encode(), IDENTITY), _data(root), b"deleteall\n\n"]
+        out += [b"commit %s\ncommitter %s\n" % (branch.encode(), IDENTITY % EPOCH), _data(root), b"deleteall\n\n"]
     else:
         out += [b"reset %s\nfrom %s\n\n" % (branch.encode(), parent.encode())]
     for i, run in enumerate(found):
-        out += [b"commit %s\nmark :%d\ncommitter %s\n" % (branch.encode(), first_mark + i, IDENTITY),
+        when = IDENTITY % (EPOCH + 1 + int((dt.datetime.fromisoformat(run.time[:19]).replace(
+            tzinfo=dt.timezone.utc) - START).total_seconds()))
+        out += [b"commit %s\nmark :%d\ncommitter %s\n" % (branch.encode(), first_mark + i, when),
                 _data(run.commit_message()), b"deleteall\n"]
         for name, data in run.flexgit_files().items():
             out += [b"M 100644 inline .flexgit/%s\n" % name.encode(), _data(data)]
@@ -109,7 +113,7 @@ def add_runs(repo: Path, found: list[Run], names: bool = True, branch: str = BRA
     marks = _fast_import(repo, _branch_stream(found, 1, tip, branch), git_dir / "bench-marks")
     commits = [marks[1 + i] for i in range(len(found))]
     notes_tip = _ref(repo, NOTES_REF)
-    stream = [b"commit %s\ncommitter %s\n" % (NOTES_REF.encode(), IDENTITY),
+    stream = [b"commit %s\ncommitter %s\n" % (NOTES_REF.encode(), IDENTITY % (EPOCH + 10 ** 6)),
               _data(f"flexgit: record {len(found)} runs")]
     if notes_tip:
         stream.append(b"from %s\n" % notes_tip.encode())
@@ -155,6 +159,7 @@ def _build(path: Path, size: int) -> None:
     # isolates the size of the history. The repack finds deltas, as `git gc` does.
     subprocess.run(["git", "repack", "-adq"], cwd=repo, check=True)
     subprocess.run(["git", "pack-refs", "--all"], cwd=repo, check=True)
+    subprocess.run(["git", "commit-graph", "write", "--reachable"], cwd=repo, check=True)  # as gc writes it
 
 
 if __name__ == "__main__":

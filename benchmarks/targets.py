@@ -68,22 +68,37 @@ def pull_setup(root: Path, size: int, new: int = 100) -> tuple[Path, Path]:
     subprocess.run(["git", "symbolic-ref", "HEAD", "refs/flexgit/heads/experiments"], cwd=remote, check=True)
     subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=local, check=True)
     flexgit(local, "pull")  # tracking refs and refspecs, nothing new
-    history.add_runs(remote, history.runs(new, size + 1, prefix="new"), names=False,
+    history.add_runs(remote, history.runs(new, size + 1, prefix="new", first=size), names=False,
                      branch="refs/flexgit/heads/experiments")
     return local, remote
 
 
-def measure_pull(root: Path, sizes: tuple[int, int], repeat: int) -> dict[int, float]:
-    """Median seconds of `flexgit pull` of 100 new runs into a copy of each clone, interleaved."""
+# What the pull's `git fetch` does, alone: the floor of a pull in git itself.
+FETCH = ["git", "fetch", "--quiet", "--no-tags", "--refmap=",
+         "--negotiation-tip=refs/flexgit/remotes/origin/heads/experiments",
+         "--negotiation-tip=refs/flexgit/remotes/origin/notes/flexgit", "origin",
+         "+refs/flexgit/heads/experiments:refs/flexgit/remotes/origin/heads/experiments",
+         "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit"]
+
+
+def measure_pull(root: Path, sizes: tuple[int, int], repeat: int) -> dict[str, dict[int, float]]:
+    """Median seconds of `flexgit pull` of 100 new runs into a copy of each clone, and of the plain
+    `git fetch` of the same refs into another copy, interleaved."""
     clones = {size: pull_setup(root / f"pull-{size}", size)[0] for size in sizes}
-    times: dict[int, list[float]] = {size: [] for size in sizes}
+    times: dict[str, dict[int, list[float]]] = {"pull": {size: [] for size in sizes},
+                                                "fetch": {size: [] for size in sizes}}
     for _ in range(repeat):
         for size, clone in clones.items():
-            copy = clone.parent / "copy"
-            subprocess.run(["cp", "-al", str(clone), str(copy)], check=True)  # objects shared, refs its own
-            times[size].append(flexgit(copy, "pull"))
-            shutil.rmtree(copy)
-    return {size: statistics.median(values) for size, values in times.items()}
+            for what in ("pull", "fetch"):
+                copy = clone.parent / "copy"
+                subprocess.run(["cp", "-al", str(clone), str(copy)], check=True)  # objects shared, refs its own
+                start = time.perf_counter()
+                subprocess.run([PYTHON, "-m", "flexgit", "pull"] if what == "pull" else FETCH, cwd=copy, check=True,
+                               capture_output=True)
+                times[what][size].append(time.perf_counter() - start)
+                shutil.rmtree(copy)
+    return {what: {size: statistics.median(values) for size, values in by_size.items()}
+            for what, by_size in times.items()}
 
 
 IMPORT_FLOOR = """
@@ -148,8 +163,11 @@ def report(f: dict) -> str:
                          f"{imp['floor_s']:.1f} s (`git fast-import` of the same runs)",
                          imp["seconds"] / imp["floor_s"], "<= 60 s", imp["seconds"] <= 60))
     if "pull" in f:
-        pull, (small, large) = f["pull"], sorted(f["pull"])
+        pull, fetch = f["pull"]["pull"], f["pull"]["fetch"]
+        small, large = sorted(pull)
         ratio = pull[large] / pull[small]
         lines.append(row(f"`pull` of 100 new runs into {large:,} runs", f"{pull[large]:.2f} s",
                          f"{pull[small]:.2f} s (into {small:,} runs)", ratio, "<= 2x", ratio <= 2))
+        lines.append(row(f"  its `git fetch` alone, into {large:,} runs (git's own floor)", f"{fetch[large]:.2f} s",
+                         f"{fetch[small]:.2f} s (into {small:,} runs)", fetch[large] / fetch[small], "(none)", True))
     return "\n".join(lines)

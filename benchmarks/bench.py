@@ -1,10 +1,12 @@
 """`make bench`: flexgit's record and table on histories of 100 to 100,000 runs.
 
-Prints one table: record latency (in process and as a CLI call), table latency (cold, warm,
-after one new run) against the floor `python -c "import pygit2, click"` measured in the same
-run, bytes of objects one record writes, and peak memory of `table`. DVC and MLflow are
-measured beside it when installed (`pip install -e '.[bench]'`). Medians of interleaved
-repetitions: these machines are shared and noisy, so compare ratios, not seconds.
+Prints two tables. The first, per history size: record latency (in process and as a CLI call),
+table latency (cold, warm, after one new run) against the floor `python -c "import pygit2, click"`
+measured in the same run, bytes of objects one record writes, and peak memory of `table`. The
+second: issue 17's targets at the largest size, each with its floor from the same run (see
+targets.py). Histories are built with `git fast-import` (history.py): 100,000 runs in seconds.
+DVC and MLflow are measured beside it when installed (`pip install -e '.[bench]'`). Medians of
+interleaved repetitions: these machines are shared and noisy, so compare ratios, not seconds.
 
     python benchmarks/bench.py [--sizes 100,1000,10000] [--large] [--repeat 7] [--no-peers]
 """
@@ -25,9 +27,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import history  # noqa: E402
 import hook  # noqa: E402
 import outputs  # noqa: E402
 import peers  # noqa: E402
+import targets  # noqa: E402
 
 PYTHON = sys.executable
 FLEXGIT = [PYTHON, "-m", "flexgit"]
@@ -110,43 +114,11 @@ def run(cmd: list[str], cwd: Path, quiet: bool = True) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def make_project(path: Path) -> Path:
-    path.mkdir(parents=True)
-    for args in (["init", "-q", "-b", "main"], ["config", "user.name", "bench"],
-                 ["config", "user.email", "bench@example.com"], ["config", "gc.auto", "0"]):
-        subprocess.run(["git", *args], cwd=path, check=True)
-    for i in range(20):
-        (path / f"module_{i}.py").write_text(f"VALUE = {i}\n" * 50)
-    (path / "train.py").write_text("print('train')\n")
-    subprocess.run(["git", "add", "."], cwd=path, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", "project"], cwd=path, check=True)
-    (path / "params.toml").write_text('lr = 0.1\nmodel = "mlp"\n')
-    return path
-
-
-def build_history(path: Path, size: int) -> Path:
-    """A project with `size` runs, packed as `git gc` would leave a long-lived repository."""
-    repo = make_project(path)
-    rng = random.Random(size)
-    done = 0
-    while done < size:
-        count = min(CHUNK, size - done)
-        csv = path.parent / f"chunk-{size}.csv"
-        rows = "".join(f"h{done + i},{rng.random():.6f},{i % 7},m{i % 3},{rng.random():.6f},{rng.random():.6f}\n"
-                       for i in range(count))
-        csv.write_text("name,lr,depth,model,acc,loss\n" + rows)
-        run(FLEXGIT + ["import", str(csv)], repo)
-        done += count
-    # Packed, as after a clone or a `git gc`, also with no runs: the baseline is the same
-    # project without runs, so the comparison isolates the size of the history.
-    subprocess.run(["git", "repack", "-adq"], cwd=repo, check=True)
-    subprocess.run(["git", "pack-refs", "--all"], cwd=repo, check=True)
-    return repo
-
-
-def measure_import(path: Path, rows: int) -> str:
-    """One `flexgit import` of `rows` CSV rows into a project with no runs: seconds, peak RSS, objects."""
-    repo = make_project(path)
+def measure_import(path: Path, rows: int) -> dict:
+    """One `flexgit import` of `rows` CSV rows into a project with no runs: seconds, peak RSS, objects;
+    and, in the same run, `git fast-import` writing the same runs (the floor)."""
+    floor = targets.import_floor(path.parent / "import-floor", rows)
+    repo = history.make_project(path)
     rng = random.Random(rows)
     csv = path.parent / f"import-{rows}.csv"
     csv.write_text("name,lr,depth,model,acc,loss\n" + "".join(
@@ -154,8 +126,8 @@ def measure_import(path: Path, rows: int) -> str:
     elapsed, rss = run(FLEXGIT + ["import", str(csv)], repo)
     counts = dict(line.split(": ") for line in subprocess.run(["git", "count-objects", "-v"], cwd=repo, check=True,
                                                                capture_output=True, text=True).stdout.splitlines())
-    return (f"flexgit import, {rows:,} rows: {elapsed:.1f} s (target <= 60 s), peak RSS {rss / 1024:.0f} MB, "
-            f"{counts['in-pack']} objects in {counts['packs']} pack(s), {counts['count']} loose")
+    return {"rows": rows, "seconds": elapsed, "rss_mb": rss / 1024, "floor_s": floor,
+            "objects": f"{counts['in-pack']} objects in {counts['packs']} pack(s), {counts['count']} loose"}
 
 
 def loose_bytes(repo: Path) -> dict[str, int]:
@@ -173,18 +145,23 @@ def median_ratio(target: list[float], floor: list[float]) -> float:
 
 def measure(repo: Path, repeat: int) -> dict[str, float]:
     """All figures for one history; each timed command is interleaved with a floor run."""
-    floor, record_cli, cold, warm, after_one = [], [], [], [], []
-    rss = 0
+    floor, record_cli, cold, warm, after_one, minimal = [], [], [], [], [], []
+    rss, minimal_rss = [], []
     for _ in range(repeat):
         floor.append(run(FLOOR, repo)[0])
         record_cli.append(run(FLEXGIT + ["record", "-p", "lr=0.1", "-m", "acc=0.5"], repo)[0])
         drop_caches(repo)
-        elapsed, peak = run(FLEXGIT + ["table", "--format", "csv"], repo)
-        cold.append(elapsed)
-        rss = max(rss, peak)
-        warm.append(run(FLEXGIT + ["table", "--format", "csv"], repo)[0])
+        for times in (cold, warm):
+            elapsed, peak = run(FLEXGIT + ["table", "--format", "csv"], repo)
+            times.append(elapsed)
+            rss.append(peak)
         run(FLEXGIT + ["record", "-m", "acc=0.7"], repo)
-        after_one.append(run(FLEXGIT + ["table", "--format", "csv"], repo)[0])
+        elapsed, peak = run(FLEXGIT + ["table", "--format", "csv"], repo)
+        after_one.append(elapsed)
+        rss.append(peak)
+        elapsed, peak = run(["bash", "-c", targets.MINIMAL_PIPE], repo)
+        minimal.append(elapsed)
+        minimal_rss.append(peak)
     before = loose_bytes(repo)
     run(FLEXGIT + ["record", "-m", "acc=0.9"], repo)
     written = sum(size for path, size in loose_bytes(repo).items() if path not in before)
@@ -194,16 +171,15 @@ def measure(repo: Path, repeat: int) -> dict[str, float]:
         "table_cold_s": statistics.median(cold), "table_cold_x": median_ratio(cold, floor),
         "table_warm_s": statistics.median(warm), "table_warm_x": median_ratio(warm, floor),
         "table_after_one_s": statistics.median(after_one), "table_after_one_x": median_ratio(after_one, floor),
-        "record_kib": written / 1024, "table_rss_mb": rss / 1024,
+        "record_kib": written / 1024, "table_rss_mb": max(rss) / 1024,
+        "minimal_s": statistics.median(minimal), "minimal_rss_mb": max(minimal_rss) / 1024,
     }
 
 
-def measure_log(repo: Path, repeat: int) -> str:
+def measure_log(repo: Path, repeat: int) -> dict[str, float]:
     """µs per `flexgit.log` call in a 3,000-step loop, against appending the same dict to a list."""
-    out = json.loads(subprocess.run([PYTHON, "-c", LOG_LOOP, str(repeat)], cwd=repo, check=True,
-                                    capture_output=True, text=True).stdout)
-    return (f"flexgit.log, 3,000 calls: {out['log_us']:.1f} µs per call (target <= 10 µs), "
-            f"{out['log_us'] / out['floor_us']:.0f}x the floor (a dict appended to a list: {out['floor_us']:.2f} µs)")
+    return json.loads(subprocess.run([PYTHON, "-c", LOG_LOOP, str(repeat)], cwd=repo, check=True,
+                                     capture_output=True, text=True).stdout)
 
 
 def measure_environment(repo: Path, repeat: int) -> str:
@@ -256,8 +232,8 @@ def main() -> None:
         repos = {}
         for size in sizes:
             started = time.perf_counter()
-            repos[size] = build_history(Path(root) / f"h{size}" / "project", size)
-            print(f"  {size:>7,} runs: history built in {time.perf_counter() - started:.0f} s", flush=True)
+            repos[size] = history.build_history(Path(root) / f"h{size}" / "project", size)
+            print(f"  {size:>7,} runs: history built in {time.perf_counter() - started:.1f} s", flush=True)
         for size, repo in repos.items():
             results[size] = measure(repo, args.repeat)
         in_process = subprocess.run([PYTHON, "-c", IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
@@ -266,18 +242,23 @@ def main() -> None:
             results[size].update(figures)
         print()
         print(report(results))
-        print()
-        print(measure_log(repos[0], args.repeat))
-        print(measure_environment(repos[0], args.repeat))
+        largest = max(sizes)
+        figures = {"size": largest, "big": results[largest], "fresh": results[0],
+                   "log": measure_log(repos[0], args.repeat), "hook": hook.measure(Path(root) / "hook", args.repeat)}
+        if largest > 1000:
+            figures["pull"] = targets.measure_pull(Path(root), (1000, largest), args.repeat)
         if args.large:
-            print(measure_import(Path(root) / "import" / "project", 100_000))
+            figures["import"] = measure_import(Path(root) / "import" / "project", 100_000)
         print()
-        print(hook.measure(Path(root) / "hook", args.repeat))
+        print(targets.report(figures))
+        if "import" in figures:
+            print(f"(the import left {figures['import']['objects']})")
+        print()
+        print(measure_environment(repos[0], args.repeat))
         print(outputs.measure(Path(root), args.repeat))
         if not args.no_peers:
             print()
             print(peers.compare(Path(root), [s for s in sizes if s], results, args.repeat, args.peer_max, args.dvc_max))
-
 
 if __name__ == "__main__":
     main()

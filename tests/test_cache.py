@@ -12,7 +12,7 @@ import pytest
 
 import flexgit
 from conftest import flexgit as cli, flexgit_in_process, git
-from flexgit.project.files import read_sealed, write_sealed
+from flexgit.project.files import write_sealed
 from flexgit.storage import runcache
 
 CSV = ["table", "--format", "csv", "--columns", "name,acc"]
@@ -70,8 +70,9 @@ def test_cache_from_a_tree_that_no_longer_exists_is_not_trusted(repo):
     record(repo, "a", 1)
     cli(repo, *CSV)
     cache = next((repo / ".git" / "flexgit.d").glob("runs-v1.*"))
-    tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
-    write_sealed(cache, read_sealed(cache).replace(tree.encode(), b"0" * 40))
+    tree, entries = runcache.load(cache)
+    assert tree == git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
+    runcache.save(cache, "0" * 40, entries)
     shutil.rmtree(repo / ".git" / "flexgit.d" / "tables")
     assert cli(repo, *CSV).out == "name,metrics.acc\na,1\n"
 
@@ -136,7 +137,7 @@ def test_bit_flips_in_the_run_cache_are_never_served(repo):
         cache.write_bytes(bytes(flipped))
         shutil.rmtree(repo / ".git" / "flexgit.d" / "tables", ignore_errors=True)
         assert table_csv(repo) == expected, f"flipped bit {trial % 8} of byte {position}"
-        assert read_sealed(cache) is not None  # rebuilt from git
+        assert runcache.load(cache) is not None  # rebuilt from git
 
 
 def test_corrupt_text_cache_is_never_printed(repo):
@@ -153,19 +154,25 @@ def test_corrupt_text_cache_is_never_printed(repo):
 
 
 def wrong_shapes(tree, blob):
+    """Files of valid frames holding values of the wrong shape (as lists of values, one per frame)."""
     entry = ["0" * 40, "2026-01-01T00:00:00.000000Z", "experiments", {"name": "x", "id": "0" * 10}, marshal.dumps({}),
              False, []]
+    head = {"format": runcache.CACHE_FORMAT, "tree": tree, "frames": 1}
     return [
-        [1, 2, 3],
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [[1, 2]]},
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:3] + [{"name": 3}] + entry[4:]]},
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:4] + ["not bytes"] + entry[5:]]},
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:5] + [0, []]]},  # removed not a bool
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:6] + [[["t", 3]]]]},  # a note not text
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": [entry[:5]]},  # format 2's entry
-        {"format": runcache.CACHE_FORMAT, "tree": tree, "entries": {"a": 1}},
-        {"format": runcache.CACHE_FORMAT, "tree": 7, "entries": []},
-        {"format": runcache.CACHE_FORMAT, "tree": blob, "entries": [entry]},  # a blob, not a tree
+        [[1, 2, 3]],
+        [head, [[1, 2]]],
+        [head, [entry[:3] + [{"name": 3}] + entry[4:]]],
+        [head, [entry[:4] + ["not bytes"] + entry[5:]]],
+        [head, [entry[:5] + [0, []]]],  # removed not a bool
+        [head, [entry[:6] + [[["t", 3]]]]],  # a note not text
+        [head, [entry[:5]]],  # format 2's entry
+        [head, {"a": 1}],
+        [head],  # a frame missing
+        [head, [entry], [entry]],  # a frame too many
+        [{**head, "frames": "1"}, [entry]],
+        [{**head, "tree": 7}, []],
+        [{**head, "tree": blob}, [entry]],  # a blob, not a tree
+        [{"format": 4, "tree": tree, "entries": [entry]}],  # the format before frames
     ]
 
 
@@ -175,9 +182,11 @@ def test_valid_marshal_data_of_the_wrong_shape_is_a_miss(repo, sealed):
     cache = next((repo / ".git" / "flexgit.d").glob("runs-v1.*"))
     tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
     blob = git(repo, "rev-parse", "HEAD:train.py").strip()
-    for shape in wrong_shapes(tree, blob) + [{"format": 1, "tree": tree, "entries": [[1, 2]]}]:
-        data = marshal.dumps(shape)
-        write_sealed(cache, data) if sealed else cache.write_bytes(data)
+    for shape in wrong_shapes(tree, blob) + [[{**wrong_shapes(tree, blob)[1][0], "format": 1}, [[1, 2]]]]:
+        if sealed:
+            cache.write_bytes(b"".join(runcache.frames(shape)))
+        else:  # plain marshal, as older caches were
+            cache.write_bytes(b"".join(marshal.dumps(value) for value in shape))
         shutil.rmtree(repo / ".git" / "flexgit.d" / "tables", ignore_errors=True)
         assert table_csv(repo) == expected, shape
         assert flexgit_in_process(repo, "show", "b").code == 0

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import zlib
 from pathlib import Path
+from typing import Iterable
 
 
-def write_atomic(path: Path, data: bytes, durable: bool = False) -> None:
-    """Replace `path` with `data` so that readers see the old file or the new one, never a mix;
-    `durable` also waits until the data is on disk.
+def write_atomic(path: Path, data: bytes | Iterable[bytes], durable: bool = False) -> None:
+    """Replace `path` with `data` (bytes, or parts written one after the other) so that readers see
+    the old file or the new one, never a mix; `durable` also waits until the data is on disk.
 
     Raises OSError; callers that only keep caches ignore it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temp, "wb") as out:
-        out.write(data)
+        for part in (data,) if isinstance(data, bytes) else data:
+            out.write(part)
         if durable:
             out.flush()
             os.fsync(out.fileno())
@@ -30,16 +32,16 @@ _SEAL = 9
 
 def write_sealed(path: Path, data: bytes) -> None:
     """`write_atomic` of `data` behind its checksum; read it back with `read_sealed`."""
-    write_atomic(path, b"%08x\n" % zlib.crc32(data) + data)
+    write_atomic(path, [b"%08x\n" % zlib.crc32(data), data])  # not concatenated: a cache may be 30 MB
 
 
 def read_sealed(path: Path) -> bytes | None:
     """What `write_sealed` wrote to `path`, or None when the file is missing, unreadable or corrupt."""
     try:
-        sealed = path.read_bytes()
+        with open(path, "rb") as sealed:  # the seal, then the rest: no copy of a 30 MB cache
+            seal, data = sealed.read(_SEAL), sealed.read()
     except OSError:
         return None
-    data = sealed[_SEAL:]
-    if sealed[8:_SEAL] != b"\n" or sealed[:8] != b"%08x" % zlib.crc32(data):
+    if seal[8:] != b"\n" or seal[:8] != b"%08x" % zlib.crc32(data):
         return None
     return data

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import subprocess
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -191,6 +192,51 @@ class GitCommand:
         if done.returncode != 0:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
+
+
+    def cat_blobs(self, oids: list[str]) -> Iterator[bytes]:
+        """The contents of many blobs, in order, from one `git cat-file --batch`.
+
+        git's delta base cache reads a packed history several times faster than libgit2 does
+        one object at a time (notes deltified against each other by `git gc`: 1.1 s against
+        5 s for 100,000 here). The ids go in from a thread while the contents come out, so the
+        pipe never fills both ways. Raises FileNotFoundError when git is not installed, and
+        FlexgitError when git does not give every blob.
+        """
+        place = self.common_dir if self.is_bare else self.workdir
+        proc = subprocess.Popen(["git", "-C", str(place), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 16,
+                                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+
+        def feed() -> None:
+            with contextlib.suppress(OSError):  # git exited early: what it gave is checked below
+                for start in range(0, len(oids), 4096):
+                    proc.stdin.write("".join(oid + "\n" for oid in oids[start:start + 4096]).encode())
+                proc.stdin.close()
+
+        if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: git runs ahead while Python parses
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            read, readline = proc.stdout.read, proc.stdout.readline
+            for oid in oids:
+                header = readline().split()
+                if len(header) != 3 or header[0].decode() != oid or header[1] != b"blob":
+                    raise FlexgitError(f"git cat-file could not read note {oid[:10]}: "
+                                       f"{b' '.join(header).decode(errors='replace') or 'no answer'}")
+                size = int(header[2])
+                data = read(size + 1)
+                if len(data) != size + 1:
+                    raise FlexgitError(f"git cat-file stopped while reading {oid[:10]}")
+                yield data[:-1]
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            feeder.join()
 
 
 def _pack(objects: Iterable[tuple[int, bytes]]) -> bytes:

@@ -98,7 +98,11 @@ def fetch(git: GitRepo, remote: str, target: BranchRef) -> Fetched:
     refspecs = [f"+{ref}:{local}" for ref, local in singles if ref in advertised]
     if refspecs:
         # --refmap= : only these refspecs, no opportunistic update of the user's remote-tracking refs.
-        git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", remote, *refspecs])
+        # Negotiated from flexgit's own tips only: by default git offers every local ref, and with
+        # 100,000 run names that alone took 9 s of a pull of 100 runs.
+        tips = [f"--negotiation-tip={ref}" for ref in (tracking.branch, tracking.notes, target.ref, NOTES_REF)
+                if git.ref_target(ref)]
+        git.run_git(["fetch", "--quiet", "--no-tags", "--refmap=", *tips, remote, *refspecs])
     for ref, local in singles:
         old = git.ref_target(local)
         if ref not in advertised and old is not None:
@@ -184,10 +188,12 @@ def join_branch(store: Store, target: BranchRef, theirs: str | None, remote: str
     """Bring the runs of `theirs` onto the local branch; True when a merge commit was needed."""
     git = store.repo
     ours = store.branch_tip(target)
-    if theirs is None or ours == theirs or (ours and git.is_ancestor(theirs, ours)):
+    if theirs is None or ours == theirs:
         return False
-    if ours is None or git.is_ancestor(ours, theirs):
+    if ours is None or git.is_ancestor(ours, theirs):  # asked first: the common case, and a short walk
         git.set_ref(target.ref, theirs, ours, f"flexgit: pull from {remote}")
+        return False
+    if git.is_ancestor(theirs, ours):
         return False
     message = commit_message(f"flexgit: join runs from {remote}", [(TRAILER_KIND, KIND_MERGE)])
     merge = git.create_commit(git.commit(ours)[0], [ours, theirs], message)

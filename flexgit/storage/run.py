@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
@@ -222,6 +223,24 @@ def rows_from_notes(notes: Iterable[tuple[str, bytes]],
     return rows
 
 
+class _Prefixed(dict):
+    """`prefix + key`, made once per key and shared by every row that has it: 100,000 rows hold one
+    `params.lr`, not 100,000 equal strings (the cache keeps the sharing, marshal writes references)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, key: str) -> str:
+        if len(self) > 100_000:  # keys come from notes: a long-lived process keeps a bounded number
+            self.clear()
+        value = self[key] = sys.intern(self.prefix + key)
+        return value
+
+
+_PARAM_COLUMNS, _METRIC_COLUMNS = _Prefixed("params."), _Prefixed("metrics.")
+
+
 def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A table row (name, id, date, message, params.*, metrics.*) from a note row."""
     flat: dict[str, Any] = {"name": str(row["name"]), "id": commit_id[:SHORT_ID], "date": str(row.get("date", "")),
@@ -229,13 +248,16 @@ def table_row(commit_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("status", "group", "parent"):  # parent: the full commit id, so a cached run is whole
         if row.get(key):
             flat[key] = str(row[key])
-    tags = row_tags(row)
-    if tags:
-        flat["tags"] = tags
-    for key, value in (row.get("params") or {}).items():
-        flat["params." + key] = value
-    for key, value in (row.get("metrics") or {}).items():
-        flat["metrics." + key] = value
+    if row.get("tags"):
+        tags = row_tags(row)
+        if tags:
+            flat["tags"] = tags
+    params, metrics = row.get("params"), row.get("metrics")
+    if params:  # text values are mostly a few choices (a model, an optimizer): kept once each
+        values = [sys.intern(v) if type(v) is str and len(v) <= 64 else v for v in params.values()]
+        flat.update(zip(map(_PARAM_COLUMNS.__getitem__, params), values, strict=True))
+    if metrics:
+        flat.update(zip(map(_METRIC_COLUMNS.__getitem__, metrics), metrics.values(), strict=True))
     return flat
 
 
@@ -332,7 +354,7 @@ def line_problem(line: Any, latest: str) -> str | None:
     if "parent" in line and not (isinstance(line["parent"], str) and _COMMIT_ID.match(line["parent"])):
         return "parent is not a commit id"
     for table in ("params", "metrics", "meta"):
-        if table in line and not (isinstance(line[table], dict) and all(map(_is_value, line[table].values()))):
+        if table in line and not _is_table(line[table]):
             return f"{table} is not a table of values"
     problem = _fact_problem(line)
     if problem is not None:
@@ -356,6 +378,15 @@ def _fact_problem(line: dict) -> str | None:
     if "removed" in line and not isinstance(line["removed"], bool):
         return "removed is not true or false"
     return None
+
+
+_SCALARS = frozenset({str, int, float, bool})  # what JSON gives for a scalar (bool: an int, as before)
+
+
+def _is_table(table: Any) -> bool:
+    """A table of stored values; the common case (scalars only) checked in one pass of C."""
+    return isinstance(table, dict) and (set(map(type, table.values())) <= _SCALARS or
+                                        all(map(_is_value, table.values())))
 
 
 def _is_value(value: Any) -> bool:

@@ -11,30 +11,40 @@ a note again.
 
 The file is written with `marshal` (plain data only: it cannot build arbitrary objects the
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
-`.git/flexgit.d/`, which git never transfers. The file carries a checksum, and what it holds
+`.git/flexgit.d/`, which git never transfers. Each frame carries a checksum, and what it holds
 is checked for shape: a corrupt, torn or foreign file is a miss, never served, never an error.
 """
 
 from __future__ import annotations
 
+import itertools
 import marshal
+import struct
+import sys
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterable, Iterator
 
-from ..project.files import read_sealed, write_sealed
+from ..project.files import write_atomic
 from .run import Run, table_row
 
-CACHE_FORMAT = 4  # 3: entries carry `removed` and `notes`. 4: rows carry `group` and `parent`
+CACHE_FORMAT = 5  # 3: entries carry `removed` and `notes`. 4: rows carry `group` and `parent`. 5: frames
+FRAME_ENTRIES = 8192
+_FRAME = struct.Struct("<II")  # a frame: its length and crc32, then a marshalled value
 # An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
 Entry = list
 ID, TIME, BRANCH, ROW, META, REMOVED, NOTES = range(7)
 
 
+_NO_NOTES: list = []  # shared by every entry without notes (nothing ever changes an entry's lists)
+
+
 def entry_of(commit_id: str, row: dict[str, Any]) -> Entry:
     """The entry of one note row."""
-    return [commit_id, str(row.get("t", "")), str(row.get("branch", "")), table_row(commit_id, row),
+    notes = row.get("notes")
+    return [commit_id, str(row.get("t", "")), sys.intern(str(row.get("branch", ""))), table_row(commit_id, row),
             marshal.dumps(row.get("meta") or {}), bool(row.get("removed")),
-            [[str(t), str(text)] for t, text in row.get("notes") or ()]]
+            [[str(t), str(text)] for t, text in notes] if notes else _NO_NOTES]
 
 
 def run_of(entry: Entry) -> Run:
@@ -52,34 +62,56 @@ def meta_of(entry: Entry) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _order(entry: Entry) -> tuple[str, str]:
+def order(entry: Entry) -> tuple[str, str]:
+    """Where an entry goes among the others: by time written, then name."""
     return entry[TIME], entry[ROW]["name"]
 
 
 def add_entries(entries: list[Entry], new: list[Entry]) -> None:
     """Add `new` to `entries`, keeping them oldest first (by time written, then name)."""
-    new.sort(key=_order)
-    in_order = not entries or not new or _order(entries[-1]) <= _order(new[0])
+    new.sort(key=order)
+    in_order = not entries or not new or order(entries[-1]) <= order(new[0])
     entries += new
     if not in_order:  # new runs are nearly always the newest: then no re-sort of the rest
-        entries.sort(key=_order)
+        entries.sort(key=order)
 
 
 def load(path: Path) -> tuple[str, list[Entry]] | None:
     """(notes tree id, entries) as last saved, or None."""
-    payload = read_sealed(path)
-    if payload is None:
-        return None
     try:
-        data = marshal.loads(payload)
-    except (ValueError, EOFError, TypeError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
-        return None
-    tree, entries = data.get("tree"), data.get("entries")
-    if not isinstance(tree, str) or not isinstance(entries, list) or not all(map(_well_formed, entries)):
+        with open(path, "rb") as cache:
+            head = _read_frame(cache)
+            if not isinstance(head, dict) or head.get("format") != CACHE_FORMAT:
+                return None
+            tree, count = head.get("tree"), head.get("frames")
+            if not isinstance(tree, str) or type(count) is not int:
+                return None
+            entries: list[Entry] = []
+            for _ in range(count):
+                part = _read_frame(cache)
+                if not isinstance(part, list) or not all(map(_well_formed, part)):
+                    return None
+                entries += part
+            if cache.read(1):
+                return None
+    except OSError:
         return None
     return tree, entries
+
+
+def _read_frame(cache: BinaryIO) -> Any:
+    """One marshalled value behind its length and crc32, or None when torn, corrupt or not marshal."""
+    header = cache.read(_FRAME.size)
+    if len(header) != _FRAME.size:
+        return None
+    size, crc = _FRAME.unpack(header)
+    payload = cache.read(size)
+    if len(payload) != size or zlib.crc32(payload) != crc:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (ValueError, EOFError, TypeError):
+        return None
 
 
 def _well_formed(entry: Any) -> bool:
@@ -94,9 +126,23 @@ def _is_note(note: Any) -> bool:
 
 
 def save(path: Path, tree: str, entries: list[Entry]) -> None:
-    """Replace the cache atomically (readers see the old file or the new one); failures are ignored."""
-    payload = {"format": CACHE_FORMAT, "tree": tree, "entries": entries}
+    """Replace the cache atomically (readers see the old file or the new one); failures are ignored.
+
+    Written in frames of FRAME_ENTRIES entries, each marshalled alone behind its length and crc32:
+    neither writing nor reading ever holds the whole file as bytes (30 MB at 100,000 runs).
+    """
+    starts = range(0, len(entries), FRAME_ENTRIES)
+    values = itertools.chain([{"format": CACHE_FORMAT, "tree": tree, "frames": len(starts)}],
+                             (entries[start:start + FRAME_ENTRIES] for start in starts))
     try:
-        write_sealed(path, marshal.dumps(payload))
+        write_atomic(path, frames(values))
     except OSError:
         pass  # a read-only repository still gets its table, just without the cache
+
+
+def frames(values: Iterable[Any]) -> Iterator[bytes]:
+    """The bytes of the file holding `values`: each marshalled, behind its length and crc32."""
+    for value in values:
+        payload = marshal.dumps(value)
+        yield _FRAME.pack(len(payload), zlib.crc32(payload))
+        yield payload

@@ -82,6 +82,7 @@ class Store:
 
     def __init__(self, repo: GitRepo):
         self.repo = repo
+        self._loaded: tuple[str, list[runcache.Entry]] | None = None  # (notes tree, its entries) last read
 
     # -- the branch -------------------------------------------------------------------
 
@@ -551,16 +552,44 @@ class Store:
             return entries
         return [entry for entry in entries if entry[runcache.BRANCH] == branch.name]
 
+    def notes_tree(self) -> str | None:
+        """The tree of the notes tip (None when there are no notes)."""
+        notes_tip = self.repo.ref_target(NOTES_REF)
+        return self.repo.commit(notes_tip)[0] if notes_tip else None
+
+    def newest(self, notes_tree: str | None = None) -> list[str]:
+        """[time, name] of the newest run in the notes (all branches, removed ones too), [] when none:
+        the order a run added later must follow to come last in every table."""
+        entries = self._all_entries(notes_tree)
+        return list(runcache.order(entries[-1])) if entries else []
+
+    def notes_added(self, old_tree: str, new_tree: str) -> list[runcache.Entry] | None:
+        """The entries of the runs whose notes `new_tree` adds to notes tree `old_tree`, oldest first;
+        None when it also changes or removes a note (or `old_tree` is gone): only a full read then
+        says what a table holds. The cost follows the change."""
+        if not self.repo.is_tree(old_tree):
+            return None
+        changed, removed = self.repo.changed_blobs(old_tree, new_tree)
+        ids = [path.replace("/", "") for path, _ in changed]
+        if removed or any(self.repo.tree_entry(old_tree, p) for commit in ids for p in note_paths(commit)):
+            return None
+        notes = zip(ids, self.repo.read_blobs([blob for _, blob in changed]), strict=True)
+        added = [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(notes)]
+        added.sort(key=runcache.order)
+        return added
+
     def _all_entries(self, tree: str | None = None) -> list[runcache.Entry]:
         """All runs in the notes; only notes changed since the cached tree are read and parsed."""
         if tree is None:
-            notes_tip = self.repo.ref_target(NOTES_REF)
-            if notes_tip is None:
+            tree = self.notes_tree()
+            if tree is None:
                 return []
-            tree = self.repo.commit(notes_tip)[0]
+        if self._loaded is not None and self._loaded[0] == tree:
+            return self._loaded[1]  # this store read them already (they depend on the tree alone)
         cache_path = self.repo.flexgit_dir(create=False) / RUN_CACHE
         cached = runcache.load(cache_path)
         if cached is not None and cached[0] == tree:
+            self._loaded = cached
             return cached[1]
         if cached is not None and self.repo.is_tree(cached[0]):
             changed, removed = self.repo.changed_blobs(cached[0], tree)
@@ -568,14 +597,18 @@ class Store:
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
         else:
             changed, entries = list(self.repo.walk_blobs(tree)), []
+            self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
         new = []
-        for start in range(0, len(changed), READ_CHUNK):  # in chunks: a cold read of 100,000 notes
-            part = changed[start:start + READ_CHUNK]    # never holds them all as bytes at once
-            ids = [path.replace("/", "") for path, _ in part]
-            notes = zip(ids, self.repo.read_blobs([b for _, b in part]), strict=True)
-            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(notes)]
+        # In chunks: a cold read of 100,000 notes never holds them all as bytes at once.
+        contents = zip(self.repo.stream_blobs([blob for _, blob in changed]),
+                       [path.replace("/", "") for path, _ in changed], strict=True)
+        del changed
+        while part := list(itertools.islice(contents, READ_CHUNK)):
+            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
+                (commit_id, data) for data, commit_id in part)]
         runcache.add_entries(entries, new)
         runcache.save(cache_path, tree, entries)
+        self._loaded = (tree, entries)
         return entries
 
     def find(self, name_or_id: str) -> Run:

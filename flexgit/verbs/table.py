@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._context import PathLike, open_store, table_of, target_branch
 from .._version import __version__
 from ..project.values import parse_moment
-from ..storage import textcache
+from ..storage import runcache, textcache
 from ..storage.gitrepo import GitRepo
-from ..storage.refs import NOTES_REF
+from ..storage.refs import NOTES_REF, BranchRef
 from ..storage.remotes import notes_tree_with_remote, remotes_with_runs
 from ..storage.run import Run
-from ..view.query import Table, TableQuery
-from ..view.render import render
+from ..storage.store import Store
+from ..view.query import Table, TableQuery, csv_extends, known_columns
+from ..view.render import csv_lines, render
 
 if TYPE_CHECKING:
     import pandas
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 # text (rendering, --where), so text cached by an older build of one version is never served.
 # 2: strict JSON, display widths, --where refusals and dates. 3: reading order, short headers, suffix names.
 # 4: --where's query language (or, not, in, ...). 5: tags, removed runs hidden. 6: group column, --group-by.
-TEXT_REVISION = 6
+# 7: a CSV is extended by the lines of runs added.
+TEXT_REVISION = 7
 
 
 def list_runs(branch: str | None = None, repo: PathLike | None = None) -> list[Run]:
@@ -61,7 +63,8 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
 
 
 def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | None = None) -> str:
-    """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache.
+    """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache,
+    and a CSV after runs were only added is the cached text with their lines added.
 
     With `query.remote`, its runs are fetched and shown with ours (nothing local moves).
     """
@@ -70,16 +73,48 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
         rows = table_rows(query, store.repo)
         return render(rows, fmt, width) if rows.rows or fmt != "table" else ""
     target = target_branch(store.repo, query.branch)
-    notes_tree = notes_tree_with_remote(store, query.remote, target) if query.remote is not None else None
-    tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {notes_tree}"
+    remote_tree = notes_tree_with_remote(store, query.remote, target) if query.remote is not None else None
+    local_tree = store.notes_tree() if query.remote is None else None
+    tips = f"{store.repo.ref_target(NOTES_REF)} {store.repo.ref_target(target.ref)} {remote_tree}"
     key = [__version__, TEXT_REVISION, fmt, width if fmt == "table" else 0, target.ref, asdict(query)]
     cache_dir = store.repo.flexgit_dir(create=False)
-    text = textcache.get(cache_dir, key, tips)
-    if text is None:
-        rows = table_rows(query, store.repo, notes_tree)
+    cached = textcache.get_stale(cache_dir, key)
+    if cached is not None and cached[0] == tips:
+        return cached[2]
+    extendable = fmt == "csv" and local_tree is not None and csv_extends(query)
+    found = _extended(store, query, target, cached, local_tree) if extendable else None
+    if found is not None:
+        text, state = found
+    else:
+        rows = table_of(store, query, remote_tree or local_tree)
         text = render(rows, fmt, width) if rows.rows or fmt != "table" else ""
-        textcache.put(cache_dir, key, tips, text)
+        state = None
+        if extendable and rows.columns and local_tree is not None:
+            state = {"tree": local_tree, "newest": store.newest(local_tree), "columns": list(rows.columns),
+                     "known": sorted(set(known_columns(rows.rows)))}
+    textcache.put(cache_dir, key, tips, text, state)
     return text
+
+
+def _extended(store: Store, query: TableQuery, target: BranchRef,
+              cached: tuple[str, dict[str, Any], str] | None, tree: str) -> tuple[str, dict[str, Any]] | None:
+    """The CSV text cached for `query`, with the lines of the runs added since, and its new state;
+    None unless the notes changed only by runs added after every run it shows and without new columns
+    (a note changed or removed, an older run pulled, a new column: the table is read again)."""
+    state = cached[1] if cached is not None else {}
+    if not {"tree", "newest", "columns", "known"} <= state.keys():
+        return None
+    store.branch_tip(target)  # refuses a branch that is not flexgit's, as a full read does
+    added = store.notes_added(state["tree"], tree)
+    if added is None or (added and list(runcache.order(added[0])) <= state["newest"]):
+        return None
+    rows = [entry[runcache.ROW] for entry in added
+            if entry[runcache.REMOVED] == query.removed and entry[runcache.BRANCH] == target.name]
+    if not set(known_columns(rows)) <= set(state["known"]):
+        return None
+    newest = list(runcache.order(added[-1])) if added else state["newest"]
+    text = cached[2] + (csv_lines(state["columns"], rows) if rows else "")
+    return text, {**state, "tree": tree, "newest": newest}
 
 
 def table(repo: PathLike | None = None, branch: str | None = None, sort_by: str | None = None,

@@ -95,7 +95,7 @@ def reading_order(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> lis
 def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None) -> Table:
     """The table `flexgit table` shows, from rows already read (see `Run.table_row`)."""
     query = query or TableQuery()
-    known = _all_columns(rows)
+    known = known_columns(rows)
     if query.where:
         test = row_test(parse_where(query.where), rows, lambda name, optional: _where_column(name, known, optional))
         rows = [row for row in rows if test(row)]
@@ -105,7 +105,7 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
     if query.columns:
         shown = [resolve_column(c, known) for c in query.columns]
     else:  # the columns of the rows shown: a filter may have removed every run with some key
-        shown = default_columns(_all_columns(rows) if query.where or query.limit is not None else known)
+        shown = default_columns(known_columns(rows) if query.where or query.limit is not None else known)
     if query.only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
     return Table(tuple(shown), rows, chosen=bool(query.columns))
@@ -129,8 +129,16 @@ def _grouped_table(rows: Sequence[dict[str, Any]], column: str, query: TableQuer
     return Table(tuple(columns), grouped, chosen=True)  # already in reading order: the group, then its numbers
 
 
-def _all_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+def known_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The base columns, then every key of `rows` in order of first appearance."""
     return list(dict.fromkeys(chain(BASE_COLUMNS, chain.from_iterable(rows))))
+
+
+def csv_extends(query: TableQuery) -> bool:
+    """True when the table of `query` is its rows in the order written, cut by nothing, under columns
+    that only a new key changes: then rows added after all others only add lines at its end."""
+    return not (query.where or query.sort_by or query.limit is not None or query.only_changed or query.group_by
+                or query.remote is not None)
 
 
 def resolve_column(name: str, known: Sequence[str]) -> str:

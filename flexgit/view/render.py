@@ -9,7 +9,7 @@ import math
 import unicodedata
 from collections import Counter
 from itertools import chain
-from typing import Any
+from typing import Any, Sequence
 
 from ..project.values import format_value, is_number
 from .query import ALWAYS_SHOWN, Table, reading_order
@@ -30,21 +30,29 @@ def render(table: Table, fmt: str, width: int = 80) -> str:
 
 
 def to_csv(table: Table) -> str:
+    return csv_lines(table.columns, table.rows, header=True)
+
+
+def csv_lines(columns: Sequence[str], rows: Sequence[dict[str, Any]], header: bool = False) -> str:
+    """`rows` as CSV lines under `columns` (the header line first with `header`).
+
+    A cell's text depends on its value alone, so lines rendered for new rows extend a CSV text.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.columns)
+    if header:
+        writer.writerow(columns)
     # The csv module already writes str, int and float (repr, nan, inf) as we want and None as
     # an empty cell; only columns holding bools or lists need our formatting. This is the hot
     # loop of `flexgit table --format csv`.
-    columns = table.columns
     special: set[str] = set()
-    if {bool, list} & set(map(type, chain.from_iterable(row.values() for row in table.rows))):
-        special = {c for c in columns if any(type(row.get(c)) in (bool, list) for row in table.rows)}
+    if {bool, list} & set(map(type, chain.from_iterable(row.values() for row in rows))):
+        special = {c for c in columns if any(type(row.get(c)) in (bool, list) for row in rows)}
     if special:
         writer.writerows([[format_value(row.get(c), precise=True) if c in special else row.get(c) for c in columns]
-                          for row in table.rows])
+                          for row in rows])
     else:
-        writer.writerows(map(row.get, columns) for row in table.rows)
+        writer.writerows(map(row.get, columns) for row in rows)
     return out.getvalue()
 
 

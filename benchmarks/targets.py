@@ -1,0 +1,173 @@
+"""Issue 17's targets, each beside its floor measured in the same run: the floors and the one table.
+
+- the cold table's floor is a minimal program doing the same work with plain git: every note
+  (`git notes list` piped to `git cat-file --batch`) into a few lines of Python that parse each
+  row's JSON and write the CSV;
+- the import's floor is `git fast-import` writing the same runs (the history builder);
+- a pull of 100 new runs into the large history is compared with the same pull into 1,000 runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import history
+
+PYTHON = sys.executable
+
+# The minimal program: the rows' JSON in, the CSV out, nothing checked, nothing kept.
+MINIMAL_CSV = r"""
+import csv, json, sys
+read, rows = sys.stdin.buffer, []
+while header := read.readline():
+    _, size, commit = header.split()
+    row = json.loads(read.read(int(size) + 1).split(b"\n", 1)[0])
+    flat = {"name": row["name"], "id": commit[:10].decode(), "date": row["date"], "message": row["message"]}
+    flat.update({"params." + k: v for k, v in row["params"].items()})
+    flat.update({"metrics." + k: v for k, v in row["metrics"].items()})
+    rows.append(flat)
+columns = list(dict.fromkeys(key for row in rows for key in row))
+out = csv.writer(sys.stdout, lineterminator="\n")
+out.writerow(columns)
+out.writerows([row.get(c) for c in columns] for row in rows)
+"""
+MINIMAL_PIPE = ("git notes --ref=flexgit list | git cat-file --batch='%(objectname) %(objectsize) %(rest)' | "
+                f"{PYTHON} -c '{MINIMAL_CSV}' > /dev/null")
+
+
+def minimal_table(repo: Path) -> float:
+    """Seconds of the minimal program reading every note of `repo` into a CSV."""
+    start = time.perf_counter()
+    subprocess.run(MINIMAL_PIPE, shell=True, cwd=repo, check=True)
+    return time.perf_counter() - start
+
+
+def flexgit(repo: Path, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([PYTHON, "-m", "flexgit", *args], cwd=repo, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def pull_setup(root: Path, size: int, new: int = 100) -> tuple[Path, Path]:
+    """A clone holding `size` runs, already pulled from a remote that now holds `new` more."""
+    local = history.build_history(root / "local", size)
+    remote = root / "remote.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(local), str(remote)], check=True)
+    # The remote in format 2's layout: the branch outside refs/heads, names in the notes only.
+    lines = subprocess.run(["git", "for-each-ref", "--format=delete %(refname)", "refs/exp/", "refs/heads/"],
+                           cwd=remote, check=True, capture_output=True, text=True).stdout
+    tip = subprocess.run(["git", "rev-parse", history.BRANCH], cwd=local, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=remote, check=True, text=True,
+                   input=lines + f"create refs/flexgit/heads/experiments {tip}\n")
+    subprocess.run(["git", "symbolic-ref", "HEAD", "refs/flexgit/heads/experiments"], cwd=remote, check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=local, check=True)
+    flexgit(local, "pull")  # tracking refs and refspecs, nothing new
+    history.add_runs(remote, history.runs(new, size + 1, prefix="new", first=size), names=False,
+                     branch="refs/flexgit/heads/experiments")
+    return local, remote
+
+
+# What the pull's `git fetch` does, alone: the floor of a pull in git itself.
+FETCH = ["git", "fetch", "--quiet", "--no-tags", "--refmap=",
+         "--negotiation-tip=refs/flexgit/remotes/origin/heads/experiments",
+         "--negotiation-tip=refs/flexgit/remotes/origin/notes/flexgit", "origin",
+         "+refs/flexgit/heads/experiments:refs/flexgit/remotes/origin/heads/experiments",
+         "+refs/notes/flexgit:refs/flexgit/remotes/origin/notes/flexgit"]
+
+
+def measure_pull(root: Path, sizes: tuple[int, int], repeat: int) -> dict[str, dict[int, float]]:
+    """Median seconds of `flexgit pull` of 100 new runs into a copy of each clone, and of the plain
+    `git fetch` of the same refs into another copy, interleaved."""
+    clones = {size: pull_setup(root / f"pull-{size}", size)[0] for size in sizes}
+    times: dict[str, dict[int, list[float]]] = {"pull": {size: [] for size in sizes},
+                                                "fetch": {size: [] for size in sizes}}
+    for _ in range(repeat):
+        for size, clone in clones.items():
+            for what in ("pull", "fetch"):
+                copy = clone.parent / "copy"
+                subprocess.run(["cp", "-al", str(clone), str(copy)], check=True)  # objects shared, refs its own
+                start = time.perf_counter()
+                subprocess.run([PYTHON, "-m", "flexgit", "pull"] if what == "pull" else FETCH, cwd=copy, check=True,
+                               capture_output=True)
+                times[what][size].append(time.perf_counter() - start)
+                shutil.rmtree(copy)
+    return {what: {size: statistics.median(values) for size, values in by_size.items()}
+            for what, by_size in times.items()}
+
+
+IMPORT_FLOOR = """
+import sys, time
+from pathlib import Path
+import history
+repo = history.make_project(Path(sys.argv[1]))
+start = time.perf_counter()
+history.add_runs(repo, history.runs(int(sys.argv[2]), 0, prefix="i"))
+print(time.perf_counter() - start)
+"""
+
+
+def import_floor(root: Path, rows: int) -> float:
+    """Seconds `git fast-import` takes to write `rows` imported runs (commits, notes, names) into a
+    project, their rows made by Python included (in a child process, as the import is)."""
+    done = subprocess.run([PYTHON, "-c", IMPORT_FLOOR, str(root), str(rows)], cwd=Path(__file__).parent,
+                          check=True, capture_output=True, text=True)
+    return float(done.stdout)
+
+
+def row(where: str, now: str, floor: str, ratio: float | None, target: str, met: bool) -> str:
+    shown = f"{ratio:.2f}x" if ratio is not None else ""
+    return f"| {where} | {now} | {floor} | {shown} | {target} | {'yes' if met else 'NO'} |"
+
+
+def report(f: dict) -> str:
+    """The one table: each target of issue 17 with its figure, its floor from the same run, the ratio."""
+    size = f"{f['size']:,}"
+    lines = ["Issue 17's targets (medians; each floor measured in the same run):", "",
+             "| where | now | floor | ratio | target | met? |", "|---|---|---|---|---|---|"]
+    log = f["log"]
+    lines.append(row("`flexgit.log` in a 3,000-step loop, per call", f"{log['log_us']:.1f} µs",
+                     f"{log['floor_us']:.2f} µs (a dict appended to a list)", log["log_us"] / log["floor_us"],
+                     "<= 10 µs", log["log_us"] <= 10))
+    hook = f["hook"]
+    lines.append(row("post-commit hook, results unchanged (added to `git commit`)", f"+{hook['same_ms']:.0f} ms",
+                     f"{hook['plain_ms']:.0f} ms (`git commit` without the hook)", None, "<= +15 ms",
+                     hook["same_ms"] <= 15))
+    lines.append(row("post-commit hook, results changed (added to `git commit`)", f"+{hook['changed_ms']:.0f} ms",
+                     f"{hook['floor_ms']:.0f} ms (`python -c \"import pygit2, click\"`)",
+                     hook["changed_ms"] / hook["floor_ms"], "<= 1.2x", hook["changed_ms"] <= 1.2 * hook["floor_ms"]))
+    big = f["big"]
+    after = big["table_after_one_x"]
+    lines.append(row(f"`table --format csv` at {size} runs, after one new run",
+                     f"{big['table_after_one_s'] * 1000:.0f} ms",
+                     f"{big['floor_s'] * 1000:.0f} ms (`python -c \"import pygit2, click\"`)", after, "<= 3x",
+                     after <= 3))
+    cold = big["table_cold_s"] / big["minimal_s"]
+    lines.append(row(f"`table --format csv` at {size} runs, cold (no caches)", f"{big['table_cold_s']:.2f} s",
+                     f"{big['minimal_s']:.2f} s (plain git + a few lines of Python)", cold, "<= 1.5x", cold <= 1.5))
+    lines.append(row(f"peak memory of `table` at {size} runs (cold, warm, after one new run)",
+                     f"{big['table_rss_mb']:.0f} MB", f"{big['minimal_rss_mb']:.0f} MB (the minimal program's Python)",
+                     big["table_rss_mb"] / big["minimal_rss_mb"], "<= 200 MB", big["table_rss_mb"] <= 200))
+    record, fresh = big["record_api_ms"], f["fresh"]["record_api_ms"]
+    lines.append(row(f"in-process `record` at {size} runs", f"{record:.1f} ms", f"{fresh:.1f} ms (no runs)",
+                     record / fresh, "<= 1.25x or +3 ms", record <= max(1.25 * fresh, fresh + 3)))
+    if "import" in f:
+        imp = f["import"]
+        lines.append(row(f"`flexgit import` of {imp['rows']:,} rows",
+                         f"{imp['seconds']:.1f} s, {imp['rss_mb']:.0f} MB",
+                         f"{imp['floor_s']:.1f} s (`git fast-import` of the same runs)",
+                         imp["seconds"] / imp["floor_s"], "<= 60 s", imp["seconds"] <= 60))
+    if "pull" in f:
+        pull, fetch = f["pull"]["pull"], f["pull"]["fetch"]
+        small, large = sorted(pull)
+        ratio = pull[large] / pull[small]
+        lines.append(row(f"`pull` of 100 new runs into {large:,} runs", f"{pull[large]:.2f} s",
+                         f"{pull[small]:.2f} s (into {small:,} runs)", ratio, "<= 2x", ratio <= 2))
+        lines.append(row(f"  its `git fetch` alone, into {large:,} runs (git's own floor)", f"{fetch[large]:.2f} s",
+                         f"{fetch[small]:.2f} s (into {small:,} runs)", fetch[large] / fetch[small], "(none)", True))
+    return "\n".join(lines)

@@ -214,3 +214,33 @@ def test_errors_are_one_line_and_write_nothing(runs, args, message):
     result = run_cli(runs, *args)
     assert result.code == 1 and result.err.startswith(message) and result.err.count("\n") == 1, result
     assert repo_state(runs) == before
+
+
+def test_a_notebook_saved_again_with_other_outputs_has_not_changed_as_code(repo):
+    """Cell outputs and execution counts are not code: only a change of a cell's source is listed."""
+    def notebook(source: str, output: str) -> str:
+        import json
+        cell = {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": [source],
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": [output]}]}
+        return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+    (repo / "explore.ipynb").write_text(notebook("print(1)", "1\n"))
+    flexgit.record(name="first", metrics={"acc": 0.5}, repo=repo)
+    (repo / "explore.ipynb").write_text(notebook("print(1)", "1\nrun again at 12:00\n"))
+    flexgit.record(name="rerun", metrics={"acc": 0.5}, repo=repo)
+    (repo / "explore.ipynb").write_text(notebook("print(2)", "2\n"))
+    flexgit.record(name="edited", metrics={"acc": 0.5}, repo=repo)
+    assert [f.path for f in flexgit.diff("first", "rerun", repo=repo).files] == []
+    assert "code: no files differ" in run_cli(repo, "diff", "first", "rerun").out
+    assert [f.path for f in flexgit.diff("rerun", "edited", repo=repo).files] == ["explore.ipynb"]
+
+
+def test_a_run_imported_from_a_table_is_compared_by_its_values_not_its_code(runs):
+    (runs / "runs.csv").write_text("name,lr,acc\nold-paper,0.1,0.7\n")
+    assert run_cli(runs, "import", "runs.csv", "--metrics", "acc").code == 0
+    result = run_cli(runs, "diff", "base", "old-paper", "--stat")
+    assert result.code == 0, result
+    assert cells(result.out)["acc"][:2] == ["0.9", "0.7"]
+    assert "code: not compared: run 'old-paper' was imported from a table and has no snapshot of code" in result.out
+    assert "changed" not in result.out.split("code:")[1]  # no file listed as changed
+    assert flexgit.diff("old-paper", "base", repo=runs).files == ()

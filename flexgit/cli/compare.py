@@ -49,7 +49,9 @@ def diff(ctx: click.Context, a: str, b: str, show_all: bool, stat: bool, code: b
 
     result = diff_verb(a, b, all=show_all, code=code, repo=repo_of(ctx))
     text = result.comparison.text(_width()) + "\n"
-    if stat or code:
+    if result.uncompared:
+        text += result.uncompared + "\n"
+    elif stat or code:
         text += stat_text(result.files)
     elif result.files:
         count = len(result.files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..project.notebooks import is_notebook, same_code
 from .gitrepo import FileChange, GitRepo
 from .refs import FLEXGIT_DIR, HISTORY_FILE
 from .run import Run
@@ -18,8 +19,18 @@ ENVIRONMENT_FILE = "environment.txt"  # `name==version` lines of the packages a 
 
 def code_changes(repo: GitRepo, old: Run, new: Run, patch: bool = False) -> list[FileChange]:
     """The files whose code differs from run `old` to run `new` (`.flexgit/` left out), with their
-    unified diffs when `patch`."""
-    return repo.tree_changes(_tree(repo, old), _tree(repo, new), leave_out=FLEXGIT_DIR, patch=patch)
+    unified diffs when `patch`; a notebook whose cells hold the same code (saved again with other
+    outputs) has not changed."""
+    old_tree, new_tree = _tree(repo, old), _tree(repo, new)
+    return [change for change in repo.tree_changes(old_tree, new_tree, leave_out=FLEXGIT_DIR, patch=patch)
+            if not same_notebook(repo, old_tree, new_tree, change.status, change.path)]
+
+
+def same_notebook(repo: GitRepo, old_tree: str | None, new_tree: str, status: str, path: str) -> bool:
+    """True when `path`, modified from `old_tree` to `new_tree`, is a notebook whose code is unchanged."""
+    if status != "M" or old_tree is None or not is_notebook(path):
+        return False
+    return same_code(repo.read_blob(repo.tree_entry(old_tree, path)), repo.read_blob(repo.tree_entry(new_tree, path)))
 
 
 def run_file(repo: GitRepo, run: Run, name: str) -> bytes | None:

@@ -17,5 +17,9 @@ def diff(a: str, b: str, all: bool = False, code: bool = False, repo: PathLike |
     store = open_store(repo)
     first, second = store.find(a), store.find(b)
     comparison = compare([comparable(store.repo, first), comparable(store.repo, second)], everything=all)
+    imported = next((run for run in (first, second) if run.meta.get("imported")), None)
+    if imported is not None:  # its tree holds no code: every file would show as changed
+        return RunDiff(comparison, (), None, f"code: not compared: run '{imported.name}' was imported from a "
+                                             "table and has no snapshot of code")
     files = code_changes(store.repo, first, second, patch=code)
     return RunDiff(comparison, tuple(files), "".join(f.patch for f in files) if code else None)

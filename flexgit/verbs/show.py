@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .._context import PathLike, open_store
 from ..errors import InputError, UnknownRunError
 from ..project.checkpoints import Checkpoint
-from ..project.notebooks import is_notebook, same_code
+from ..storage.snapshots import same_notebook
 from ..storage.refs import ARTIFACTS_DIR
 from ..storage.run import Run
 from ..storage.runfiles import KINDS, KeptFile, checkpoints, find_file, read_bytes, run_files
@@ -51,11 +51,8 @@ def show(name: str, repo: PathLike | None = None) -> RunDetails:
 def _code_changes(store, old: str | None, new: str) -> list[tuple[str, str]]:
     """The files that differ between two trees, less the notebooks whose cells hold the same code
     (a notebook saved again with other outputs has not changed as code)."""
-    changes = store.repo.diff_trees(old, new)
-    git = store.repo
-    return [(status, path) for status, path in changes
-            if not (status == "M" and is_notebook(path) and old is not None
-                    and same_code(git.read_blob(git.tree_entry(old, path)), git.read_blob(git.tree_entry(new, path))))]
+    return [(status, path) for status, path in store.repo.diff_trees(old, new)
+            if not same_notebook(store.repo, old, new, status, path)]
 
 
 def _parent_name(store, run: Run) -> str | None:

@@ -102,11 +102,13 @@ class Comparison:
 class RunDiff:
     """Two runs compared: their differing keys (`comparison`), the files whose code differs
     (`files`: status, path, old_path, added, deleted, binary) and, when asked, the unified diff
-    of the code (`patch`; flexgit's own `.flexgit/` left out)."""
+    of the code (`patch`; flexgit's own `.flexgit/` left out). `uncompared` says why the code
+    was not compared, when it was not (a run imported from a CSV has no snapshot of code)."""
 
     comparison: Comparison
     files: tuple[Any, ...] = ()
     patch: str | None = None
+    uncompared: str = ""
 
     @property
     def a(self) -> RunLabel:

@@ -55,7 +55,8 @@ def comparison_text(comparison: "Comparison", width: int = 80) -> str:
 
 def diff_text(diff: "RunDiff", width: int = 80) -> str:
     """The differing keys, the files whose code differs, and the code diff when it was asked for."""
-    text = comparison_text(diff.comparison, width) + stat_text(diff.files)
+    text = comparison_text(diff.comparison, width) + (diff.uncompared + "\n" if diff.uncompared else
+                                                       stat_text(diff.files))
     return text + (diff.patch or "")
 
 
@@ -173,7 +174,7 @@ def diff_html(diff: "RunDiff") -> str:
         parts.append(f"<table><thead><tr><th></th><th>file</th><th>lines</th></tr></thead><tbody>{rows}</tbody>"
                      "</table>")
     else:
-        parts.append("<p>code: no files differ</p>")
+        parts.append(f"<p>{esc(diff.uncompared or 'code: no files differ')}</p>")
     if diff.patch:
         lines = []
         for line in diff.patch.splitlines():

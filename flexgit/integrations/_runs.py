@@ -204,6 +204,24 @@ def check_name_free(name: str, repo: str | os.PathLike | None) -> None:
         raise InputError(f"run name '{name}' exists; pick another name")
 
 
+class RecordsTraining:
+    """What a framework callback that records one `Training` shares: the run it recorded, and
+    `with callback:` to record a failure the framework has no hook for."""
+
+    training: Training
+
+    @property
+    def run(self) -> Run | None:
+        """The recorded run (None until training ends)."""
+        return self.training.run
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.training.__exit__(kind, error, trace)
+
+
 _watched: set[Training] = set()  # held until they finish: a training dropped early is still recorded at exit
 _watching = False
 

@@ -21,7 +21,7 @@ import functools
 import os
 from typing import Any
 
-from ._runs import Training, describe, params_of, require, value_of
+from ._runs import RecordsTraining, Training, describe, params_of, require, value_of
 
 LEFT_OUT = ("name", "dtype", "trainable")  # a layer's settings that say nothing of the model
 
@@ -36,7 +36,7 @@ def __getattr__(name: str) -> Any:
 def _callback_class() -> type:
     keras = require("keras", "keras")
 
-    class FlexgitCallback(keras.callbacks.Callback):
+    class FlexgitCallback(RecordsTraining, keras.callbacks.Callback):
         """Record a Keras fit as a run: a summary of the model as params, epoch logs as history, status."""
 
         def __init__(self, name: str | None = None, message: str | None = None, group: str | None = None,
@@ -44,17 +44,6 @@ def _callback_class() -> type:
             super().__init__()
             self.training = Training(name=name, message=message, group=group, repo=repo, branch=branch,
                                      meta={"framework": _framework()})
-
-        @property
-        def run(self):
-            """The recorded run (None until the fit ends)."""
-            return self.training.run
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, error, trace) -> None:
-            self.training.__exit__(kind, error, trace)
 
         def on_train_begin(self, logs=None):
             if self.training.run is None:

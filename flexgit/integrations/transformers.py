@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from ..verbs.update import update
-from ._runs import Training, metrics_of, params_of, require
+from ._runs import RecordsTraining, Training, metrics_of, params_of, require
 
 
 def __getattr__(name: str) -> Any:
@@ -34,24 +34,13 @@ def __getattr__(name: str) -> Any:
 def _callback_class() -> type:
     TrainerCallback = require("transformers", "transformers").TrainerCallback
 
-    class FlexgitCallback(TrainerCallback):
+    class FlexgitCallback(RecordsTraining, TrainerCallback):
         """Record a `Trainer`'s training as a run: params, logged history, evaluation metrics, status."""
 
         def __init__(self, name: str | None = None, message: str | None = None, group: str | None = None,
                      repo: str | os.PathLike | None = None, branch: str | None = None) -> None:
             self.training = Training(name=name, message=message, group=group, repo=repo, branch=branch,
                                      meta={"framework": _framework()})
-
-        @property
-        def run(self):
-            """The recorded run (None until training ends)."""
-            return self.training.run
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, kind, error, trace) -> None:
-            self.training.__exit__(kind, error, trace)
 
         def on_train_begin(self, args, state, control, model=None, **kwargs):
             if not state.is_world_process_zero or self.training.run is not None:

@@ -195,8 +195,20 @@ def test_a_run_has_its_page(browser, showcase, shots):
     assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#run-changes li")] == \
         ["M params.toml", "M train.py"]
     meta = browser.find_element(By.ID, "run-meta").text
-    assert "exit_code 0" in meta and "python" in meta
-    assert "output.log" in browser.find_element(By.ID, "run-outputs").text
+    assert "exit_code 0" in meta and "python" in meta and "env." not in meta
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#run-outputs tr")]
+    lfs = " git-lfs" if shutil.which("git-lfs") else ""
+    plot = len(f"final loss {1.0 / (1 + 2 * (0.3 * 128 / 64) * 39)}\n")  # the wider run: lr 0.3, width 128
+    assert rows == [f"output model.txt 12.5 KiB{lfs}", f"output plots/loss.txt {plot} bytes",
+                    "checkpoint 20/ckpt.txt 19 bytes"]
+    assert [row.get_attribute("data-kind") for row in browser.find_elements(By.CSS_SELECTOR, "#run-outputs tr")] == \
+        ["outputs", "outputs", "checkpoints"]
+    env = browser.find_element(By.ID, "run-env").text
+    assert "python" in env and "cpu" in env  # the env.* summary
+    packages = browser.find_element(By.ID, "run-packages")
+    packages.find_element(By.TAG_NAME, "summary").click()
+    assert "pygit2==" in packages.text and "click==" in packages.text
+    assert "environment.txt" in browser.find_element(By.ID, "run-files").text
     assert "twice the step size" in browser.find_element(By.ID, "run-notes").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#charts path.series")) == 2  # acc and loss of this run
     browser.save_screenshot(str(shots / "report-run.png"))
@@ -217,7 +229,7 @@ def test_markup_from_users_stays_text(browser, hostile):
         assert browser.execute_script("return document.querySelectorAll('script:not(#flexgit-data)').length") == 0
         assert_no_alert(browser)
     assert browser.title == XSS
-    for place in ("message", "file", "log", "note"):
+    for place in ("message", "file", "log", "note", "output"):
         assert XSS_IN[place] in shown, place
     go(browser, "#/")
     browser.find_element(By.ID, "choose-columns").click()
@@ -269,3 +281,60 @@ def test_the_ui_shows_new_runs_as_they_are_recorded(browser, showcase, shots, tm
         browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').click()
         browser.save_screenshot(str(shots / "ui-live.png"))
         assert_no_console_errors(browser)
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """Runs whose values differ the ways `flexgit diff` tells apart (1 and 1.0, 1 and true, NaN and NaN, a
+    missing key), with environments from other machines (written below write_run, which captures this
+    interpreter's), and one recorded before environments were."""
+    from conftest import make_repo
+    from flexgit._context import branch_ref, open_store
+    from flexgit.storage.run import Run
+
+    repo = make_repo(tmp_path_factory.mktemp("varied") / "project")
+    store = open_store(repo)
+    tree = store.repo.commit(store.repo.head_commit())[0]
+    nan = float("nan")
+    runs = {"a": ({"lr": 1, "flag": True, "depth": 4, "seed": 1.0}, {"acc": 0.5, "loss": nan, "f1": 0.25},
+                  {"env.python": "3.11", "env.cuda": "12.1", "epochs": 3},
+                  "numpy==1.26.4\ntorch==2.2.0\nPyYAML==6.0\n"),
+            "b": ({"lr": 1.0, "flag": 1, "depth": 4, "seed": 1.0}, {"acc": 0.52, "loss": nan},
+                  {"env.python": "3.12", "env.cuda": "12.1", "epochs": 3.0},
+                  "numpy==2.0.0\npyyaml==6.0\nscipy==1.13.0\n"),
+            "c": ({"lr": 0.001, "flag": True, "depth": 8, "seed": 2}, {"acc": 1e-7, "loss": 2.5}, {}, None)}
+    for name, (params, metrics, meta, environment) in runs.items():
+        files = {"environment.txt": store.repo.write_blob(environment.encode())} if environment else {}
+        run = Run(name=name, params=params, metrics=metrics, meta=meta, date="2026-01-01T00:00:00Z",
+                  time=f"2026-01-01T00:00:0{len(name)}.000000Z")
+        store.write([run], [tree], branch_ref(None), [files])
+    out = repo.parent / "varied.html"
+    assert cli(repo, "report", "-o", str(out)).code == 0
+    return repo, out, {name: store.find(name).short_id for name in runs}
+
+
+@pytest.mark.parametrize("names", [("a", "b"), ("b", "c"), ("a", "c"), ("a", "b", "c")])
+def test_compare_shows_what_flexgit_diff_shows(browser, varied, names):
+    """The page compares in the browser; `flexgit diff` (view/compare.py) in Python: the same keys differ,
+    with the same change from the first run to the second."""
+    from flexgit._context import open_store
+    from flexgit.storage.snapshots import comparable
+    from flexgit.view.compare import compare
+
+    repo, out, ids = varied
+    store = open_store(repo)
+    expected = compare([comparable(store.repo, store.find(name)) for name in names])
+    open_page(browser, out.as_uri())
+    go(browser, "#/compare/" + ",".join(ids[name] for name in names))
+    shown = {row.get_attribute("data-key"): [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr")}
+    wanted = {(key.key if key.section == "run" else f"{key.section}.{key.key}"): key for key in expected.keys}
+    assert set(shown) == set(wanted)
+    if names == ("a", "b"):  # 1 is not 1.0 nor true; NaN is NaN; PyYAML is pyyaml
+        assert {"params.lr", "params.flag", "meta.epochs", "packages.numpy", "packages.torch", "env.python",
+                "metrics.f1"} <= set(shown)
+        assert not {"metrics.loss", "params.depth", "params.seed", "packages.pyyaml", "env.cuda"} & set(shown)
+        assert shown["packages.torch"] == ["2.2.0", "", "removed"] and shown["metrics.acc"][-1] == "+0.02 (+4.0%)"
+    if len(names) == 2:
+        assert {key: cells[-1] for key, cells in shown.items()} == {key: found.change for key, found in wanted.items()}
+    assert_no_console_errors(browser)

@@ -338,3 +338,64 @@ def test_compare_shows_what_flexgit_diff_shows(browser, varied, names):
     if len(names) == 2:
         assert {key: cells[-1] for key, cells in shown.items()} == {key: found.change for key, found in wanted.items()}
     assert_no_console_errors(browser)
+
+
+SLOW = '''\
+import os, time, flexgit
+step = 0
+while not os.path.exists(STOP) and step < 3000:  # steps until the test says stop (10 minutes at most)
+    flexgit.log(step=step, loss=1 / (step + 1))
+    step += 1
+    time.sleep(0.2)
+'''
+
+
+def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(browser, tmp_path, shots):
+    import subprocess
+    import sys
+
+    from conftest import git, make_repo
+    from reportproject import python_on_path
+
+    repo = make_repo(tmp_path / "project")
+    stop = tmp_path / "stop"
+    (repo / "slow.py").write_text(SLOW.replace("STOP", repr(str(stop))))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "slow training")
+    assert cli(repo, "record", "--name", "earlier", "-m", "loss=0.9").code == 0
+    with serving(repo) as server:
+        open_page(browser, server.url)
+        assert names(browser) == ["earlier"]
+        command = [sys.executable, "-m", "flexgit", "run", "-q", "--name", "slow", "--", "python", "slow.py"]
+        process = subprocess.Popen(command, cwd=repo, env={**os.environ, **python_on_path(tmp_path / "bin")},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            WebDriverWait(browser, WAIT_S).until(lambda d: "slow" in names(d))
+            assert dict(zip(names(browser), column(browser, "status"), strict=True))["slow"] == "running"
+            live_id = ids_by_name(browser)["slow"]
+            assert live_id.startswith("live")
+            go(browser, f"#/run/{live_id}")
+
+            def points(driver) -> int:  # the steps drawn so far, read afresh after each refresh
+                found = driver.find_elements(By.CSS_SELECTOR, '.chart[data-title="loss"] path.series')
+                return found[0].get_attribute("d").count("L") + 1 if found else 0
+
+            WebDriverWait(browser, WAIT_S).until(lambda d: points(d) >= 2)
+            seen = points(browser)
+            WebDriverWait(browser, WAIT_S).until(lambda d: points(d) > seen)  # it grows while the run logs
+            assert browser.find_element(By.ID, "run-live").text.startswith("Not recorded yet (running)")
+            browser.save_screenshot(str(shots / "ui-running.png"))
+            stop.touch()
+            assert process.wait(timeout=WAIT_S) == 0
+        finally:
+            stop.touch()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+        go(browser, "#/")
+        WebDriverWait(browser, WAIT_S).until(lambda d: not any(i.startswith("live") for i in ids_by_name(d).values()))
+        assert dict(zip(names(browser), column(browser, "status"), strict=True))["slow"] == "ok"
+        go(browser, f"#/run/{ids_by_name(browser)['slow']}")
+        assert browser.find_elements(By.ID, "run-live") == [] and points(browser) > seen  # the recorded curve
+        assert_no_console_errors(browser)

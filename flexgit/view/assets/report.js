@@ -264,7 +264,8 @@
         return el("td", {"class": isNumber(have) ? "num" : (column === "message" ? "message" : null),
                          title: column === "message" ? show(have) : null, text: show(have)});
       }));
-      body.appendChild(el("tr", {"data-id": run.id, "class": state.selected[run.id] ? "selected" : null}, cells));
+      body.appendChild(el("tr", {"data-id": run.id, "class": state.selected[run.id] ? "selected" : run.live ? "live" : null},
+                          cells));
     });
     main.appendChild(el("div", {"class": "scroll"}, [el("table", {"class": "runs", id: "runs"}, [el("thead", null, [head]), body])]));
     if (pages > 1) {
@@ -340,6 +341,11 @@
     if (logged.length) {
       main.appendChild(el("h3", {text: "Curves"}));
       main.appendChild(curveCharts([run], logged, false));
+    }
+    if (run.live) {  // from the live state (flexgit ui): nothing is stored yet
+      main.appendChild(el("p", {"class": "muted", id: "run-live", text: "Not recorded yet (" + show(value(run, "status")) +
+        "): its outputs, environment, log and code come with its record; its curves grow as it logs."}));
+      return;
     }
     if (det.notes && det.notes.length) {
       main.appendChild(el("h3", {text: "Notes"}));

@@ -25,7 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 WAIT_S = 60  # for the page to show something: generous on a shared machine; no test measures speed
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -96,6 +96,12 @@ def column(driver, name: str) -> list[str]:
 def ids_by_name(driver) -> dict[str, str]:
     return {row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text: row.get_attribute("data-id")
             for row in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")}
+
+
+def settled(driver, read):
+    """What `read` finds on a live page, read again when a refresh replaced the page under it."""
+    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: (read(d),))[0]
 
 
 def assert_no_console_errors(driver) -> None:
@@ -206,12 +212,15 @@ def test_a_run_has_its_page(browser, showcase, shots):
     env = browser.find_element(By.ID, "run-env").text
     assert "python" in env and "cpu" in env  # the env.* summary
     packages = browser.find_element(By.ID, "run-packages")
-    packages.find_element(By.TAG_NAME, "summary").click()
+    browser.execute_script("arguments[0].open = true", packages)  # shown in the screenshot
     assert "pygit2==" in packages.text and "click==" in packages.text
     assert "environment.txt" in browser.find_element(By.ID, "run-files").text
     assert "twice the step size" in browser.find_element(By.ID, "run-notes").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#charts path.series")) == 2  # acc and loss of this run
+    browser.execute_script("window.scrollTo(0, 0)")
     browser.save_screenshot(str(shots / "report-run.png"))
+    browser.execute_script("document.getElementById('run-outputs').previousElementSibling.scrollIntoView()")
+    browser.save_screenshot(str(shots / "report-run-files.png"))
     assert_no_console_errors(browser)
 
 
@@ -370,9 +379,11 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
         process = subprocess.Popen(command, cwd=repo, env={**os.environ, **python_on_path(tmp_path / "bin")},
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
-            WebDriverWait(browser, WAIT_S).until(lambda d: "slow" in names(d))
-            assert dict(zip(names(browser), column(browser, "status"), strict=True))["slow"] == "running"
-            live_id = ids_by_name(browser)["slow"]
+            WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: "slow" in names(d))
+            statuses = settled(browser, lambda d: dict(zip(names(d), column(d, "status"), strict=True)))
+            assert statuses["slow"] == "running"
+            live_id = settled(browser, ids_by_name)["slow"]
             assert live_id.startswith("live")
             go(browser, f"#/run/{live_id}")
 
@@ -380,10 +391,12 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
                 found = driver.find_elements(By.CSS_SELECTOR, '.chart[data-title="loss"] path.series')
                 return found[0].get_attribute("d").count("L") + 1 if found else 0
 
-            WebDriverWait(browser, WAIT_S).until(lambda d: points(d) >= 2)
-            seen = points(browser)
-            WebDriverWait(browser, WAIT_S).until(lambda d: points(d) > seen)  # it grows while the run logs
-            assert browser.find_element(By.ID, "run-live").text.startswith("Not recorded yet (running)")
+            growing = WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
+            growing.until(lambda d: points(d) >= 2)
+            seen = settled(browser, points)
+            growing.until(lambda d: points(d) > seen)  # it grows while the run logs
+            assert settled(browser, lambda d: d.find_element(By.ID, "run-live").text).startswith(
+                "Not recorded yet (running)")
             browser.save_screenshot(str(shots / "ui-running.png"))
             stop.touch()
             assert process.wait(timeout=WAIT_S) == 0
@@ -394,8 +407,11 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
             process.wait()
             process.stdout.close()
         go(browser, "#/")
-        WebDriverWait(browser, WAIT_S).until(lambda d: not any(i.startswith("live") for i in ids_by_name(d).values()))
-        assert dict(zip(names(browser), column(browser, "status"), strict=True))["slow"] == "ok"
-        go(browser, f"#/run/{ids_by_name(browser)['slow']}")
-        assert browser.find_elements(By.ID, "run-live") == [] and points(browser) > seen  # the recorded curve
+        WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: "slow" in names(d) and not any(i.startswith("live") for i in ids_by_name(d).values()))
+        statuses = settled(browser, lambda d: dict(zip(names(d), column(d, "status"), strict=True)))
+        assert statuses["slow"] == "ok"
+        go(browser, f"#/run/{settled(browser, ids_by_name)['slow']}")
+        assert settled(browser, lambda d: d.find_elements(By.ID, "run-live")) == []
+        assert settled(browser, points) > seen  # the recorded curve, all of it
         assert_no_console_errors(browser)

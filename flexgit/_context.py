@@ -75,9 +75,11 @@ def table_of(store: Store, query: "TableQuery", notes_tree: str | None = None) -
     return build_table(rows, query)
 
 
-def report_document(store: Store, query: "TableQuery", title: str | None = None) -> dict[str, Any]:
+def report_document(store: Store, query: "TableQuery", title: str | None = None,
+                    running: bool = False) -> dict[str, Any]:
     """What the report and the UI show: the table `query` asks for, and for each of its runs the
-    meta, notes, curves, output, kept and changed files and code (see `view.report.payload`)."""
+    meta, notes, curves, output, kept and changed files and code (see `view.report.payload`);
+    with `running` (the UI), the live runs of this clone beside them, with their curves so far."""
     from .storage.runcontents import RunFiles
     from .view.report import payload
 
@@ -88,9 +90,43 @@ def report_document(store: Store, query: "TableQuery", title: str | None = None)
     files, snapshots = RunFiles(store.repo).details(runs)
     details = {run.id: {"id": run.id, "meta": dict(run.meta), "notes": [list(note) for note in run.notes],
                         "tags": list(run.tags), **found} for run, found in zip(runs, files, strict=True)}
+    if running and not query.removed:
+        table, live_details = _with_live_runs(store, query, table)
+        details.update(live_details)
     folder = store.repo.common_dir if store.repo.is_bare else store.repo.workdir
     name = title or f"flexgit runs of {folder.name}"
     return payload(table, details, snapshots, name, target.name, utc_now()[:19] + "Z", tips_of(store, target))
+
+
+def _with_live_runs(store: Store, query: "TableQuery", table: "Table") -> tuple["Table", dict[str, Any]]:
+    """`table` with the live runs `query`'s condition keeps after its rows, each with an id of its own
+    (`live` and 6 hex digits), and their details: the curves logged so far."""
+    from .project.curves import HISTORY_POINTS, curves
+    from .view.query import Table, TableQuery, build_table
+
+    folder = store.repo.flexgit_dir(create=False)
+    found = live.entries(folder / live.RUNNING_DIR)
+    if not found:
+        return table, {}
+    rows = []
+    for path, _, row in found:
+        row["id"] = "live" + path.stem[:6]
+    try:
+        kept = {row["id"] for row in build_table([row for _, _, row in found], TableQuery(where=query.where)).rows}
+    except InputError:  # a condition on columns live runs do not have yet
+        kept = set()
+    details = {}
+    for _, state, row in found:
+        if row["id"] in kept:
+            rows.append(row)
+            details[row["id"]] = {"id": row["id"], "live": True, "meta": {}, "notes": [], "tags": [],
+                                  "history": curves(live.history(state, folder / PENDING), HISTORY_POINTS[0]),
+                                  "changes": None, "snapshot": None, "files": [], "kept": [], "log": None,
+                                  "environment": None}
+    columns = list(table.columns)
+    if not table.chosen:
+        columns += [column for column in build_table(rows).columns if column not in table.columns]
+    return Table(tuple(columns), table.rows + rows, table.chosen), details
 
 
 def tips_of(store: Store, target: BranchRef) -> str:

@@ -1,5 +1,6 @@
-"""Projects whose runs exercise every part of the report: a sweep with curves and output logs, a code
-change between runs, and (in the hostile one) markup in every place a user can put text."""
+"""Projects whose runs exercise every part of the report: a sweep with curves, output logs, outputs (a
+model through git-lfs where it is installed, a plot) and a checkpoint, a code change between runs, and
+(in the hostile one) markup in every place a user can put text."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from conftest import flexgit, git, make_repo
 
 XSS = "<img src=x onerror=alert(1)>"
 # One payload per place, so a leak names its source; keys cannot hold `=` (KEY=VALUE).
-XSS_IN = {place: f"<img src=x onerror=alert('{place}')>" for place in ("message", "param", "file", "log", "note")}
+XSS_IN = {place: f"<img src=x onerror=alert('{place}')>" for place in ("message", "param", "file", "log", "note",
+                                                                        "output")}
 XSS_IN.update({place: f"<script>alert('{place}')</script>" for place in ("param-key", "metric-key", "curve")})
 
 TRAIN = '''\
@@ -22,7 +24,14 @@ speed = lr * width / 64
 for step in range(40):
     loss = 1.0 / (1 + speed * step)
     flexgit.log(step=step, loss=loss, acc=1 - 0.5 * loss)
+    if step == 20:
+        open("ckpt.txt", "w").write(f"weights at step {step}\\n")
+        flexgit.checkpoint("ckpt.txt", step=step, loss=loss)
 EXTRA
+import os
+os.makedirs("plots", exist_ok=True)
+open("plots/loss.txt", "w").write(f"final loss {loss}\\n")
+open("model.txt", "w").write("w" * (width * 100))  # above lfs_threshold: kept through git-lfs
 print("trained: lr", lr, "width", width)
 print(LOG)
 json.dump({"acc": round(1 - 0.5 / (1 + speed * 39), 4), "loss": round(1.0 / (1 + speed * 39), 4)},
@@ -39,8 +48,9 @@ def report_project(root: Path, hostile: bool = True) -> Path:
     log = XSS_IN["log"] if hostile else "done"
     (repo / "train.py").write_text(TRAIN.replace("EXTRA", extra).replace("LOG", repr(log)))
     (repo / "params.toml").write_text('lr = 0.1\nwidth = 64\nmodel = "mlp"\n')
-    (repo / ".flexgit.toml").write_text('config = "params.toml"\nresults = "metrics.json"\n')
-    (repo / ".gitignore").write_text("metrics.json\n")
+    (repo / ".flexgit.toml").write_text('config = "params.toml"\nresults = "metrics.json"\n'
+                                        'outputs = ["model.txt", "plots/*"]\nlfs_threshold = "4KB"\n')
+    (repo / ".gitignore").write_text("metrics.json\nmodel.txt\nplots/\nckpt.txt\n")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "project")
     env = python_on_path(root.parent / "bin")
@@ -51,7 +61,10 @@ def report_project(root: Path, hostile: bool = True) -> Path:
     (repo / "train.py").write_text((repo / "train.py").read_text().replace("1 + speed * step", "1 + 2 * speed * step"))
     if hostile:
         (repo / XSS_IN["file"]).write_text("x = 1\n")
+        (repo / "plots").mkdir(exist_ok=True)
+        (repo / "plots" / XSS_IN["output"]).write_text("kept\n")
         done = flexgit(repo, "record", "--name", "hostile", "--message", XSS_IN["message"],
+                       "--output", str(repo / "plots" / XSS_IN["output"]),
                        "-p", f"{XSS_IN['param-key']}=1", "-p", f"model={XSS_IN['param']}",
                        "-m", f"{XSS_IN['metric-key']}=2", "-m", "acc=0.5")
         assert done.code == 0, done

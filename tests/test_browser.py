@@ -25,7 +25,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 WAIT_S = 60  # for the page to show something: generous on a shared machine; no test measures speed
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -96,6 +96,12 @@ def column(driver, name: str) -> list[str]:
 def ids_by_name(driver) -> dict[str, str]:
     return {row.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text: row.get_attribute("data-id")
             for row in driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")}
+
+
+def settled(driver, read):
+    """What `read` finds on a live page, read again when a refresh replaced the page under it."""
+    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: (read(d),))[0]
 
 
 def assert_no_console_errors(driver) -> None:
@@ -195,11 +201,26 @@ def test_a_run_has_its_page(browser, showcase, shots):
     assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#run-changes li")] == \
         ["M params.toml", "M train.py"]
     meta = browser.find_element(By.ID, "run-meta").text
-    assert "exit_code 0" in meta and "python" in meta
-    assert "output.log" in browser.find_element(By.ID, "run-outputs").text
+    assert "exit_code 0" in meta and "python" in meta and "env." not in meta
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#run-outputs tr")]
+    lfs = " git-lfs" if shutil.which("git-lfs") else ""
+    plot = len(f"final loss {1.0 / (1 + 2 * (0.3 * 128 / 64) * 39)}\n")  # the wider run: lr 0.3, width 128
+    assert rows == [f"output model.txt 12.5 KiB{lfs}", f"output plots/loss.txt {plot} bytes",
+                    "checkpoint 20/ckpt.txt 19 bytes"]
+    assert [row.get_attribute("data-kind") for row in browser.find_elements(By.CSS_SELECTOR, "#run-outputs tr")] == \
+        ["outputs", "outputs", "checkpoints"]
+    env = browser.find_element(By.ID, "run-env").text
+    assert "python" in env and "cpu" in env  # the env.* summary
+    packages = browser.find_element(By.ID, "run-packages")
+    browser.execute_script("arguments[0].open = true", packages)  # shown in the screenshot
+    assert "pygit2==" in packages.text and "click==" in packages.text
+    assert "environment.txt" in browser.find_element(By.ID, "run-files").text
     assert "twice the step size" in browser.find_element(By.ID, "run-notes").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#charts path.series")) == 2  # acc and loss of this run
+    browser.execute_script("window.scrollTo(0, 0)")
     browser.save_screenshot(str(shots / "report-run.png"))
+    browser.execute_script("document.getElementById('run-outputs').previousElementSibling.scrollIntoView()")
+    browser.save_screenshot(str(shots / "report-run-files.png"))
     assert_no_console_errors(browser)
 
 
@@ -217,7 +238,7 @@ def test_markup_from_users_stays_text(browser, hostile):
         assert browser.execute_script("return document.querySelectorAll('script:not(#flexgit-data)').length") == 0
         assert_no_alert(browser)
     assert browser.title == XSS
-    for place in ("message", "file", "log", "note"):
+    for place in ("message", "file", "log", "note", "output"):
         assert XSS_IN[place] in shown, place
     go(browser, "#/")
     browser.find_element(By.ID, "choose-columns").click()
@@ -268,4 +289,129 @@ def test_the_ui_shows_new_runs_as_they_are_recorded(browser, showcase, shots, tm
         assert "recorded-later" in names(browser)
         browser.find_element(By.CSS_SELECTOR, 'th[data-col="metrics.acc"]').click()
         browser.save_screenshot(str(shots / "ui-live.png"))
+        assert_no_console_errors(browser)
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """Runs whose values differ the ways `flexgit diff` tells apart (1 and 1.0, 1 and true, NaN and NaN, a
+    missing key), with environments from other machines (written below write_run, which captures this
+    interpreter's), and one recorded before environments were."""
+    from conftest import make_repo
+    from flexgit._context import branch_ref, open_store
+    from flexgit.storage.run import Run
+
+    repo = make_repo(tmp_path_factory.mktemp("varied") / "project")
+    store = open_store(repo)
+    tree = store.repo.commit(store.repo.head_commit())[0]
+    nan = float("nan")
+    runs = {"a": ({"lr": 1, "flag": True, "depth": 4, "seed": 1.0}, {"acc": 0.5, "loss": nan, "f1": 0.25},
+                  {"env.python": "3.11", "env.cuda": "12.1", "epochs": 3},
+                  "numpy==1.26.4\ntorch==2.2.0\nPyYAML==6.0\n"),
+            "b": ({"lr": 1.0, "flag": 1, "depth": 4, "seed": 1.0}, {"acc": 0.52, "loss": nan},
+                  {"env.python": "3.12", "env.cuda": "12.1", "epochs": 3.0},
+                  "numpy==2.0.0\npyyaml==6.0\nscipy==1.13.0\n"),
+            "c": ({"lr": 0.001, "flag": True, "depth": 8, "seed": 2}, {"acc": 1e-7, "loss": 2.5}, {}, None)}
+    for name, (params, metrics, meta, environment) in runs.items():
+        files = {"environment.txt": store.repo.write_blob(environment.encode())} if environment else {}
+        run = Run(name=name, params=params, metrics=metrics, meta=meta, date="2026-01-01T00:00:00Z",
+                  time=f"2026-01-01T00:00:0{len(name)}.000000Z")
+        store.write([run], [tree], branch_ref(None), [files])
+    out = repo.parent / "varied.html"
+    assert cli(repo, "report", "-o", str(out)).code == 0
+    return repo, out, {name: store.find(name).short_id for name in runs}
+
+
+@pytest.mark.parametrize("names", [("a", "b"), ("b", "c"), ("a", "c"), ("a", "b", "c")])
+def test_compare_shows_what_flexgit_diff_shows(browser, varied, names):
+    """The page compares in the browser; `flexgit diff` (view/compare.py) in Python: the same keys differ,
+    with the same change from the first run to the second."""
+    from flexgit._context import open_store
+    from flexgit.storage.snapshots import comparable
+    from flexgit.view.compare import compare
+
+    repo, out, ids = varied
+    store = open_store(repo)
+    expected = compare([comparable(store.repo, store.find(name)) for name in names])
+    open_page(browser, out.as_uri())
+    go(browser, "#/compare/" + ",".join(ids[name] for name in names))
+    shown = {row.get_attribute("data-key"): [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+             for row in browser.find_elements(By.CSS_SELECTOR, "#compare-table tbody tr")}
+    wanted = {(key.key if key.section == "run" else f"{key.section}.{key.key}"): key for key in expected.keys}
+    assert set(shown) == set(wanted)
+    if names == ("a", "b"):  # 1 is not 1.0 nor true; NaN is NaN; PyYAML is pyyaml
+        assert {"params.lr", "params.flag", "meta.epochs", "packages.numpy", "packages.torch", "env.python",
+                "metrics.f1"} <= set(shown)
+        assert not {"metrics.loss", "params.depth", "params.seed", "packages.pyyaml", "env.cuda"} & set(shown)
+        assert shown["packages.torch"] == ["2.2.0", "", "removed"] and shown["metrics.acc"][-1] == "+0.02 (+4.0%)"
+    if len(names) == 2:
+        assert {key: cells[-1] for key, cells in shown.items()} == {key: found.change for key, found in wanted.items()}
+    assert_no_console_errors(browser)
+
+
+SLOW = '''\
+import os, time, flexgit
+step = 0
+while not os.path.exists(STOP) and step < 3000:  # steps until the test says stop (10 minutes at most)
+    flexgit.log(step=step, loss=1 / (step + 1))
+    step += 1
+    time.sleep(0.2)
+'''
+
+
+def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(browser, tmp_path, shots):
+    import subprocess
+    import sys
+
+    from conftest import git, make_repo
+    from reportproject import python_on_path
+
+    repo = make_repo(tmp_path / "project")
+    stop = tmp_path / "stop"
+    (repo / "slow.py").write_text(SLOW.replace("STOP", repr(str(stop))))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "slow training")
+    assert cli(repo, "record", "--name", "earlier", "-m", "loss=0.9").code == 0
+    with serving(repo) as server:
+        open_page(browser, server.url)
+        assert names(browser) == ["earlier"]
+        command = [sys.executable, "-m", "flexgit", "run", "-q", "--name", "slow", "--", "python", "slow.py"]
+        process = subprocess.Popen(command, cwd=repo, env={**os.environ, **python_on_path(tmp_path / "bin")},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: "slow" in names(d))
+            statuses = settled(browser, lambda d: dict(zip(names(d), column(d, "status"), strict=True)))
+            assert statuses["slow"] == "running"
+            live_id = settled(browser, ids_by_name)["slow"]
+            assert live_id.startswith("live")
+            go(browser, f"#/run/{live_id}")
+
+            def points(driver) -> int:  # the steps drawn so far, read afresh after each refresh
+                found = driver.find_elements(By.CSS_SELECTOR, '.chart[data-title="loss"] path.series')
+                return found[0].get_attribute("d").count("L") + 1 if found else 0
+
+            growing = WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
+            growing.until(lambda d: points(d) >= 2)
+            seen = settled(browser, points)
+            growing.until(lambda d: points(d) > seen)  # it grows while the run logs
+            assert settled(browser, lambda d: d.find_element(By.ID, "run-live").text).startswith(
+                "Not recorded yet (running)")
+            browser.save_screenshot(str(shots / "ui-running.png"))
+            stop.touch()
+            assert process.wait(timeout=WAIT_S) == 0
+        finally:
+            stop.touch()
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+        go(browser, "#/")
+        WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: "slow" in names(d) and not any(i.startswith("live") for i in ids_by_name(d).values()))
+        statuses = settled(browser, lambda d: dict(zip(names(d), column(d, "status"), strict=True)))
+        assert statuses["slow"] == "ok"
+        go(browser, f"#/run/{settled(browser, ids_by_name)['slow']}")
+        assert settled(browser, lambda d: d.find_elements(By.ID, "run-live")) == []
+        assert settled(browser, points) > seen  # the recorded curve, all of it
         assert_no_console_errors(browser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,8 @@ import pytest
 import flexgit
 from conftest import flexgit as cli, flexgit_in_process as run_cli, git, make_repo, repo_state
 from flexgit.storage.gitrepo import GitRepo
-from flexgit.storage.runcontents import (
-    CACHE, HISTORY_POINTS, LOG_TAIL_LINES, TEXT_LIMIT, RunFiles, Snapshots, curves, log_tail,
-)
+from flexgit.project.curves import HISTORY_POINTS, LOG_TAIL_LINES, _fast, _Irregular, _slow, curves, log_tail
+from flexgit.storage.runcontents import CACHE, TEXT_LIMIT, RunFiles, Snapshots
 from flexgit.view.query import Table
 from flexgit.view.report import page, payload, script_json
 from reportproject import XSS, XSS_IN, report_project
@@ -44,16 +44,28 @@ def test_the_report_is_one_file_with_every_run(project, tmp_path):
     assert {"metrics.acc", "params.lr", "params.model", "status", "group"} <= set(document["columns"])
     by_name = dict(zip(names, document["details"], strict=True))
     swept = by_name["lr0.3"]
-    assert swept["history"]["step"].startswith("0,1,2,") and swept["history"]["metrics"]["loss"].count(",") == 40
-    assert float(swept["history"]["metrics"]["loss"].split(",")[1]) == pytest.approx(1 / 1.3, rel=1e-5)
+    block, = swept["history"]
+    assert (block["step"], block["t"]) == (0, 1) and {"loss": 2, "acc": 3}.items() <= block["metrics"].items()
+    rows = [row.split(",") for row in block["rows"].split(";")]
+    assert [row[0] for row in rows] == [str(step) for step in range(41)]  # and the hostile curve's step 40
+    assert float(rows[1][2]) == pytest.approx(1 / 1.3, rel=1e-5)
+    stamps = [block["prefix"] + row[1] for row in rows]  # the times' shared start, then each one's rest
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", moment) for moment in stamps)
     assert swept["log"].splitlines() == ["trained: lr 0.3 width 64", XSS_IN["log"]]
-    assert [path for path, _ in swept["outputs"]] == ["config.toml", "environment.txt", "history.jsonl", "meta.toml",
-                                                      "output.log", "results.toml"]
+    assert swept["files"] == ["checkpoints.jsonl", "config.toml", "environment.txt", "history.jsonl", "meta.toml",
+                              "output.log", "results.toml"]
+    lfs = shutil.which("git-lfs") is not None
+    plot = len(f"final loss {1 / (1 + 0.3 * 39)}\n")
+    assert swept["kept"] == [["outputs", "model.txt", 6400, lfs], ["outputs", "plots/loss.txt", plot, False],
+                             ["checkpoints", "20/ckpt.txt", len("weights at step 20\n"), False]]
+    environment = document["environments"][swept["environment"]]
+    assert environment["pygit2"] and environment["click"]  # this interpreter's packages, as diff parses them
     assert swept["meta"]["exit_code"] == 0 and swept["changes"] == [["M", "params.toml"]]  # -S lr=0.3
     hostile = by_name["hostile"]
     assert hostile["changes"] == [["A", XSS_IN["file"]], ["M", "train.py"]]
     assert hostile["notes"][0][1] == XSS_IN["note"]
     assert hostile["history"] is None and hostile["log"] is None
+    assert hostile["kept"] == [["outputs", f"plots/{XSS_IN['output']}", 5, False]]
 
 
 def test_the_code_of_runs_is_there_once_and_only_where_it_differs(project, tmp_path):
@@ -112,19 +124,69 @@ def test_a_hand_built_run_named_with_markup_is_data_only():
     assert document["rows"][0][document["columns"].index("metrics.acc")] == {"f": "nan"}
 
 
-def test_history_is_thinned_and_carried_as_text():
+def lines_of(steps: list[dict]) -> bytes:
+    return "".join(json.dumps(step) + "\n" for step in steps).encode()
+
+
+def stamp(i: int) -> str:
+    return f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.500000Z"
+
+
+def test_history_is_thinned_and_carried_as_rows_of_text():
     points = HISTORY_POINTS[0]
-    lines = [json.dumps({"step": i, "t": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.500000Z",
-                         "metrics": {"loss": float("nan") if i == 3 else 1 / (i + 1), "note": "text"}})
-             for i in range(2 * points)]
-    found = curves(("\n".join(lines) + "\n{cut by a cra").encode())
-    steps = found["step"].split(",")
-    assert len(steps) == points and steps[-1] == str(2 * points - 1)
-    assert found["metrics"]["note"] == "," * (points - 1)  # text is no point: every value empty
-    assert found["t"].split(",")[:2] == ["0", "2"]  # seconds since the first step, every other step kept
-    short = curves("\n".join(lines[:5]).encode())
-    assert short["metrics"]["loss"] == "1,0.5,0.333333,nan,0.2"  # the page draws no point for nan
-    assert curves(b"not json\n") is None
+    data = lines_of([{"step": i, "t": stamp(i), "metrics": {"loss": float("nan") if i == 3 else 1 / (i + 1),
+                                                                "note": "text"}, "proc": "1@x"}
+                     for i in range(2 * points)])
+    block, = curves(data + b"{cut by a cra")
+    rows = [row.split(",") for row in block["rows"].split(";")]
+    assert len(rows) == points and rows[-1][0] == str(2 * points - 1)
+    assert block["metrics"] == {"loss": 2}  # text is no curve
+    assert block["prefix"] + rows[1][1] == stamp(2)  # every other step kept
+    short, = curves(data[:data.index(b"\n", data.index(b'"step": 4,')) + 1])
+    assert [row.split(",")[2] for row in short["rows"].split(";")] == ["1.0", "0.5", "0.333333", "nan", "0.2"]
+    assert curves(b"not json\n") is None and curves(b"") is None
+
+
+HISTORIES = {
+    "plain": [{"step": i, "t": stamp(i), "metrics": {"loss": 1 / (i + 1), "acc": i * 0.1}, "proc": "1@x"}
+              for i in range(50)],
+    "system lines between": [{"step": None if i % 3 == 0 else i, "t": stamp(i), "proc": "1@x", "metrics": (
+        {"sys.cpu": 12.5 * i, "sys.rss": 10 ** 9 + i} if i % 3 == 0 else {"loss": 1e-7 * i, "big": 123456789.1234567})}
+        for i in range(30)],
+    "literals": [{"step": i, "t": stamp(i), "metrics": {"a": float("inf"), "b": -float("inf"), "c": None, "d": True},
+                  "proc": "1@x"} for i in range(5)],
+    "a finish line": [{"step": i, "metrics": {"a": i}} for i in range(5)] + [{"t": "x", "finish": {"min": ["a"]}}],
+    "text metric": [{"step": i, "t": stamp(i), "metrics": {"t": "x", "step": 3}, "proc": "1@x"} for i in range(5)],
+    "long": [{"step": i, "t": stamp(i), "metrics": {"loss": 1 / (i + 1)}, "proc": "1@x"} for i in range(1000)],
+}
+IRREGULAR = {
+    "a list": [{"step": i, "metrics": {"a": [1, 2]}} for i in range(5)],
+    "keys change": [{"step": 1, "metrics": {"a": 1}}, {"step": 2, "metrics": {"a": 2, "b": 3}}],
+    "keys swap": [{"step": 1, "metrics": {"a": 1, "b": 2}}, {"step": 2, "metrics": {"b": 3, "a": 4}}],
+    "nested": [{"step": i, "metrics": {"a": {"x": i}}} for i in range(3)],
+    "moved key": [{"step": 1, "metrics": {"a": 1}, "b": 2}, {"step": 2, "metrics": {"a": 1, "b": 2}}],
+    "two processes": [{"step": i, "t": stamp(i), "metrics": {"loss": i}, "proc": f"{i % 2}@x"} for i in range(6)],
+    "escapes": [{"step": i, "t": stamp(i), "metrics": {"lo\"ss": i}, "proc": "1@x"} for i in range(3)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+def test_lines_of_one_shape_give_the_rows_json_gives(name):
+    """The fast path (the whole group at once) and json line by line agree wherever the fast path answers."""
+    data = lines_of(HISTORIES[name])
+    assert _fast(data, 400) == _slow(data, 400)
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR))
+def test_lines_of_other_shapes_go_to_json(name):
+    data = lines_of(IRREGULAR[name])
+    with pytest.raises(_Irregular):
+        _fast(data, 400)
+    found = curves(data, 400)
+    assert found == _slow(data, 400)
+    if name == "keys swap":  # each value under its own key, whatever the order
+        block, = found
+        assert block["rows"] == "1,1,2;2,4,3" and block["metrics"] == {"a": 1, "b": 2}
 
 
 def test_the_log_tail_is_the_end_without_colour():

@@ -6,11 +6,14 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -149,3 +152,91 @@ def test_outside_a_repository_it_does_not_start(tmp_path):
     done = cli(tmp_path, "ui", "--port", "0")
     assert done.code == 1 and len(done.err.splitlines()) == 1 and done.err.startswith("Error: ")
 
+
+
+def _history(steps: range, proc: str = "1@x") -> bytes:
+    return "".join(json.dumps({"step": i, "t": f"2026-01-01T00:00:{i % 60:02d}.000000Z",
+                               "metrics": {"loss": 1 / (i + 1)}, "proc": proc}) + "\n" for i in steps).encode()
+
+
+def _run_state(checkout: Path, **changes) -> dict:
+    from flexgit.project import live
+
+    return {"v": 1, "kind": "run", "name": "training", "pid": os.getpid(), "pid_start": live.process_start(os.getpid()),
+            "host": live.HOST, "started": live.now_text(), "command": "python train.py", "step": 2,
+            "metrics": {"loss": 0.33}, "checkout": str(checkout), **changes}
+
+
+@pytest.fixture
+def checkout():
+    """A folder named as `flexgit run` names a command's checkout (in TMPDIR, with this process's id)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"flexgit-run-{os.getpid()}-"))
+    (folder / ".flexgit-history.jsonl").write_bytes(_history(range(3)))
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_running_runs_are_served_beside_recorded_ones_with_their_curves(project, checkout):
+    from flexgit.project import live
+
+    running = project / ".git" / "flexgit.d" / live.RUNNING_DIR
+    running.mkdir(parents=True, exist_ok=True)
+    live.write(live.state_path(running, "run 1 0"), _run_state(checkout))
+    git(project, "status")
+    before = repo_state(project)
+    with serving(project) as server:
+        document = server.json("/data.json")
+        columns = document["columns"]
+        rows = {row[columns.index("name")]: row for row in document["rows"]}
+        assert set(rows) == {"lr0.1", "lr0.3", "training"}
+        row = rows["training"]
+        assert row[columns.index("status")] == "running" and row[columns.index("id")].startswith("live")
+        details = document["details"][document["rows"].index(row)]
+        block, = details["history"]
+        assert details["live"] is True and [r.split(",")[0] for r in block["rows"].split(";")] == ["0", "1", "2"]
+        with open(checkout / ".flexgit-history.jsonl", "ab") as out:  # the command logs on
+            out.write(_history(range(3, 5)))
+        live.write(live.state_path(running, "run 1 0"), _run_state(checkout, step=4))
+        document = server.json("/data.json")
+        details = next(d for d in document["details"] if d and d.get("live"))
+        assert details["history"][0]["rows"].count(";") == 4
+    assert repo_state(project) == before
+
+
+def test_a_live_state_cannot_make_the_ui_read_elsewhere(project, checkout, tmp_path):
+    """A state file is local, but read like input: only a checkout flexgit made, for that process, on this
+    machine, of this user, never through a link; a script's own lines of the pending history."""
+    from flexgit.project import live
+
+    pending = project / ".git" / "flexgit.d" / "history.jsonl"
+    assert live.history(_run_state(checkout), pending) == _history(range(3))
+    elsewhere = tmp_path / f"flexgit-run-{os.getpid()}-x"  # not in TMPDIR itself
+    elsewhere.mkdir()
+    (elsewhere / ".flexgit-history.jsonl").write_bytes(_history(range(3)))
+    linked = Path(tempfile.gettempdir()) / f"flexgit-run-{os.getpid()}-linked{os.getpid()}"
+    linked.symlink_to(elsewhere)
+    try:
+        refused = [_run_state(elsewhere), _run_state(linked), _run_state(checkout, pid=os.getpid() + 1),
+                   _run_state(checkout, host="another-machine"), _run_state(checkout, kind="log"),
+                   _run_state(Path(str(checkout) + "/../" + checkout.name)), {**_run_state(checkout), "checkout": 3}]
+        assert [live.history(state, pending) for state in refused] == [b""] * len(refused)
+    finally:
+        linked.unlink()
+    (checkout / ".flexgit-history.jsonl").unlink()
+    (checkout / ".flexgit-history.jsonl").symlink_to(elsewhere / ".flexgit-history.jsonl")
+    assert live.history(_run_state(checkout), pending) == b""  # the file itself a link
+    pending.write_bytes(_history(range(2), proc="7@a") + _history(range(5), proc="8@b") + b'{"cut by a cra')
+    assert live.history({"kind": "log", "proc": "7@a"}, pending) == _history(range(2), proc="7@a")
+
+
+def test_a_long_live_history_is_read_in_samples_of_whole_lines(checkout):
+    from flexgit.project import live
+
+    data = _history(range(120_000))
+    (checkout / ".flexgit-history.jsonl").write_bytes(data)
+    assert len(data) > live.HISTORY_READ_LIMIT
+    found = live.history(_run_state(checkout), Path("unused"))
+    assert 0 < len(found) <= live.HISTORY_READ_LIMIT
+    lines = found.splitlines()
+    assert all(line in data for line in lines[:50]) and all(json.loads(line) for line in lines)
+    assert lines[0] == data.splitlines()[0] and lines[-1] == data.splitlines()[-1]  # from the first step to the last

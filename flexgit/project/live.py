@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ from .files import write_atomic
 
 RUNNING_DIR = "running"
 VERSION = 1
+CHECKOUT_PREFIX = "flexgit-run-"  # a `flexgit run` command's checkout: TMPDIR/flexgit-run-<pid>-<random>
+CHECKOUT_HISTORY = ".flexgit-history.jsonl"  # in it: the steps the command logs ($FLEXGIT_HISTORY)
+HISTORY_READ_LIMIT = 4 << 20  # the most of a live run's history read at once: a larger one is sampled
 RUNNING, LOST, ENDED = "running", "lost", "ended"
 # A file from another machine (a .git on a shared file system) cannot be checked by its pid: it is
 # running while it is updated, lost an hour after its last update.
@@ -163,12 +167,17 @@ def rows(directory: Path) -> list[dict[str, Any]]:
     command), status (`running`, `lost`, `ended`), group, params (the `-S` values) and the latest
     logged metrics. Files that cannot be read are skipped; lost and ended runs are forgotten a
     week after their last update."""
+    return [row for _, _, row in entries(directory)]
+
+
+def entries(directory: Path) -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
+    """(file, state, row) of each live run in `directory`, as `rows` gives the rows."""
     found = []
     try:
-        entries = sorted(directory.glob("*.json"))
+        paths = sorted(directory.glob("*.json"))
     except OSError:
         return []
-    for path in entries:
+    for path in paths:
         state = read(path)
         if state is None:
             continue
@@ -176,8 +185,76 @@ def rows(directory: Path) -> list[dict[str, Any]]:
         if status != RUNNING and _age(state.get("updated")) > FORGET_AFTER_S:
             remove(path)
             continue
-        found.append(_row(state, status))
-    return sorted(found, key=lambda row: row["date"])
+        found.append((path, state, _row(state, status)))
+    return sorted(found, key=lambda entry: entry[2]["date"])
+
+
+def history(state: dict[str, Any], pending: Path) -> bytes:
+    """The steps a live run has logged so far (at most about HISTORY_READ_LIMIT bytes, sampled evenly
+    when there are more), read only from where flexgit itself writes them: a `flexgit run` command's
+    history file in its checkout, or, for a script, its own lines of the repository's pending history
+    `pending`. A state that names any other place (a state file is local, but checked like input)
+    gives nothing."""
+    if state.get("kind") == "log":
+        proc = state.get("proc")
+        if not isinstance(proc, str) or not proc or '"' in proc or "\\" in proc:
+            return b""
+        mark = f'"proc": {json.dumps(proc, ensure_ascii=False)}'.encode()
+        return b"".join(line + b"\n" for line in _read_bounded(pending).split(b"\n") if mark in line)
+    checkout = _checkout(state)
+    return _read_bounded(checkout / CHECKOUT_HISTORY) if checkout is not None else b""
+
+
+def _checkout(state: dict[str, Any]) -> Path | None:
+    """The checkout a `flexgit run` live state names, when it is one flexgit made on this machine for
+    that process: `TMPDIR/flexgit-run-<its pid>-...`, a real folder (no link) of this user."""
+    import tempfile
+
+    named, pid = state.get("checkout"), state.get("pid")
+    if state.get("kind") != "run" or not isinstance(named, str) or state.get("host") != HOST:
+        return None
+    path = Path(named)
+    if not path.is_absolute() or path.parent != Path(tempfile.gettempdir()) or \
+            not path.name.startswith(f"{CHECKOUT_PREFIX}{pid}-") or len(path.name) > 100 or \
+            not all(c.isalnum() or c in "-_" for c in path.name):
+        return None
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        return None
+    return path
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The whole lines of a regular file (never through a link), at most about HISTORY_READ_LIMIT bytes:
+    a larger file is read in evenly spaced windows, its last one included."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        found = os.fstat(handle)
+        if not stat.S_ISREG(found.st_mode):
+            return b""
+        if found.st_size <= HISTORY_READ_LIMIT:
+            data = os.read(handle, HISTORY_READ_LIMIT)
+            return data[:data.rfind(b"\n") + 1]
+        windows, size = 64, HISTORY_READ_LIMIT // 64
+        parts = []
+        for i in range(windows):
+            at = (found.st_size - size) * i // (windows - 1)
+            window = os.pread(handle, size, at)
+            start = 0 if at == 0 else window.find(b"\n") + 1  # the first line is cut: from the next one
+            end = window.rfind(b"\n") + 1
+            if 0 < start < end or (at == 0 and end):
+                parts.append(window[start:end])
+        return b"".join(parts)
+    except OSError:
+        return b""
+    finally:
+        os.close(handle)
 
 
 def read(path: Path) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import fnmatch
 import functools
 import getpass
 import os
+import re
 import socket
 import shutil
 import stat
@@ -371,6 +372,17 @@ class GitRepo(GitCommand):
         read = self._repo.odb.read
         for oid in oids:
             yield read(oid)[1]
+    def raw_objects(self, oids: Iterable[str]) -> list[bytes | None]:
+        """The stored bytes of many objects (a commit's text, a tree's binary entries, a blob's content;
+        see `tree_entries`), None for those this clone lacks: no object wrappers, for bulk reads."""
+        read = self._repo.odb.read
+        found: list[bytes | None] = []
+        for oid in oids:
+            try:
+                found.append(read(oid)[1])
+            except (KeyError, ValueError):
+                found.append(None)
+        return found
 
     def update_tree(self, base: str | None, changes: Mapping[str, str | None]) -> str:
         """A tree like `base` with `changes` applied: path -> blob/tree id, or None to remove.
@@ -825,6 +837,35 @@ class _MemoryObjects(pygit2.OdbBackend):
 
 
 _LEVELS = {"global": ConfigLevel.GLOBAL, "xdg": ConfigLevel.XDG, "system": ConfigLevel.SYSTEM}
+
+
+_TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
+_TREE_MODE = b"40000"
+_SUBMODULE_MODE = b"160000"
+
+
+def tree_entries(raw: bytes) -> list[tuple[str, str, str]]:
+    """(name, id, TREE or BLOB) of each entry of a tree's stored bytes (`raw_objects`), as `tree_items`
+    gives them: submodules left out."""
+    return [(name.decode("utf-8", "surrogateescape"), oid.hex(), TREE if mode == _TREE_MODE else BLOB)
+            for mode, name, oid in _TREE_ENTRY.findall(raw) if mode != _SUBMODULE_MODE]
+
+
+def split_tree_entry(raw: bytes, name: bytes) -> tuple[str | None, bytes]:
+    """The id of the subtree `name` in a tree's stored bytes (None without one), and the bytes of
+    the tree's other entries: equal bytes, equal entries."""
+    for found in _TREE_ENTRY.finditer(raw):
+        tree = found.group(1) == _TREE_MODE
+        if tree and found.group(2) == name:
+            return found.group(3).hex(), raw[:found.start()] + raw[found.end():]
+        if found.group(2) + (b"/" if tree else b"") > name + b"/":
+            break  # git sorts entries by name, a subtree's as if it ended in '/': it is not there
+    return None, raw
+
+
+def commit_tree(raw: bytes) -> str:
+    """The tree id of a commit's stored bytes (their first line is `tree <id>`)."""
+    return raw[5:45].decode()
 
 
 @functools.cache

@@ -57,7 +57,7 @@ from ..storage.run import Run
 from ..storage.runfiles import place_checkpoints, resumable
 
 STOP_GRACE_SECONDS = 10
-TEMP_PREFIX = "flexgit-run-"  # then the owner's process id: flexgit-run-4242-k3j2x9
+TEMP_PREFIX = live.CHECKOUT_PREFIX  # then the owner's process id: flexgit-run-4242-k3j2x9
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -328,7 +328,7 @@ class Sweep:
 
     def _monitor(self, pid: int, checkout: Path, label: str, index: int) -> Monitor:
         """Sample the command's processes into its history (`sys.*`) and show it in `table --running`."""
-        state = {"name": label, "command": " ".join(self.command), "group": self.group,
+        state = {"name": label, "command": " ".join(self.command), "group": self.group, "checkout": str(checkout),
                  "params": self.outcomes[index].overrides if index < len(self.outcomes) else {}}
         return Monitor(pid, checkout / ".flexgit-history.jsonl", self._live_path(index), state,
                        self.settings.system_metrics)

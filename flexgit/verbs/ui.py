@@ -1,4 +1,5 @@
-"""`flexgit ui`: the report's pages served live from this machine, read-only, refreshed as runs land.
+"""`flexgit ui`: the report's pages served live from this machine, read-only, refreshed as runs land;
+the runs still running (their live state) shown beside them, their curves growing.
 
 The page polls `/tips.json` (the notes and branch tips and the live-run state, a few bytes)
 and fetches `/data.json` again only when that changes. Only GET and HEAD exist; nothing a
@@ -46,7 +47,8 @@ class Pages:
             store = open_store(self.repo)  # per build: libgit2 objects are not shared between threads
             tips = tips_of(store, self.target)
             if self._cached is None or self._cached[0] != tips:
-                self._cached = (tips, script_json(report_document(store, self.query)).encode("utf-8"))
+                document = report_document(store, self.query, running=True)  # live runs beside recorded ones
+                self._cached = (tips, script_json(document).encode("utf-8"))
             return self._cached[1]
 
 

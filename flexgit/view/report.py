@@ -15,9 +15,10 @@ import math
 from importlib import resources
 from typing import Any, Mapping
 
+from .compare import packages
 from .query import Table, reading_order
 
-PAYLOAD_FORMAT = 1  # what the page's script reads; bumped with any change to the payload's shape
+PAYLOAD_FORMAT = 2  # what the page's script reads; bumped with any change to the payload's shape
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
@@ -38,12 +39,18 @@ def payload(table: Table, details: Mapping[str, Mapping[str, Any]], snapshots: A
         "details": [_details(by_short.get(str(row.get("id", "")))) for row in table.rows],
         "snapshots": {"paths": snapshots.paths, "blobs": [blob[:10] for blob in snapshots.blobs],
                       "maps": snapshots.maps, "texts": snapshots.texts, "omitted": snapshots.omitted},
+        # parsed as `flexgit diff` parses them, so the page compares packages as diff does
+        "environments": [packages(text) for text in snapshots.environments],
     }
 
 
 def _cell(value: Any) -> Any:
-    """A table value as strict JSON can carry it: NaN and infinities as {"f": "nan" | "inf" | "-inf"}."""
-    if isinstance(value, float) and not math.isfinite(value):
+    """A table value as strict JSON can carry it and the page can tell apart as `flexgit diff` does:
+    NaN and infinities as {"f": "nan" | "inf" | "-inf"}, a float with an integer value as {"f": "1.0"}
+    (JSON readers make 1.0 the integer 1, which diff holds to differ from it)."""
+    if isinstance(value, float) and (not math.isfinite(value) or value.is_integer()):
+        if math.isfinite(value):
+            return {"f": repr(value + 0.0)}  # -0.0 is 0.0, as diff holds
         return {"f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
     if isinstance(value, (list, tuple)):
         return [_cell(item) for item in value]

@@ -59,9 +59,11 @@
 
   // -- values ------------------------------------------------------------------------------------
 
+  // A float the data marks ({"f": ...}: nan, inf, -inf, or one with an integer value such as "1.0",
+  // which JSON would make an integer) as a number; `identity` keeps the mark (see compareView).
   function decode(value) {
     if (value && typeof value === "object" && !Array.isArray(value) && typeof value.f === "string") {
-      return value.f === "nan" ? NaN : (value.f === "inf" ? Infinity : -Infinity);
+      return value.f === "nan" ? NaN : value.f === "inf" ? Infinity : value.f === "-inf" ? -Infinity : Number(value.f);
     }
     if (Array.isArray(value)) { return value.map(decode); }
     return value;
@@ -117,8 +119,9 @@
     runs = D.rows.map(function (cells, i) {
       cells = cells.map(decode);
       var det = D.details[i];
-      if (det) { det.meta = decodeAll(det.meta); }
-      return {i: i, id: String(cells[index.id]), name: String(cells[index.name]), cells: cells, det: det};
+      if (det) { det.rawMeta = det.meta; det.meta = decodeAll(det.meta); }
+      return {i: i, id: String(cells[index.id]), name: String(cells[index.name]), cells: cells, raw: D.rows[i],
+              det: det, live: !!(det && det.live)};
     });
     byId = {};
     runs.forEach(function (run) { byId[run.id] = run; });
@@ -261,7 +264,8 @@
         return el("td", {"class": isNumber(have) ? "num" : (column === "message" ? "message" : null),
                          title: column === "message" ? show(have) : null, text: show(have)});
       }));
-      body.appendChild(el("tr", {"data-id": run.id, "class": state.selected[run.id] ? "selected" : null}, cells));
+      body.appendChild(el("tr", {"data-id": run.id, "class": state.selected[run.id] ? "selected" : run.live ? "live" : null},
+                          cells));
     });
     main.appendChild(el("div", {"class": "scroll"}, [el("table", {"class": "runs", id: "runs"}, [el("thead", null, [head]), body])]));
     if (pages > 1) {
@@ -298,6 +302,12 @@
     return box;
   }
 
+  function size(bytes) {
+    var units = ["bytes", "KiB", "MiB", "GiB", "TiB"], at = 0, value = bytes;
+    while (value >= 1024 && at < units.length - 1) { value /= 1024; at++; }
+    return at ? value.toFixed(value < 100 ? 1 : 0) + " " + units[at] : bytes.toLocaleString() + " bytes";
+  }
+
   function kvTable(pairs, id) {
     if (!pairs.length) { return el("p", {"class": "muted", text: "none"}); }
     return el("table", {"class": "kv", id: id}, pairs.map(function (pair) {
@@ -327,20 +337,51 @@
     main.appendChild(kvTable(metrics, "run-metrics"));
     main.appendChild(el("h3", {text: "Params"}));
     main.appendChild(kvTable(params, "run-params"));
-    if (det.history) {
+    var logged = curveKeys([run]);
+    if (logged.length) {
       main.appendChild(el("h3", {text: "Curves"}));
-      main.appendChild(curveCharts([run], Object.keys(det.history.metrics), false));
+      main.appendChild(curveCharts([run], logged, false));
+    }
+    if (run.live) {  // from the live state (flexgit ui): nothing is stored yet
+      main.appendChild(el("p", {"class": "muted", id: "run-live", text: "Not recorded yet (" + show(value(run, "status")) +
+        "): its outputs, environment, log and code come with its record; its curves grow as it logs."}));
+      return;
     }
     if (det.notes && det.notes.length) {
       main.appendChild(el("h3", {text: "Notes"}));
       main.appendChild(kvTable(det.notes.map(function (note) { return [note[0].slice(0, 19), note[1]]; }), "run-notes"));
     }
+    var meta = det.meta || {};
+    main.appendChild(el("h3", {text: "Outputs, artifacts and checkpoints"}));
+    if (!(det.kept || []).length) {
+      main.appendChild(el("p", {"class": "muted", id: "run-outputs", text: run.live ? "Kept when the run is recorded." :
+        "None: this run keeps no files (settings' outputs, --output, flexgit.checkpoint)."}));
+    } else {
+      main.appendChild(el("table", {"class": "kv files", id: "run-outputs"}, det.kept.map(function (file) {
+        return el("tr", {"data-kind": file[0]}, [el("th", {text: file[0].replace(/s$/, "")}), el("td", {text: file[1]}),
+          el("td", {"class": "num", text: size(file[2])}), el("td", {"class": "muted", text: file[3] ? "git-lfs" : ""})]);
+      })));
+      main.appendChild(el("p", {"class": "muted", text: "flexgit get " + run.name + " PATH writes one back."}));
+    }
     main.appendChild(el("h3", {text: "Environment"}));
-    main.appendChild(kvTable(Object.keys(det.meta || {}).sort().map(function (name) { return [name, det.meta[name]]; }), "run-meta"));
-    main.appendChild(el("h3", {text: "Outputs"}));
-    main.appendChild(kvTable((det.outputs || []).map(function (file) {
-      return [".flexgit/" + file[0], file[1].toLocaleString() + " bytes"];
-    }), "run-outputs"));
+    var env = Object.keys(meta).filter(function (name) { return name.indexOf("env.") === 0; }).sort();
+    main.appendChild(kvTable(env.map(function (name) { return [name.slice(4), meta[name]]; }), "run-env"));
+    var packages = det.environment === null || det.environment === undefined ? null : D.environments[det.environment];
+    if (packages) {
+      var names = Object.keys(packages).sort();
+      var list = el("details", {id: "run-packages"}, [el("summary", {text: names.length + " packages (.flexgit/environment.txt)"}),
+        el("pre", {text: names.map(function (name) { return packages[name] ? name + "==" + packages[name] : name; }).join("\n")})]);
+      main.appendChild(list);
+    } else if (!run.live) {
+      main.appendChild(el("p", {"class": "muted", text: "No package list: recorded without .flexgit/environment.txt."}));
+    }
+    main.appendChild(el("h3", {text: "Meta"}));
+    main.appendChild(kvTable(Object.keys(meta).filter(function (name) { return name.indexOf("env.") !== 0; }).sort()
+      .map(function (name) { return [name, meta[name]]; }), "run-meta"));
+    if ((det.files || []).length) {
+      main.appendChild(el("h3", {text: "Run files"}));
+      main.appendChild(el("p", {"class": "muted", id: "run-files", text: det.files.map(function (name) { return ".flexgit/" + name; }).join("  ")}));
+    }
     if (det.log !== null && det.log !== undefined) {
       main.appendChild(el("h3", {text: "Output log (the end)"}));
       main.appendChild(el("pre", {id: "run-log", text: det.log}));
@@ -370,31 +411,33 @@
     var all = el("input", {type: "checkbox", checked: state.allKeys, id: "all-keys"});
     all.onchange = function () { state.allKeys = all.checked; render(); };
     main.appendChild(el("div", {"class": "controls"}, [el("label", null, [all, " show the keys that are the same too"])]));
-    var rows = [];
-    D.columns.forEach(function (column) { if (!ALWAYS[column]) { rows.push([column, function (run) { return value(run, column); }]); } });
-    var metaKeys = {};
-    chosen.forEach(function (run) { Object.keys((run.det && run.det.meta) || {}).forEach(function (name) { metaKeys[name] = true; }); });
-    Object.keys(metaKeys).sort().forEach(function (name) {
-      rows.push(["meta." + name, function (run) { return run.det && run.det.meta ? run.det.meta[name] : undefined; }]);
+    var columns = chosen.map(sections), rows = [];
+    SECTIONS.forEach(function (section) {
+      var names = {};
+      columns.forEach(function (column) { Object.keys(column[section] || {}).forEach(function (name) { names[name] = true; }); });
+      var ordered = section === "run" ? RUN_KEYS.filter(function (name) { return names[name]; }) : Object.keys(names).sort();
+      ordered.forEach(function (name) { rows.push([section, name]); });
     });
     var head = el("tr", null, [el("th", {text: ""})].concat(chosen.map(function (run) {
       return el("th", null, [link("#/run/" + run.id, run.name)]);
-    })));
+    })).concat(chosen.length === 2 ? [el("th", {text: "change"})] : []));
     var body = el("tbody");
     var differing = 0;
     rows.forEach(function (row) {
-      var values = chosen.map(row[1]);
-      var differs = values.some(function (have) { return key(have) !== key(values[0]); });
+      var found = columns.map(function (column) { return (column[row[0]] || {})[row[1]]; });
+      var identities = found.map(function (have) { return have === undefined ? "null" : JSON.stringify(have[0]); });
+      var differs = identities.some(function (identity) { return identity !== identities[0]; });
       differing += differs ? 1 : 0;
       if (!differs && !state.allKeys) { return; }
-      body.appendChild(el("tr", {"data-key": row[0], "class": differs ? "differs" : null}, [el("th", {text: row[0]})].concat(values.map(function (have, i) {
-        var cell = el("td", {"class": (differs ? "differs " : "") + (isNumber(have) ? "num" : ""), text: show(have)});
-        if (i > 0 && differs && row[0].indexOf("metrics.") === 0 && isNumber(have) && isNumber(values[0])) {
-          var delta = have - values[0];
-          cell.appendChild(el("span", {"class": "delta", text: (delta >= 0 ? "+" : "") + show(delta)}));
-        }
-        return cell;
-      }))));
+      var name = row[0] === "run" ? row[1] : row[0] + "." + row[1];
+      var cells = found.map(function (have) {
+        var shown = have === undefined ? undefined : have[1];
+        return el("td", {"class": (differs ? "differs " : "") + (isNumber(shown) ? "num" : ""), text: show(shown)});
+      });
+      if (chosen.length === 2) {
+        cells.push(el("td", {"class": "delta", text: differs ? change(row[0], found[0], found[1]) : ""}));
+      }
+      body.appendChild(el("tr", {"data-key": name, "class": differs ? "differs" : null}, [el("th", {text: name})].concat(cells)));
     });
     main.appendChild(el("p", {"class": "muted", text: differing + " keys differ" + (state.allKeys ? "" : "; the others are hidden")}));
     main.appendChild(el("div", {"class": "scroll"}, [el("table", {"class": "compare", id: "compare-table"}, [el("thead", null, [head]), body])]));
@@ -408,6 +451,66 @@
       main.appendChild(curveControls(keys));
       main.appendChild(curveCharts(chosen, chosenMetrics(keys), state.xTime));
     }
+  }
+
+  // What `flexgit diff` compares (view/compare.py), section by section: each value as [as stored, as shown].
+  // Two values are the same when their stored JSON is: NaN equals NaN, 1 is neither 1.0 nor true.
+  var SECTIONS = ["run", "params", "metrics", "env", "packages", "meta"];
+  var RUN_KEYS = ["id", "date", "message", "status", "group", "tags"];
+
+  function sections(run) {
+    var found = {run: {}, params: {}, metrics: {}, env: {}, meta: {}};
+    D.columns.forEach(function (column, c) {
+      var raw = run.raw[c], shown = run.cells[c];
+      if (raw === null || raw === undefined) { return; }
+      if (column.indexOf("params.") === 0) { found.params[column.slice(7)] = [raw, shown]; }
+      else if (column.indexOf("metrics.") === 0) { found.metrics[column.slice(8)] = [raw, shown]; }
+      else if (RUN_KEYS.indexOf(column) >= 0 && raw !== "" && !(Array.isArray(raw) && !raw.length)) {
+        found.run[column] = [raw, shown];
+      }
+    });
+    var det = run.det || {}, raw = det.rawMeta || {};
+    Object.keys(raw).forEach(function (name) {
+      var pair = [raw[name], det.meta[name]];
+      if (name.indexOf("env.") === 0) { found.env[name.slice(4)] = pair; } else { found.meta[name] = pair; }
+    });
+    var packages = det.environment === null || det.environment === undefined ? null : D.environments[det.environment];
+    if (packages) {
+      found.packages = {};
+      Object.keys(packages).forEach(function (name) { found.packages[name] = [packages[name], packages[name]]; });
+    }
+    return found;
+  }
+
+  // The change from the first of two values to the second, as `flexgit diff` words it.
+  function change(section, a, b) {
+    if (section === "packages") { return a === undefined ? "added" : b === undefined ? "removed" : "changed"; }
+    if (a === undefined || b === undefined) { return ""; }
+    var old = a[1], now = b[1];
+    if (!isNumber(old) || !isNumber(now) || !isFinite(old) || !isFinite(now)) { return ""; }
+    var ints = typeof a[0] === "number" && typeof b[0] === "number" && Number.isInteger(a[0]) && Number.isInteger(b[0]);
+    var delta = now - old;
+    var text = ints ? (delta >= 0 ? "+" : "") + delta : formatG(delta, 6, true);
+    if (old) { text += " (" + (delta / Math.abs(old) >= 0 ? "+" : "") + (delta / Math.abs(old) * 100).toFixed(1) + "%)"; }
+    return text;
+  }
+
+  // Python's format(x, "+.6g"): six significant digits, no trailing zeros, an exponent below 1e-4 or from 1e6.
+  function formatG(x, digits, sign) {
+    var prefix = sign && x >= 0 ? "+" : "";
+    if (x === 0) { return prefix + "0"; }
+    var exponent = Math.floor(Math.log10(Math.abs(Number(x.toPrecision(digits)))));
+    var text;
+    if (exponent < -4 || exponent >= digits) {
+      var parts = x.toExponential(digits - 1).split("e");
+      var mantissa = parts[0].indexOf(".") >= 0 ? parts[0].replace(/0+$/, "").replace(/\.$/, "") : parts[0];
+      var power = Number(parts[1]);
+      text = mantissa + "e" + (power < 0 ? "-" : "+") + (Math.abs(power) < 10 ? "0" : "") + Math.abs(power);
+    } else {
+      text = x.toFixed(Math.max(0, digits - 1 - exponent));
+      if (text.indexOf(".") >= 0) { text = text.replace(/0+$/, "").replace(/\.$/, ""); }
+    }
+    return prefix + text;
   }
 
   function filesOf(snapshot) {
@@ -525,7 +628,9 @@
   function curveKeys(chosen) {
     var keys = {};
     chosen.forEach(function (run) {
-      if (run.det && run.det.history) { Object.keys(run.det.history.metrics).forEach(function (name) { keys[name] = true; }); }
+      (run.det && run.det.history || []).forEach(function (block) {
+        Object.keys(block.metrics).forEach(function (name) { keys[name] = true; });
+      });
     });
     return Object.keys(keys).sort();
   }
@@ -556,7 +661,7 @@
   function curvesView(main, ids) {
     var chosen = ids.map(function (id) { return byId[id]; }).filter(Boolean);
     if (!chosen.length) {
-      chosen = shownRuns().filter(function (run) { return run.det && run.det.history; }).slice(0, 10);
+      chosen = shownRuns().filter(function (run) { return history(run); }).slice(0, 10);
       main.appendChild(el("p", {"class": "muted", text: "No runs selected: the first " + chosen.length +
                                 " runs of the table that have curves."}));
     }
@@ -567,21 +672,38 @@
     main.appendChild(curveCharts(chosen, chosenMetrics(keys), state.xTime));
   }
 
-  // A history carries each column as comma-separated numbers: read only when a chart needs it.
-  function numbers(text) {
-    return text.split(",").map(function (item) {
-      var number = item === "" ? null : Number(item);
-      return number === null || isFinite(number) ? number : null;
-    });
+  // A history comes as blocks of rows of text (project/curves.py), split only when a chart needs it:
+  // per block, the field numbers of the step, the time (its text after the block's prefix) and each metric.
+  function number(text) {
+    var found = text === "" || text === undefined ? null : Number(text);
+    return found === null || isFinite(found) ? found : null;
   }
 
   function history(run) {
-    var raw = run.det && run.det.history;
-    if (!raw) { return null; }
+    var blocks = run.det && run.det.history;
+    if (!blocks || !blocks.length) { return null; }
     if (!run.curves) {
+      var read = blocks.map(function (block) {
+        var rows = block.rows === "" ? [] : block.rows.split(";").map(function (row) { return row.split(","); });
+        var times = rows.map(function (row) {
+          if (block.t < 0 || !row[block.t]) { return null; }
+          var ms = Date.parse(block.prefix + row[block.t]);
+          return isNaN(ms) ? null : ms;
+        });
+        return {block: block, rows: rows, times: times};
+      });
+      var first = Infinity;
+      read.forEach(function (one) { one.times.forEach(function (ms) { if (ms !== null && ms < first) { first = ms; } }); });
       var metrics = {};
-      Object.keys(raw.metrics).forEach(function (name) { metrics[name] = numbers(raw.metrics[name]); });
-      run.curves = {step: numbers(raw.step), t: numbers(raw.t), metrics: metrics};
+      read.forEach(function (one) {
+        var steps = one.rows.map(function (row) { return one.block.step < 0 ? null : number(row[one.block.step]); });
+        var seconds = one.times.map(function (ms) { return ms === null ? null : (ms - first) / 1000; });
+        Object.keys(one.block.metrics).forEach(function (name) {
+          var at = one.block.metrics[name], line = metrics[name] || (metrics[name] = {step: [], t: [], values: []});
+          one.rows.forEach(function (row, i) { line.step.push(steps[i]); line.t.push(seconds[i]); line.values.push(number(row[at])); });
+        });
+      });
+      run.curves = {metrics: metrics};
     }
     return run.curves;
   }
@@ -593,7 +715,7 @@
       chosen.forEach(function (run, i) {
         var found = history(run);
         if (!found || !found.metrics[name]) { return; }
-        var xs = byTime ? found.t : found.step, ys = found.metrics[name], points = [];
+        var line = found.metrics[name], xs = byTime ? line.t : line.step, ys = line.values, points = [];
         for (var j = 0; j < ys.length; j++) { if (ys[j] !== null && xs[j] !== null) { points.push([xs[j], ys[j]]); } }
         series.push({label: run.name, points: points, color: COLORS[i % COLORS.length]});
       });

@@ -8,6 +8,7 @@ first and checks it last.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -231,3 +232,61 @@ def test_settings_give_defaults_and_the_command_line_wins(slurm, project):
     assert "Partition=debug " in shown and "Comment=given " in shown and "TimeLimit=UNLIMITED" in shown
     wait_for(lambda: job_state(slurm, job) == "COMPLETED", 60, "the job to end")
     assert cli(project, "collect").err.endswith("collected 1 run\n")
+
+
+TRACK = """\
+import json, pathlib, tomllib
+import flexgit
+p = tomllib.load(open("params.toml", "rb"))
+for step in range(3):
+    flexgit.log(step=step, loss=round(1 / (step + 1 + p["seed"]), 4))
+    pathlib.Path("ckpt.pt").write_text(f"weights {p['seed']} {step}")
+    flexgit.checkpoint("ckpt.pt", step=step, loss=round(1 / (step + 1 + p["seed"]), 4))
+pathlib.Path("out").mkdir(exist_ok=True)
+pathlib.Path("out/preds.txt").write_text(f"predictions of seed {p['seed']}")
+json.dump({"acc": 0.5 + p["seed"] / 100}, open("metrics.json", "w"))
+"""
+
+
+def kept(repo: Path, name: str) -> dict[str, str]:
+    """The run's .flexgit/ files and their text, less what holds times, the environment or the engine's logs."""
+    files = git(repo, "ls-tree", "-r", "--name-only", f"exp/{name}", ".flexgit/").split()
+    varying = {".flexgit/meta.toml", ".flexgit/environment.txt", ".flexgit/slurm-output.log",
+               ".flexgit/slurm-error.log"}
+    found = {}
+    for path in files:
+        if path in varying:
+            continue
+        text = git(repo, "show", f"exp/{name}:{path}")
+        if path.endswith(".jsonl"):  # each line without its time and process
+            lines = [json.loads(line) for line in text.splitlines()]
+            text = json.dumps([{key: value for key, value in line.items() if key not in ("t", "proc")}
+                               for line in lines])
+        found[path] = text
+    return found
+
+
+def test_history_checkpoints_and_outputs_are_kept_as_a_local_run_keeps_them(slurm, project):
+    (project / "track.py").write_text(TRACK)
+    settings = project / ".flexgit.toml"
+    settings.write_text(settings.read_text().replace("[slurm]", 'outputs = ["out/*.txt"]\n[slurm]'))
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "track")
+    local = cli(project, "run", "--name", "local-{seed}", "-S", "seed=1,2", "--", sys.executable, "track.py")
+    assert local.code == 0, local
+    result = cli(project, "run", "--on", "slurm", "--name", "slurm-{seed}", "-S", "seed=1,2", "-j", "2", "--",
+                 sys.executable, "track.py")
+    assert result.code == 0, result
+    runs = {run.name: run for run in flexgit.list_runs(repo=project)}
+    for seed in (1, 2):
+        here, there = runs[f"local-{seed}"], runs[f"slurm-{seed}"]
+        assert there.status == "ok" and there.meta["slurm_state"] == "COMPLETED"
+        assert kept(project, there.name) == kept(project, here.name)
+        assert there.metrics == here.metrics
+        for key in ("history_steps", "checkpoints", "outputs"):
+            assert there.meta.get(key) == here.meta.get(key), key
+        files = kept(project, there.name)
+        assert files[".flexgit/checkpoints/2/ckpt.pt"] == f"weights {seed} 2"
+        assert files[".flexgit/outputs/out/preds.txt"] == f"predictions of seed {seed}"
+        assert len(json.loads(files[".flexgit/history.jsonl"])) == 3
+    assert leftovers(project) == []

@@ -29,6 +29,9 @@ p = tomllib.load(open("params.toml", "rb"))
 print("attempt", os.environ.get("SLURM_RESTART_COUNT", "0"), "mode", p["mode"], "seed", p["seed"], flush=True)
 if p["mode"] == "fail":
     sys.exit(3)
+if p["mode"] == "oom":  # 400 MB, every page written: over the --mem the tests give
+    hoard = b"x" * (400 * 2**20)
+    time.sleep(30)  # jobacct_gather looks each second
 if p["mode"] in ("sleep", "cancel") or (p["mode"] == "requeue" and os.environ.get("SLURM_RESTART_COUNT", "0") == "0"):
     open("started", "w").close()
     time.sleep(600)
@@ -153,6 +156,21 @@ def test_failed_cancelled_and_timed_out_jobs_are_recorded_as_such(slurm, project
     assert "DUE TO TIME LIMIT" in git(project, "show", "exp/sleep:.flexgit/slurm-error.log")
     assert "mode sleep" in git(project, "show", "exp/sleep:.flexgit/output.log")
     assert "table" in cli(project, "status").err and not (sweeps(project) / group).exists()
+
+
+def test_a_job_over_its_memory_is_recorded_out_of_memory(slurm, project):
+    if not slurm.cgroups:
+        pytest.skip("Slurm 22.05 says OUT_OF_MEMORY only where task/cgroup limits memory, and cgroup v1's memory "
+                    "controller is not writable here; the accounting test covers the kill without cgroups")
+    # 200 MB: the command is then the largest process when the limit is hit, so the kernel kills it, not the job's
+    result = cli(project, "run", "--on", "slurm", "--mem", "200M", "--name", "hungry", "-S", "mode=oom", "--",
+                 sys.executable, "train.py")
+    assert result.code == 1 and "1 failed" in result.err, result
+    (run,) = flexgit.list_runs(repo=project)
+    assert run.status == "out_of_memory" and run.meta["slurm_state"] == "OUT_OF_MEMORY", run.meta
+    assert "oom-kill event" in git(project, "show", "exp/hungry:.flexgit/slurm-error.log")
+    assert "mode oom" in git(project, "show", "exp/hungry:.flexgit/output.log")
+    assert run.meta["exit_code"] == -9  # the command, killed by the kernel's OOM killer
 
 
 def test_detached_sweeps_are_collected_once_by_concurrent_collectors(slurm, project):

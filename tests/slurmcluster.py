@@ -271,6 +271,13 @@ class SlurmCluster:
                 with contextlib.suppress(OSError):
                     group.rmdir()
 
+    def resume(self) -> None:
+        """Bring the node back after `scontrol update NodeName=... State=DOWN` and wait until it takes jobs.
+        With `ReturnToService=2` slurmctld takes it back as soon as slurmd answers, often before this asks."""
+        with contextlib.suppress(RuntimeError):  # "Invalid node state transition": it is back already
+            self.scontrol("update", f"NodeName={self.node}", "State=RESUME")
+        self._wait(self._node_ready, "the node did not come back", self.root / "slurmctld.log")
+
     def scontrol(self, *args: str) -> str:
         done = subprocess.run([shutil.which("scontrol") or "scontrol", *args], capture_output=True, text=True,
                               env={**os.environ, **self.env})

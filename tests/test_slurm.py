@@ -173,6 +173,39 @@ def test_a_job_over_its_memory_is_recorded_out_of_memory(slurm, project):
     assert run.meta["exit_code"] == -9  # the command, killed by the kernel's OOM killer
 
 
+def test_a_job_on_a_failed_node_is_recorded_node_fail_unless_slurm_requeues_it(slurm, project):
+    def submit(name: str, mode: str, *options: str) -> tuple[str, Path]:
+        result = cli(project, "run", "--on", "slurm", "--detach", *options, "--name", name, "-S", f"mode={mode}",
+                     "--", sys.executable, "train.py")
+        assert result.code == 0, result
+        group = result.out.strip()
+        return job_ids(project, group)[name], sweeps(project) / group / "job-0"
+
+    lost, lost_checkout = submit("lost", "sleep", "--slurm", "no-requeue")
+    again, again_checkout = submit("again", "requeue")  # Slurm's default: a batch job is requeued
+    assert "Requeue=0 " in slurm.scontrol("show", "job", "-o", lost)
+    wait_for(lambda: (lost_checkout / "started").exists() and (again_checkout / "started").exists(), 60,
+             "the jobs to start")
+    slurm.scontrol("update", f"NodeName={slurm.node}", "State=DOWN", "Reason=flexgit-test")
+    try:
+        wait_for(lambda: job_state(slurm, lost) == "NODE_FAIL" and job_state(slurm, again) == "PENDING", 30,
+                 "Slurm to end one job and requeue the other")
+    finally:
+        slurm.resume()
+    collected = cli(project, "collect")
+    assert collected.code == 0 and collected.err.count("recorded ") == 1, collected
+    (run,) = flexgit.list_runs(repo=project)
+    assert run.name == "lost" and run.status == "node_fail" and run.meta["slurm_state"] == "NODE_FAIL", run
+    assert run.meta["exit_code"] == -15  # Slurm stopped the command with SIGTERM as it killed the job
+    assert "DUE TO NODE FAILURE" in git(project, "show", "exp/lost:.flexgit/slurm-error.log")
+    slurm.scontrol("update", f"JobId={again}", "StartTime=now")  # Slurm holds a requeued job ~2 minutes
+    wait_for(lambda: job_state(slurm, again) == "COMPLETED", 60, "the requeued job to run again")
+    assert cli(project, "collect").code == 0
+    runs = {run.name: run for run in flexgit.list_runs(repo=project)}
+    assert runs["again"].status == "ok" and runs["again"].meta["slurm_attempts"] == 2
+    assert leftovers(project) == []
+
+
 def test_detached_sweeps_are_collected_once_by_concurrent_collectors(slurm, project):
     result = cli(project, "run", "--on", "slurm", "--detach", "-S", "seed=1,2,3,4", "-j", "4", "--",
                  sys.executable, "train.py")
@@ -233,13 +266,17 @@ def test_bad_cluster_options_are_refused_before_anything_is_submitted(slurm, pro
     assert {key: after[key] for key in ("refs", "head", "index", "status")} == {
         key: before[key] for key in ("refs", "head", "index", "status")}
     assert leftovers(project) == []
+    for bad in ("=high", "qos="):
+        usage = cli(project, "run", "--on", "slurm", "--slurm", bad, "--", sys.executable, "train.py")
+        assert usage.code == 2 and "or KEY alone for an option without one" in usage.err, usage
     usage = cli(project, "run", "--partition", "gpu", "--", sys.executable, "train.py")
     assert usage.code == 2 and "--partition is for runs on a cluster: add --on slurm" in usage.err
 
 
 def test_settings_give_defaults_and_the_command_line_wins(slurm, project):
     settings = project / ".flexgit.toml"
-    settings.write_text(settings.read_text() + 'partition = "nowhere"\ncomment = "from-settings"\n')
+    settings.write_text(settings.read_text() + 'partition = "nowhere"\ncomment = "from-settings"\n'
+                        'no-requeue = true\nexclusive = false\n')
     refused = cli(project, "run", "--on", "slurm", "--", sys.executable, "train.py")
     assert refused.code == 1 and "Invalid partition name specified" in refused.err, refused
     result = cli(project, "run", "--on", "slurm", "--detach", "--partition", "debug", "--slurm", "comment=given",
@@ -248,6 +285,7 @@ def test_settings_give_defaults_and_the_command_line_wins(slurm, project):
     (job,) = job_ids(project, result.out.strip()).values()
     shown = slurm.scontrol("show", "job", "-o", job)
     assert "Partition=debug " in shown and "Comment=given " in shown and "TimeLimit=UNLIMITED" in shown
+    assert "Requeue=0 " in shown and "OverSubscribe=OK " in shown  # a flag set, a flag left out
     wait_for(lambda: job_state(slurm, job) == "COMPLETED", 60, "the job to end")
     assert cli(project, "collect").err.endswith("collected 1 run\n")
 

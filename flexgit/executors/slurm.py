@@ -136,7 +136,7 @@ def parameters(options: Mapping[str, Any]) -> dict[str, Any]:
     """submitit's parameters from flexgit's options (`--partition`, ..., `--slurm KEY=VALUE` as `extra`),
     checked, so that a typo is one clear error before anything is submitted."""
     result: dict[str, Any] = {"time": None}  # no limit of flexgit's own: the partition's default applies
-    extra: dict[str, str] = {}
+    extra: dict[str, str | bool] = {}
     for key in ("partition", "account"):
         if options.get(key):
             result[key] = _text(options[key], f"--{key}")
@@ -164,6 +164,10 @@ def parameters(options: Mapping[str, Any]) -> dict[str, Any]:
             raise InputError(f"--slurm {key!r}: write an sbatch option without dashes, e.g. --slurm qos=high")
         if flag.replace("_", "-") in RESERVED:
             raise InputError(f"--slurm {flag}: flexgit sets this sbatch option itself")
+        if isinstance(value, bool):  # an option without a value (`--slurm no-requeue`, `exclusive = true`)
+            if value:
+                extra[flag.replace("_", "-")] = True  # submitit writes `#SBATCH --no-requeue`
+            continue
         extra[flag.replace("_", "-")] = _text(value, f"--slurm {flag}")
     if extra:
         result["additional_parameters"] = extra

@@ -3,7 +3,12 @@
 One cluster (tests/slurmcluster.py) serves the module; it skips, saying why, where it cannot start
 (not root, no slurm-wlm or munge). Times are sized to Slurm's: a `--time=1` job ends TIMEOUT after
 60 to 90 s (slurmctld looks at time limits every 30 s), so the outcomes test submits its timeout
-first and checks it last.
+first and checks it last. One test starts a second cluster, with accounting (slurmdbd on MariaDB).
+
+What Slurm 22.05 says, as seen here: over `--mem` under task/cgroup, `OUT_OF_MEMORY` (the kernel
+kills the largest process, the command); under jobacct_gather's OverMemoryKill, `FAILED` (the whole
+job killed, no exit code). A node set DOWN: `NODE_FAIL` for a job that may not be requeued, the
+command stopped with SIGTERM; `PENDING` again (requeued, held ~2 minutes) for one that may.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import pytest
 
 import flexgit
 from conftest import flexgit as cli, git, repo_state
-from slurmcluster import SlurmCluster, unavailable
+from slurmcluster import SlurmCluster, accounting_unavailable, unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +62,23 @@ def slurm(tmp_path_factory):
         os.environ.pop("SLURM_CONF", None)
     else:
         os.environ["SLURM_CONF"] = saved
+
+
+@pytest.fixture
+def accounted(tmp_path_factory, monkeypatch):
+    """A second cluster, for one test: with accounting (slurmdbd on MariaDB), without cgroups, and a slurmctld
+    that forgets a job 2 s after it ends, so only `sacct` still knows it."""
+    reason = unavailable() or accounting_unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("acct"), accounting=True, cgroups=False, min_job_age=2)
+    try:
+        cluster.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"the Slurm test cluster with accounting did not start: {exc}")
+    monkeypatch.setenv("SLURM_CONF", str(cluster.conf))
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
@@ -203,6 +225,38 @@ def test_a_job_on_a_failed_node_is_recorded_node_fail_unless_slurm_requeues_it(s
     assert cli(project, "collect").code == 0
     runs = {run.name: run for run in flexgit.list_runs(repo=project)}
     assert runs["again"].status == "ok" and runs["again"].meta["slurm_attempts"] == 2
+    assert leftovers(project) == []
+
+
+def sacct(job: str) -> dict[str, str]:
+    done = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", job], capture_output=True,
+                          text=True, check=True)
+    return dict(line.split("|") for line in done.stdout.splitlines())
+
+
+def test_states_come_from_sacct_where_the_cluster_keeps_accounting(accounted, project):
+    result = cli(project, "run", "--on", "slurm", "--detach", "--mem", "200M", "--name", "{mode}",
+                 "-S", "mode=ok,fail,oom", "-j", "3", "--", sys.executable, "train.py")
+    assert result.code == 0, result
+    group = result.out.strip()
+    ids = job_ids(project, group)
+    array = ids["ok"].split("_")[0]
+    ended = {ids["ok"]: "COMPLETED", ids["fail"]: "FAILED", ids["oom"]: "FAILED"}
+    wait_for(lambda: sacct(array) == ended, 60, "the jobs to end")
+    forgotten = lambda: subprocess.run(["scontrol", "show", "job", array], capture_output=True).returncode != 0  # noqa: E731
+    wait_for(forgotten, 60, "slurmctld to forget the jobs")  # from here on only sacct knows them
+    status = cli(project, "status", group).out.splitlines()[1:]
+    assert sorted((line.split()[0], line.split()[2]) for line in status) == [
+        ("fail", "FAILED"), ("ok", "COMPLETED"), ("oom", "FAILED")], status
+    assert cli(project, "collect").code == 0
+    runs = {run.name: run for run in flexgit.list_runs(repo=project)}
+    assert {name: (run.status, run.meta["slurm_state"]) for name, run in runs.items()} == {
+        "ok": ("ok", "COMPLETED"), "fail": ("failed", "FAILED"), "oom": ("failed", "FAILED")}
+    assert runs["ok"].metrics == {"acc": 0.5} and runs["fail"].meta["exit_code"] == 3
+    # over --mem without cgroups: jobacct_gather kills the whole job (no exit code), and Slurm says FAILED
+    assert "exit_code" not in runs["oom"].meta
+    assert "exceeded memory limit" in git(project, "show", "exp/oom:.flexgit/slurm-error.log")
+    assert {run.meta["slurm_job"] for run in runs.values()} == set(ids.values())
     assert leftovers(project) == []
 
 

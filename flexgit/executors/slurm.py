@@ -1,10 +1,11 @@
 """Slurm through submitit: a sweep is one job array; its states are read from Slurm itself.
 
 States: `sacct` where the cluster keeps accounting (slurmdbd, as clusters in service do: it knows a
-job for as long as the database does), else `scontrol show job`, which knows a job while
-slurmctld keeps it (`MinJobAge`, 300 s by default; raise it on a cluster without accounting, or
-collect within that time). submitit's own job watcher reads `sacct` alone, so flexgit does not use
-it: without accounting every state would read UNKNOWN.
+job for as long as the database does; a job it has not heard of yet is asked of slurmctld), else
+`scontrol show job`, which knows a job while slurmctld keeps it (`MinJobAge`, 300 s by default;
+raise it on a cluster without accounting, or collect within that time). submitit's own job
+watcher reads `sacct` alone, so flexgit does not use it: without accounting every state would
+read UNKNOWN.
 
 Signals: jobs start without `srun` (submitit's `use_srun=False`), so the `--signal=USR2@90` that
 submitit always asks for reaches no process, and the job process ignores USR2 besides: submitit
@@ -89,8 +90,9 @@ class SlurmExecutor(Executor):
         ids = list(handle["jobs"])
         arrays = sorted({job_id.split("_")[0] for job_id in ids})
         found = _sacct(arrays)
-        if found is None:
-            found = _scontrol(arrays)
+        if found is None or any(job_id not in found for job_id in ids):
+            # no accounting, or a job it has not heard of yet (slurmctld tells slurmdbd a moment later)
+            found = {**_scontrol(arrays), **(found or {})}
         result = []
         for job_id in ids:
             if job_id not in found:

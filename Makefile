@@ -21,9 +21,11 @@ demo: $(STAMP)
 	$(PY) examples/demo/demo.py
 
 # Real components the suite uses (git-lfs; chromium and its driver for the report and UI tests;
-# slurm-wlm and munge for a one-node Slurm cluster), from Debian when missing and allowed (root with
-# apt, as CI runs); elsewhere the tests that need them skip and say why. Each entry is COMMAND:PACKAGE.
-SYSTEM_DEPS := git-lfs:git-lfs chromium:chromium chromedriver:chromium-driver slurmctld:slurm-wlm munged:munge
+# slurm-wlm and munge for a one-node Slurm cluster, slurmdbd and mariadb-server for its accounting),
+# from Debian when missing and allowed (root with apt, as CI runs); elsewhere the tests that need
+# them skip and say why. Each entry is COMMAND:PACKAGE.
+SYSTEM_DEPS := git-lfs:git-lfs chromium:chromium chromedriver:chromium-driver slurmctld:slurm-wlm munged:munge \
+	slurmdbd:slurmdbd mariadbd:mariadb-server
 APT_INSTALL := apt-get -o DPkg::Lock::Timeout=600 install -y -q
 system-deps:
 	@for dep in $(SYSTEM_DEPS); do command=$${dep%%:*}; package=$${dep#*:}; \

@@ -12,13 +12,14 @@ from .options import quiet_option, repo_of
 SLURM_OPTIONS = ("partition", "time", "gpus", "cpus", "mem", "account")
 
 
-def _slurm_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
+def _slurm_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str | bool]:
+    pairs: dict[str, str | bool] = {}
     for text in values:
         key, sep, value = text.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise click.BadParameter(f"{text!r}: write KEY=VALUE, an sbatch option and its value, e.g. qos=high")
-        pairs[key.strip()] = value.strip()
+        if not key.strip() or (sep and not value.strip()):
+            raise click.BadParameter(f"{text!r}: write KEY=VALUE, an sbatch option and its value, e.g. qos=high, "
+                                     "or KEY alone for an option without one, e.g. no-requeue")
+        pairs[key.strip()] = value.strip() if sep else True  # sbatch's flags: --no-requeue, --exclusive
     return pairs
 
 
@@ -36,8 +37,9 @@ def cluster_options(command):
         click.option("--cpus", type=click.IntRange(min=1), help="CPUs for each run (--on slurm)."),
         click.option("--mem", metavar="SIZE", help="Memory for each run, e.g. 16G (--on slurm)."),
         click.option("--account", metavar="NAME", help="Slurm account to charge (--on slurm)."),
-        click.option("--slurm", "slurm_extra", multiple=True, metavar="KEY=VALUE", callback=_slurm_pairs,
-                     help="Any other sbatch option, e.g. --slurm qos=high (--on slurm). Repeatable."),
+        click.option("--slurm", "slurm_extra", multiple=True, metavar="KEY[=VALUE]", callback=_slurm_pairs,
+                     help="Any other sbatch option, e.g. --slurm qos=high, --slurm no-requeue (--on slurm). "
+                     "Repeatable."),
         click.option("--gpus-per-run", type=click.IntRange(min=1), metavar="N",
                      help="Give each local run N GPUs of its own (CUDA_VISIBLE_DEVICES); no two runs share one."),
     ]

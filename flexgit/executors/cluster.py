@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Sequence
 
 from .._context import open_store
+from ..project.checkpoints import REPO_ENV, ROOT_ENV
 from ..project.history import ENV as HISTORY_ENV
 from ..project.sweepdir import SweepDir, shared_dir, sweeps_in
 from ..storage.run import utc_now
@@ -75,8 +76,10 @@ def launch(sweep: Any, executor: Executor, parallel: int) -> SweepDir:
             with sweep.git_lock:
                 trees.append(sweep._prepare(checkout, point))
             name = sweep.names[index]
+            # as a local run's command has it: flexgit.log and flexgit.checkpoint find their run from it
             jobs.append(Job(index, name, checkout, checkout / sweep.subdir, tuple(sweep.command),
-                            {"FLEXGIT_RUN": name, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl")}))
+                            {"FLEXGIT_RUN": name, HISTORY_ENV: str(checkout / ".flexgit-history.jsonl"),
+                             REPO_ENV: str(git.workdir), ROOT_ENV: str(checkout)}))
         manifest["trees"] = trees
         sweepdir.write_manifest(manifest)
         manifest["handle"] = executor.submit(jobs, parallel, sweepdir.engine_dir, f"flexgit-{sweep.group}")

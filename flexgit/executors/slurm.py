@@ -1,10 +1,11 @@
 """Slurm through submitit: a sweep is one job array; its states are read from Slurm itself.
 
 States: `sacct` where the cluster keeps accounting (slurmdbd, as clusters in service do: it knows a
-job for as long as the database does), else `scontrol show job`, which knows a job while
-slurmctld keeps it (`MinJobAge`, 300 s by default; raise it on a cluster without accounting, or
-collect within that time). submitit's own job watcher reads `sacct` alone, so flexgit does not use
-it: without accounting every state would read UNKNOWN.
+job for as long as the database does; a job it has not heard of yet is asked of slurmctld), else
+`scontrol show job`, which knows a job while slurmctld keeps it (`MinJobAge`, 300 s by default;
+raise it on a cluster without accounting, or collect within that time). submitit's own job
+watcher reads `sacct` alone, so flexgit does not use it: without accounting every state would
+read UNKNOWN.
 
 Signals: jobs start without `srun` (submitit's `use_srun=False`), so the `--signal=USR2@90` that
 submitit always asks for reaches no process, and the job process ignores USR2 besides: submitit
@@ -89,8 +90,9 @@ class SlurmExecutor(Executor):
         ids = list(handle["jobs"])
         arrays = sorted({job_id.split("_")[0] for job_id in ids})
         found = _sacct(arrays)
-        if found is None:
-            found = _scontrol(arrays)
+        if found is None or any(job_id not in found for job_id in ids):
+            # no accounting, or a job it has not heard of yet (slurmctld tells slurmdbd a moment later)
+            found = {**_scontrol(arrays), **(found or {})}
         result = []
         for job_id in ids:
             if job_id not in found:
@@ -136,7 +138,7 @@ def parameters(options: Mapping[str, Any]) -> dict[str, Any]:
     """submitit's parameters from flexgit's options (`--partition`, ..., `--slurm KEY=VALUE` as `extra`),
     checked, so that a typo is one clear error before anything is submitted."""
     result: dict[str, Any] = {"time": None}  # no limit of flexgit's own: the partition's default applies
-    extra: dict[str, str] = {}
+    extra: dict[str, str | bool] = {}
     for key in ("partition", "account"):
         if options.get(key):
             result[key] = _text(options[key], f"--{key}")
@@ -164,6 +166,10 @@ def parameters(options: Mapping[str, Any]) -> dict[str, Any]:
             raise InputError(f"--slurm {key!r}: write an sbatch option without dashes, e.g. --slurm qos=high")
         if flag.replace("_", "-") in RESERVED:
             raise InputError(f"--slurm {flag}: flexgit sets this sbatch option itself")
+        if isinstance(value, bool):  # an option without a value (`--slurm no-requeue`, `exclusive = true`)
+            if value:
+                extra[flag.replace("_", "-")] = True  # submitit writes `#SBATCH --no-requeue`
+            continue
         extra[flag.replace("_", "-")] = _text(value, f"--slurm {flag}")
     if extra:
         result["additional_parameters"] = extra

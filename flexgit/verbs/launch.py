@@ -363,6 +363,9 @@ class Sweep:
         params = merge_sources([checkout / f for f in self.settings.config if (checkout / f).is_file()], None, "config")
         meta: dict[str, Any] = {"run_command": " ".join(self.command), "exit_code": outcome.exit_code,
                                 "duration_s": duration, **self.left_meta, **outcome.meta}
+        # a job the engine ended before its command did (node failure, cancelled while pending) has no exit
+        # code, and may have no duration: a value of meta is never None, or no reader takes the run
+        meta = {key: value for key, value in meta.items() if value is not None}
         try:  # a failed command may leave no results, or broken ones: it is recorded all the same
             metrics = merge_sources([checkout / f for f in self.settings.results if (checkout / f).is_file()],
                                     None, "results")

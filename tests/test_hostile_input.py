@@ -258,3 +258,22 @@ def test_api_meta_cannot_set_flexgits_own_keys(repo, key):
         flexgit.record(name="m", meta={key: "mine", "purpose": "x"}, repo=repo)
     assert repo_state(repo) == before
     assert flexgit.record(name="m", meta={"purpose": "x"}, repo=repo).meta["purpose"] == "x"
+
+
+def test_the_store_refuses_a_row_its_readers_would_skip(repo):
+    """Whatever path a run takes to the store (a null left by a job killed outright, a value of no
+    storable shape), it is refused before anything is written, never recorded and then skipped."""
+    from flexgit._context import branch_ref, open_store
+    from flexgit.errors import InputError
+    from flexgit.storage.run import Run
+
+    flexgit.init(repo=repo)
+    store = open_store(repo)
+    tree = store.repo.update_tree(None, {"a.txt": store.repo.write_blob(b"a\n")})
+    before = repo_state(repo)
+    for meta in ({"exit_code": None}, {"deep": {"a": {"b": 1}}}):
+        run = Run(name="killed", meta=meta, date="2026-01-01T00:00:00Z", time="2026-01-01T00:00:00.000000Z")
+        with pytest.raises(InputError, match="cannot be recorded: its row"):
+            store.write([run], [tree], branch_ref(None), [{}])
+    assert repo_state(repo) == before
+    assert flexgit.list_runs(repo=repo) == []

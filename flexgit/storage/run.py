@@ -162,7 +162,7 @@ def note_row(data: bytes, problems: list[str] | None = None) -> dict[str, Any] |
     `problems`), never the whole note. The name and branch come from the first full row and
     change only through `rename` lines: a later line cannot take a run's identity.
     """
-    latest = _latest_time()
+    latest = latest_time()
     lines = [line for line in (_parse_line(raw, latest, problems) for raw in data.splitlines()) if line is not None]
     # The full row first among equal times, so an update at the same instant still applies.
     lines.sort(key=lambda line: (line["t"], "name" not in line))
@@ -212,7 +212,7 @@ def rows_from_notes(notes: Iterable[tuple[str, bytes]],
         parsed = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
     except (ValueError, RecursionError):  # some note is not JSON: read them one by one, skipping the bad ones
         parsed = [_loads(data) for _, data in single]
-    latest = _latest_time()
+    latest = latest_time()
     for (commit_id, raw), row in zip(single, parsed, strict=True):
         problem = line_problem(row, latest)
         if problem is None and "name" in row:
@@ -315,7 +315,7 @@ def _parse_line(raw: bytes, latest: str, problems: list[str] | None) -> dict | N
 FUTURE_SLACK = dt.timedelta(days=1)  # clocks differ; a line written further ahead is not believed
 
 
-def _latest_time() -> str:
+def latest_time() -> str:
     """The latest `t` a line may have: now, plus a day of clock skew."""
     return (dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -56,7 +56,7 @@ from .refs import (
     run_ref,
     trailers,
 )
-from .run import Run, rows_from_notes, update_line
+from .run import Run, latest_time, line_problem, rows_from_notes, update_line
 
 JOURNAL = "write.json"  # in .git/flexgit.d/: the write under way (see the protocol above)
 REWRITE_JOURNAL = "rewrite.json"  # ... and a rewrite (`flexgit gc`, a pull across one) under way
@@ -72,9 +72,14 @@ RUN_CACHE = f"runs-v1.marshal{marshal.version}"
 def check_run(run: Run) -> None:
     """Refuse a run `Store.write` would refuse for its message or its size, before anything is written."""
     check_text(run.message, f"the message of run '{run.name}'")
-    if len(run.to_note_line()) > MAX_NOTE_BYTES:  # every `table` would read it
+    line = run.to_note_line()
+    if len(line) > MAX_NOTE_BYTES:  # every `table` would read it
         raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
                          "keep large values in a file of the snapshot")
+    problem = line_problem(json.loads(line), latest_time())  # what every reader checks: never a run it skips
+    if problem is not None:
+        raise InputError(f"run '{run.name}' cannot be recorded: its row {problem}; "
+                         "give plain values (text, numbers, true/false, lists of them)")
 
 
 class Store:

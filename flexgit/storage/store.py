@@ -76,7 +76,10 @@ def check_run(run: Run) -> None:
     if len(line) > MAX_NOTE_BYTES:  # every `table` would read it
         raise InputError(f"the row of run '{run.name}' is larger than {MAX_NOTE_BYTES >> 20} MB; "
                          "keep large values in a file of the snapshot")
-    problem = line_problem(json.loads(line), latest_time())  # what every reader checks: never a run it skips
+    row = json.loads(line)
+    if not run.name:
+        del row["name"]  # given by the write itself
+    problem = line_problem(row, latest_time())  # what every reader checks: never a run it skips
     if problem is not None:
         raise InputError(f"run '{run.name}' cannot be recorded: its row {problem}; "
                          "give plain values (text, numbers, true/false, lists of them)")

@@ -87,6 +87,11 @@ def test_an_output_that_matches_nothing_is_a_warning_and_the_run_says_so(repo):
     (lambda repo, tmp: (repo / "linked").symlink_to(tmp, target_is_directory=True), "linked/secret.txt"),
     (lambda repo, tmp: None, str(os.path.abspath(os.sep + "etc" + os.sep + "hostname"))),
     (lambda repo, tmp: None, ".git/config"),
+    # names a run's reader never writes back (project/checkpoints.is_clean_path): kept, they would be lost
+    (lambda repo, tmp: (repo / "a\nb.txt").write_text("x"), "a\nb.txt"),
+    (lambda repo, tmp: (repo / "odd\\name.txt").write_text("x"), "odd\\name.txt"),
+    (lambda repo, tmp: [(repo / "out").mkdir(), (repo / "out" / "ok.txt").write_text("x"),
+                        (repo / "out" / "\x1b[31mred").write_text("x")], "out/*"),
 ])
 def test_an_output_outside_the_working_tree_or_a_link_to_outside_is_refused_and_nothing_written(repo, tmp_path, make,
                                                                                                  name):

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .checkpoints import is_clean_path
+
 _MAGIC = ("*", "?", "[")
+# What a run's reader refuses to write back (project/checkpoints.py), so never kept: it would be lost.
+_UNCLEAN = "a name with control characters, a backslash or a .git folder, which no run can give back"
 
 
 @dataclass
@@ -62,7 +66,8 @@ def find_outputs(root: Path, patterns: Iterable[str], base: Path | None = None,
         for path in candidates:
             if any(fnmatch.fnmatchcase(path, g) for g in skipped):
                 continue
-            problem = _problem(root_abs / path, real_root)
+            problem = None if is_clean_path(path) else _UNCLEAN
+            problem = problem or _problem(root_abs / path, real_root)
             if problem:
                 found.refused.append(f"{path} ({problem})")
             else:

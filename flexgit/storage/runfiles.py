@@ -105,7 +105,7 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
     if folder is None or not git.is_tree(folder):
         return []
     files = []
-    for path, blob in git.walk_blobs(folder):
+    for path, blob in git.walk_blobs(folder, files_only=True):  # flexgit keeps files, never links
         if not is_clean_path(path):
             continue  # a name git itself refuses to check out (`..`, `.git`): never a path to write
         size = git.blob_size(blob)
@@ -116,12 +116,12 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
 
 def checkpoints(git: GitRepo, tree: str) -> list[Checkpoint]:
     """The checkpoints the run whose tree is `tree` keeps (from its checkpoints.jsonl)."""
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
     return parse_list(git.read_blob(blob)) if blob else []
 
 
 def history(git: GitRepo, tree: str) -> bytes:
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{HISTORY_FILE}")
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{HISTORY_FILE}")
     return git.read_blob(blob) if blob else b""
 
 
@@ -129,8 +129,9 @@ def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
     """The file `path` of one kind that a run keeps, or None."""
     if not is_clean_path(path.strip("/")):
         return None
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
-    if blob is None or git.is_tree(blob):
+    # a pulled tree may hold a link or a submodule there: not a file the run keeps
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
+    if blob is None:
         return None
     size = git.blob_size(blob)
     pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None

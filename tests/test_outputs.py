@@ -299,3 +299,16 @@ def test_a_pulled_runs_links_and_submodules_under_outputs_are_not_files_it_keeps
     assert done.code == 0, done
     assert (tmp_path / "wt" / "ok.txt").read_text() == "fine"
     assert not os.path.lexists(tmp_path / "wt" / "link") and not os.path.lexists(tmp_path / "wt" / "gitlink")
+
+
+def test_a_small_output_that_reads_as_a_git_lfs_pointer_comes_back_as_it_is(repo, tmp_path):
+    """A project's git-lfs file never fetched is a pointer file in the working tree; kept as a plain
+    blob, it would be read back as the pointer it looks like, and `get` would look for its content."""
+    content = ("version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 12\n").encode()
+    (repo / "weights.bin").write_bytes(content)
+    flexgit.record(name="p", outputs=[repo / "weights.bin"], repo=repo)
+    (kept,) = flexgit.show("p", repo=repo).files
+    assert kept.size == len(content)
+    got = flexgit_in_process(repo, "get", "p", "weights.bin", "-o", str(tmp_path / "back.bin"))
+    assert got.code == 0, got
+    assert (tmp_path / "back.bin").read_bytes() == content

@@ -65,6 +65,10 @@ class Keeper:
         """The blob id of `source`, stored as this keeper stores files."""
         try:
             size = source.stat().st_size
+            if size <= lfs.MAX_POINTER_SIZE and _reads_as_pointer(source):
+                # kept plainly, it would be read back as a pointer to content nobody has: its content
+                # goes to git-lfs's store, whatever its size, so that it comes back as it is
+                return self.git.write_blob(lfs.store_file(self.git, source).to_bytes())
             if self.threshold is None or size < self.threshold:
                 return self.git.write_blob_from_file(source)
             if self._lfs is None:
@@ -79,6 +83,11 @@ class Keeper:
     def keep_found(self, found: Found) -> dict[str, str]:
         """The tree entries (inside `.flexgit/`) of the outputs `found`."""
         return {f"{OUTPUTS_DIR}/{path}": self.keep(source, path) for path, source in found.files.items()}
+
+
+def _reads_as_pointer(source: Path) -> bool:
+    with open(source, "rb") as read:
+        return Pointer.parse(read.read(lfs.MAX_POINTER_SIZE + 1)) is not None
 
 
 def take_checkpoints(git: GitRepo, history: bytes) -> tuple[bytes, dict[str, str], dict[str, int]]:

@@ -202,7 +202,16 @@ def read_bytes(git: GitRepo, run: Run, kept: KeptFile) -> bytes:
     if kept.lfs is None:
         return git.read_blob(kept.blob)
     ensure_content(git, run, [kept])
-    return lfs.object_path(git, kept.lfs.oid).read_bytes()
+    data = lfs.object_path(git, kept.lfs.oid).read_bytes()
+    if hashlib.sha256(data).hexdigest() != kept.lfs.oid:
+        raise _corrupt(git, kept)
+    return data
+
+
+def _corrupt(git: GitRepo, kept: KeptFile) -> FlexgitError:
+    return FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone (its content "
+                        f"does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} and try again: it is "
+                        "fetched anew")
 
 
 def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
@@ -220,9 +229,7 @@ def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
                     digest.update(chunk)
                     write.write(chunk)
             if digest.hexdigest() != kept.lfs.oid:
-                raise FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone "
-                                   f"(its content does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} "
-                                   "and try again: it is fetched anew")
+                raise _corrupt(git, kept)
         os.replace(temp, dest)
     except OSError as exc:
         raise WriteError(f"cannot write '{dest}': {exc.strerror or exc}") from None

@@ -312,3 +312,26 @@ def test_a_small_output_that_reads_as_a_git_lfs_pointer_comes_back_as_it_is(repo
     got = flexgit_in_process(repo, "get", "p", "weights.bin", "-o", str(tmp_path / "back.bin"))
     assert got.code == 0, got
     assert (tmp_path / "back.bin").read_bytes() == content
+
+
+def test_the_cost_of_many_outputs_grows_with_their_number_not_its_square(repo, monkeypatch):
+    """Each output used to become a glob that every new file of the snapshot was matched against:
+    10,000 outputs cost 50 million matches (15 s). Counted, not timed: matches per output stay few."""
+    import fnmatch
+
+    (repo / "many").mkdir()
+    for i in range(2000):
+        (repo / "many" / f"f{i}.txt").write_text(str(i))
+    calls = 0
+    real = fnmatch.fnmatchcase
+
+    def counted(name, pattern):
+        nonlocal calls
+        calls += 1
+        return real(name, pattern)
+
+    monkeypatch.setattr(fnmatch, "fnmatchcase", counted)
+    flexgit.record(name="many", outputs=[repo / "many"], repo=repo)
+    assert len(flexgit.show("many", repo=repo).files) == 2000
+    assert not [path for path in tree(repo, "exp/many") if path.startswith("many/")]  # outputs, not code
+    assert calls < 20 * 2000, calls

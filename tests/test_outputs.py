@@ -13,7 +13,7 @@ import pytest
 
 import flexgit
 from conftest import flexgit as cli
-from conftest import flexgit_in_process, git, repo_state
+from conftest import flexgit_in_process, git, pulled_run, repo_state
 from flexgit.errors import InputError
 
 TRAIN = """\
@@ -247,43 +247,6 @@ def test_an_interrupted_run_keeps_the_outputs_written_so_far(repo, tmp_path):
     assert run.run.status == "interrupted" and run.run.meta["outputs_missing"] == ["model.pkl"]
     assert [f.path for f in run.files] == ["partial.txt"]
     assert git(repo, "show", "exp/cut:.flexgit/outputs/partial.txt") == "epoch 1"
-
-
-def pulled_run(tmp_path, outputs: list[tuple[str, str, bytes | str, str]], files: dict[str, bytes] | None = None):
-    """A clone that pulled run 'hostile', whose `.flexgit/outputs/` a collaborator built with plain git:
-    `outputs` as (mode, type, content or object id, name) entries; `files`: more blobs inside `.flexgit/`."""
-    from conftest import make_repo
-
-    from flexgit._context import open_store
-    from flexgit.storage.refs import BranchRef
-    from flexgit.storage.run import Run
-
-    remote = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    attacker = make_repo(tmp_path / "attacker")
-    git(attacker, "remote", "add", "origin", str(remote))
-    git(attacker, "push", "-q", "origin", "main")
-
-    def plumbing(*args: str, data: bytes) -> str:
-        return subprocess.run(["git", *args], cwd=attacker, input=data, capture_output=True, check=True
-                              ).stdout.decode().strip()
-
-    entries = b""
-    for mode, kind, content, name in outputs:
-        oid = plumbing("hash-object", "-w", "--stdin", data=content) if isinstance(content, bytes) else content
-        entries += f"{mode} {kind} {oid}\t".encode() + name.encode() + b"\0"
-    extra = {"outputs": plumbing("mktree", "-z", "--missing", data=entries)}
-    for path, content in (files or {}).items():
-        extra[path] = plumbing("hash-object", "-w", "--stdin", data=content)
-    store = open_store(attacker)
-    code = git(attacker, "rev-parse", "HEAD^{tree}").strip()
-    store.write([Run(name="hostile", date="2026-01-02T03:04:05Z", time="2026-01-02T03:04:05.000000+00:00")],
-                [code], BranchRef.parse("experiments"), [extra])
-    assert cli(attacker, "push").code == 0
-    victim = tmp_path / "victim"
-    git(tmp_path, "clone", "-q", str(remote), str(victim))
-    assert cli(victim, "pull").code == 0
-    return victim
 
 
 def test_a_pulled_runs_links_and_submodules_under_outputs_are_not_files_it_keeps(tmp_path):

@@ -131,3 +131,49 @@ def test_disable_restores_plain_fits(project):
     LogisticRegression().fit(X, y)
     assert runs(project) == {}
     assert "flexgit" not in LogisticRegression.fit.__code__.co_filename
+
+
+class SecretParams(ClassifierMixin, BaseEstimator):
+    """An estimator whose get_params raises (a third-party one that breaks scikit-learn's convention)."""
+
+    def get_params(self, deep=True):
+        raise RuntimeError("params are computed lazily")
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_what_flexgit_cannot_do_inside_a_fit_is_a_warning_and_the_fit_goes_on(project):
+    X, y = data()
+    with pytest.warns(RuntimeWarning, match=r"could not read the params of SecretParams \(RuntimeError: params"):
+        fitted = SecretParams().fit(X, y)
+    assert list(fitted.classes_) == [0, 1, 2]
+    (run,) = runs(project).values()
+    assert run.status == "ok" and run.params == {} and "training_score" in run.metrics
+    (project / ".flexgit.toml").write_text("outputs = [\n")  # no record can read the settings now
+    with pytest.warns(RuntimeWarning, match=r"could not record this training \(InputError: settings file"):
+        model = LogisticRegression(max_iter=500).fit(X, y)
+    assert model.score(X, y) > 0.5
+
+
+class Weighted(ClassifierMixin, BaseEstimator):
+    def __init__(self, weights=None, table=None):
+        self.weights, self.table = weights, table
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+
+def test_data_given_as_a_param_is_described_not_kept_whole(project):
+    X, y = data()
+    Weighted(weights=list(range(100_000)), table=np.arange(1_000_000)).fit(X, y)
+    Weighted(weights=[0.5, 0.25]).fit(X, y)
+    large, small = sorted(runs(project).values(), key=lambda run: run.date + run.time)
+    assert isinstance(large.params["weights"], str) and len(large.params["weights"]) <= 200
+    assert isinstance(large.params["table"], str) and len(large.params["table"]) <= 200
+    assert small.params["weights"] == [0.5, 0.25]

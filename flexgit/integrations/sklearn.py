@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..storage.run import Run
-from ._runs import Training, params_of, require, value_of
+from ._runs import Training, never_stops_training, params_of, require, value_of
 from .notebook import record
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
@@ -124,14 +124,21 @@ def _recording(original: Callable) -> Callable:
         if not _busy.acquire(blocking=False):
             return original(self, *args, **kwargs)  # inside another fit: part of it
         try:
-            training = Training(repo=_settings.get("repo"), branch=_settings.get("branch"),
-                                message=f"fit {_title(self)}",
-                                meta={"framework": _framework(), "estimator": type(self).__qualname__})
-            training.params = params_of({k: _plain(v) for k, v in self.get_params(deep=True).items()})
+            training = None
+            with never_stops_training("record this fit"):  # the fit goes on without a run
+                training = Training(repo=_settings.get("repo"), branch=_settings.get("branch"),
+                                    message=f"fit {_title(self)}",
+                                    meta={"framework": _framework(), "estimator": type(self).__qualname__})
+            if training is None:
+                return original(self, *args, **kwargs)
+            with never_stops_training(f"read the params of {type(self).__name__}"):
+                training.params = params_of({k: _plain(v) for k, v in self.get_params(deep=True).items()})
             with training:
                 result = original(self, *args, **kwargs)
-                _summarise(training, self, args, kwargs)
-            _last.append(training.run)
+                with never_stops_training("record this fit"):
+                    _summarise(training, self, args, kwargs)
+            if training.run is not None:
+                _last.append(training.run)
             return result
         finally:
             _busy.release()
@@ -157,7 +164,7 @@ def _summarise(training: Training, estimator: Any, args: tuple, kwargs: dict) ->
         if _settings.get("models"):
             _keep_model(training, estimator, Path(folder) / MODEL_FILE)
         run = training.finish("ok")
-    if search and _settings.get("candidates"):
+    if search and _settings.get("candidates") and run is not None:
         _record_candidates(estimator, run)
 
 

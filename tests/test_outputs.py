@@ -92,6 +92,7 @@ def test_an_output_that_matches_nothing_is_a_warning_and_the_run_says_so(repo):
     (lambda repo, tmp: (repo / "odd\\name.txt").write_text("x"), "odd\\name.txt"),
     (lambda repo, tmp: [(repo / "out").mkdir(), (repo / "out" / "ok.txt").write_text("x"),
                         (repo / "out" / "\x1b[31mred").write_text("x")], "out/*"),
+    (lambda repo, tmp: os.mkfifo(repo / "pipe"), "pipe"),  # named outright: not a file, not a missing one
 ])
 def test_an_output_outside_the_working_tree_or_a_link_to_outside_is_refused_and_nothing_written(repo, tmp_path, make,
                                                                                                  name):

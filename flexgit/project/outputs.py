@@ -81,11 +81,9 @@ def find_outputs(root: Path, patterns: Iterable[str], base: Path | None = None,
 def _named(root: Path, relative: str) -> list[str]:
     """The file `relative` names, or every file below the folder it names (links not followed)."""
     full = root / relative
-    if full.is_symlink() or full.is_file():
-        return [relative]
-    if full.is_dir():
+    if full.is_dir() and not full.is_symlink():
         return sorted(_walk(root, relative))
-    return []
+    return [relative] if os.path.lexists(full) else []  # a FIFO, a socket: refused as what it is, not missing
 
 
 def _matching(root: Path, pattern: str) -> list[str]:

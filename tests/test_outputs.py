@@ -126,6 +126,9 @@ def test_get_writes_an_output_or_an_artifact_and_never_replaces_a_different_file
                            "('flexgit show r' lists them)\n")
     both = flexgit_in_process(repo, "get", "r", "model.pkl", "--checkpoint", "last")
     assert both.code == 2
+    under_a_file = flexgit_in_process(repo, "get", "r", "model.pkl", "-o", str(tmp_path / "other" / "model.pkl"))
+    assert under_a_file.code == 1 and under_a_file.err == (
+        f"Error: cannot write '{tmp_path / 'other' / 'model.pkl'}': File exists ('{tmp_path / 'other'}')\n")
 
 
 def test_flexgit_run_collects_outputs_from_its_checkout_also_when_the_command_fails(repo, tmp_path):

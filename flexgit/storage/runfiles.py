@@ -217,7 +217,10 @@ def _corrupt(git: GitRepo, kept: KeptFile) -> FlexgitError:
 def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
     """Write the content of `kept` (already in this clone) to `dest`: into a temporary file beside it,
     renamed into place, so `dest` is never half-written. git-lfs content is checked against its oid."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder must be, a read-only place
+        raise WriteError(f"cannot write '{dest}': {exc.strerror or exc} ('{exc.filename or dest.parent}')") from None
     temp = dest.with_name(f".{dest.name}.flexgit-{os.getpid()}")
     try:
         if kept.lfs is None:

@@ -23,7 +23,7 @@ from .project.datafiles import DIGEST_CACHE, fingerprints
 from .project.files import write_atomic
 from .project.history import ENV as HISTORY_ENV
 from .project.history import PENDING, SET_ASIDE, flush, process_id, span, split_pending, summarize
-from .project.outputs import Found, find_outputs, literal
+from .project.outputs import Found, find_outputs
 from .project.settings import Settings, load_settings
 from .project.sources import merge_sources
 from .project.values import check_text, flatten, is_safe_text
@@ -207,7 +207,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
         if not path.is_file():
             raise InputError(f"artifact '{path}' is not a file; pass the path of a file to keep with the run")
     found = named_outputs(git.workdir, settings, outputs)
-    tree, left_out, _ = snapshot(git, replace(settings, outputs=settings.outputs + tuple(map(literal, found.files))))
+    tree, left_out, _ = snapshot(git, settings, skip=found.files)
     extra_meta.update(left_out)  # listed in the run; the CLI warns
     keeper = Keeper(git, settings.lfs_threshold)
     files = {f"{ARTIFACTS_DIR}/{key}": keeper.keep(path, f"artifact {key}") for key, path in kept.items()}
@@ -306,13 +306,13 @@ def _settle_pending(pending: Path, read: bytes, set_aside: bytes, set_aside_path
         pending.unlink(missing_ok=True)
 
 
-def snapshot(git: GitRepo, settings: Settings) -> tuple[str, dict[str, Any], list[str]]:
+def snapshot(git: GitRepo, settings: Settings, skip: Iterable[str] = ()) -> tuple[str, dict[str, Any], list[str]]:
     """The tree of the working tree by the project's settings; the meta that says what it left out
     (`left_out` for size, `secrets_left_out`, `nested_repos`), which tracked files in it look like
     secrets (`secrets_tracked`: already in the user's history, so only reported) and how many
     files outside a sparse checkout it holds as committed (`outside_sparse`); and every path it
     left out, for whatever reason (include, exclude, size, secrets, a repository of its own)."""
-    rules = settings.snapshot_filter()
+    rules = settings.snapshot_filter(skip)
     taken = git.snapshot_tree(rules.keep)
     tracked = [path for path in git.files_matching(taken.tree, rules.pathspecs()) if settings.is_secret(path)]
     found = {"left_out": rules.too_large, "secrets_left_out": sorted(rules.secrets), "secrets_tracked": tracked}

@@ -132,3 +132,39 @@ def repo_state(path: Path) -> dict:
         "status": "" if bare else git(path, "status", "--porcelain=v1", "--untracked-files=all", "--ignored"),
         "objects": git(path, "count-objects", "-v"),
     }
+
+
+def pulled_run(tmp_path, outputs: list[tuple[str, str, bytes | str, str]], files: dict[str, bytes] | None = None):
+    """A clone that pulled run 'hostile', whose `.flexgit/outputs/` a collaborator built with plain git:
+    `outputs` as (mode, type, content or object id, name) entries; `files`: more blobs inside `.flexgit/`."""
+    from flexgit._context import open_store
+    from flexgit.storage.refs import BranchRef
+    from flexgit.storage.run import Run
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    attacker = make_repo(tmp_path / "attacker")
+    git(attacker, "remote", "add", "origin", str(remote))
+    git(attacker, "push", "-q", "origin", "main")
+
+    def plumbing(*args: str, data: bytes) -> str:
+        return subprocess.run(["git", *args], cwd=attacker, input=data, capture_output=True, check=True
+                              ).stdout.decode().strip()
+
+    entries = b""
+    for mode, kind, content, name in outputs:
+        oid = plumbing("hash-object", "-w", "--stdin", data=content) if isinstance(content, bytes) else content
+        entries += f"{mode} {kind} {oid}\t".encode() + name.encode() + b"\0"
+    extra = {"outputs": plumbing("mktree", "-z", "--missing", data=entries)}
+    for path, content in (files or {}).items():
+        extra[path] = plumbing("hash-object", "-w", "--stdin", data=content)
+    store = open_store(attacker)
+    code = git(attacker, "rev-parse", "HEAD^{tree}").strip()
+    store.write([Run(name="hostile", date="2026-01-02T03:04:05Z", time="2026-01-02T03:04:05.000000+00:00")],
+                [code], BranchRef.parse("experiments"), [extra])
+    assert flexgit(attacker, "push").code == 0
+    victim = tmp_path / "victim"
+    git(tmp_path, "clone", "-q", str(remote), str(victim))
+    assert flexgit(victim, "pull").code == 0
+    return victim
+

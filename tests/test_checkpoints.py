@@ -12,7 +12,7 @@ import pytest
 
 import flexgit
 from conftest import flexgit as cli
-from conftest import flexgit_in_process, git
+from conftest import flexgit_in_process, git, pulled_run
 from flexgit.errors import InputError
 from flexgit.project.checkpoints import Checkpoint, choose
 
@@ -173,3 +173,24 @@ def test_checkpoints_in_an_ignored_folder_of_the_working_tree_are_kept_and_resum
     assert resumed.code == 0 and resumed.out == "start 3\n", resumed
     assert (repo / "checkpoints" / "ckpt.pt").read_text() == mine  # the resumed run had its own folder
     assert [c.step for c in flexgit.show("again", repo=repo).checkpoints] == [3, 4, 5]
+
+
+def test_a_pulled_runs_history_and_checkpoint_list_of_any_shape_never_break_show_get_or_plot(tmp_path):
+    """Lines nested past Python's stack, integers past a float's range, a `finish` of another shape:
+    a pulled run's files are input, each bad line skipped, never an internal error."""
+    deep = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    history = (deep + b'{"step": 1' + b"0" * 400 + b', "metrics": {"loss": 1' + b"0" * 400 + b'}}\n'
+               b'{"step": 2, "metrics": {"loss": 0.5}}\n{"finish": {"min": 5}}\n{"finish": [1]}\n')
+    listed = (deep + b'{"step": 1, "path": "a.pt", "file": "1/a.pt", "metrics": {"loss": 1' + b"0" * 400 + b'}}\n'
+              b'{"step": 2, "path": "a.pt", "file": "2/a.pt", "metrics": {"loss": 0.25}}\n')
+    victim = pulled_run(tmp_path, [("100644", "blob", b"fine", "ok.txt")],
+                        files={"history.jsonl": history, "checkpoints.jsonl": listed, "checkpoints/1/a.pt": b"one",
+                               "checkpoints/2/a.pt": b"two"})
+    shown = cli(victim, "show", "hostile")
+    assert shown.code == 0 and "step 2" in shown.out, shown
+    best = cli(victim, "get", "hostile", "--checkpoint", "best", "-o", str(tmp_path / "best.pt"))
+    assert best.code == 0, best
+    assert (tmp_path / "best.pt").read_bytes() == b"two"
+    pytest.importorskip("matplotlib")
+    plot = cli(victim, "plot", "loss", "--runs", "hostile", "-o", str(tmp_path / "loss.png"))
+    assert plot.code == 0, plot

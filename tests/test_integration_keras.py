@@ -102,3 +102,26 @@ def test_a_script_that_dies_in_fit_leaves_a_run(tmp_path, error, status):
     assert done.returncode != 0
     (run,) = flexgit.list_runs(repo=repo)
     assert run.status == status and run.meta["history_steps"] == 2, done.stderr
+
+
+class Opaque(keras.layers.Layer):
+    """A custom layer whose get_config fails, as Keras's does for a layer with arguments it cannot name."""
+
+    def call(self, inputs):
+        return inputs
+
+    def get_config(self):
+        raise TypeError("Opaque.__init__() has arguments get_config cannot serialise")
+
+
+def test_a_model_flexgit_cannot_summarise_still_trains_and_is_recorded_with_a_warning(tmp_path):
+    repo = make_repo(tmp_path / "project")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), Opaque(), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data()
+    with pytest.warns(RuntimeWarning, match=r"could not keep a summary of the model as params \(TypeError"):
+        history = model.fit(x, y, epochs=2, verbose=0, callbacks=[FlexgitCallback(repo=repo)])
+    assert len(history.history["loss"]) == 2
+    (run,) = flexgit.list_runs(repo=repo)
+    assert run.status == "ok" and run.meta["history_steps"] == 2

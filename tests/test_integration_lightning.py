@@ -96,3 +96,26 @@ def test_a_taken_name_is_refused_before_training(repo):
     flexgit.record(name="taken", repo=repo)
     with pytest.raises(flexgit.FlexgitError, match="exists"):
         FlexgitLogger(repo=repo, name="taken")
+
+
+def test_a_name_taken_while_training_never_stops_it_and_the_run_gets_another_name(repo):
+    """Two trainings given one name (two scripts started alike): the first records it; the second,
+    days later, must end as Lightning ends it, its run recorded under a generated name, with a warning."""
+    first, second = FlexgitLogger(repo=repo, name="same"), FlexgitLogger(repo=repo, name="same")
+    assert first.version != second.version  # made in the same second: each its own checkpoint folder
+    trainer(repo, first)[0].fit(Tiny(), loader(), loader())
+    fit, checkpoints = trainer(repo, second)
+    with pytest.warns(RuntimeWarning, match="run name 'same' was taken while this training ran; it is recorded as"):
+        fit.fit(Tiny(lr=0.2), loader(), loader())
+    assert first.run.name == "same" and second.run.name != "same" and second.run.status == "ok"
+    assert second.run.params["lr"] == 0.2
+    assert checkpoints.best_model_path.startswith(str(repo / "logs" / "flexgit" / second.version))
+
+
+def test_a_flexgit_failure_inside_a_hook_is_a_warning_and_training_goes_on(repo):
+    logger = FlexgitLogger(repo=repo)
+    (repo / ".flexgit.toml").write_text("outputs = [\n")  # broken while it trains: no record can read it
+    fit, _ = trainer(repo, logger)
+    with pytest.warns(RuntimeWarning, match=r"flexgit could not record this training \(InputError: settings file"):
+        fit.fit(Tiny(), loader(), loader())
+    assert fit.state.finished and logger.run is None

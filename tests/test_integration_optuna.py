@@ -75,3 +75,26 @@ def test_a_trial_whose_error_optuna_raises_is_recorded_by_record_trials(tmp_path
     assert runs["crash-1"].status == "failed" and runs["crash-1"].params["x"] == study.trials[1].params["x"]
     assert callback.record_trials(study) == []  # nothing twice
     assert FlexgitCallback(repo=repo, metric_names="loss").record_trials(study) == []  # nor from a new callback
+
+
+def test_two_studies_of_one_name_through_one_callback_each_keep_every_trial(tmp_path):
+    """Their trials are numbered alike: the second study's used to be taken for the first's, and dropped."""
+    repo = make_repo(tmp_path / "project")
+    callback = FlexgitCallback(repo=repo)
+    for jobs in (2, 1):  # trials of the first study end in two threads
+        study = optuna.create_study(study_name="again", sampler=optuna.samplers.RandomSampler(seed=jobs))
+        study.optimize(lambda trial: trial.suggest_categorical("choice", [None, 1, "a", 2.5]) and 1.0,
+                       n_trials=4, n_jobs=jobs, callbacks=[callback])
+    runs = [run for run in flexgit.list_runs(repo=repo) if run.group == "again"]
+    assert len(runs) == 8 and len(callback.runs) == 8
+    assert sorted(run.meta["trial"] for run in runs) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert {run.params["choice"] for run in runs} <= {"None", 1, "a", 2.5}
+
+
+def test_a_trial_flexgit_cannot_record_is_a_warning_and_the_study_goes_on(tmp_path):
+    repo = make_repo(tmp_path / "project")
+    (repo / ".flexgit.toml").write_text("outputs = [\n")
+    study = optuna.create_study(study_name="broken")
+    with pytest.warns(RuntimeWarning, match=r"flexgit could not record trial 0 \(InputError: settings file"):
+        study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=3, callbacks=[FlexgitCallback(repo=repo)])
+    assert len(study.trials) == 3 and all(t.state.name == "COMPLETE" for t in study.trials)

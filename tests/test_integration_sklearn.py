@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +135,88 @@ def test_disable_restores_plain_fits(project):
     LogisticRegression().fit(X, y)
     assert runs(project) == {}
     assert "flexgit" not in LogisticRegression.fit.__code__.co_filename
+
+
+class SecretParams(ClassifierMixin, BaseEstimator):
+    """An estimator whose get_params raises (a third-party one that breaks scikit-learn's convention)."""
+
+    def get_params(self, deep=True):
+        raise RuntimeError("params are computed lazily")
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def test_what_flexgit_cannot_do_inside_a_fit_is_a_warning_and_the_fit_goes_on(project):
+    X, y = data()
+    with pytest.warns(RuntimeWarning, match=r"could not read the params of SecretParams \(RuntimeError: params"):
+        fitted = SecretParams().fit(X, y)
+    assert list(fitted.classes_) == [0, 1, 2]
+    (run,) = runs(project).values()
+    assert run.status == "ok" and run.params == {} and "training_score" in run.metrics
+    (project / ".flexgit.toml").write_text("outputs = [\n")  # no record can read the settings now
+    with pytest.warns(RuntimeWarning, match=r"could not record this training \(InputError: settings file"):
+        model = LogisticRegression(max_iter=500).fit(X, y)
+    assert model.score(X, y) > 0.5
+
+
+class Weighted(ClassifierMixin, BaseEstimator):
+    def __init__(self, weights=None, table=None):
+        self.weights, self.table = weights, table
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+
+def test_data_given_as_a_param_is_described_not_kept_whole(project):
+    X, y = data()
+    Weighted(weights=list(range(100_000)), table=np.arange(1_000_000)).fit(X, y)
+    Weighted(weights=[0.5, 0.25]).fit(X, y)
+    large, small = sorted(runs(project).values(), key=lambda run: run.date + run.time)
+    assert isinstance(large.params["weights"], str) and len(large.params["weights"]) <= 200
+    assert isinstance(large.params["table"], str) and len(large.params["table"]) <= 200
+    assert small.params["weights"] == [0.5, 0.25]
+
+
+SCRIPT = """
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GridSearchCV
+from flexgit.integrations import sklearn as flexgit_sklearn
+
+flexgit_sklearn.autolog()
+
+
+class Mine(ClassifierMixin, BaseEstimator):  # defined in __main__: joblib's workers get it pickled by value
+    def __init__(self, c=1):
+        self.c = c
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+if __name__ == "__main__":
+    X = np.random.default_rng(0).random((40, 3))
+    GridSearchCV(Mine(), {"c": [1, 2, 3]}, n_jobs=2, cv=2).fit(X, (X[:, 0] > 0.5).astype(int))
+"""
+
+
+def test_a_parallel_search_of_a_scripts_own_estimator_runs_and_its_workers_record_nothing(tmp_path):
+    repo = make_repo(tmp_path / "script")
+    (repo / "search.py").write_text(SCRIPT)
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "search.py"], cwd=repo, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = runs(repo)
+    (search,) = [run for run in found.values() if not run.group]
+    assert search.status == "ok" and sorted(found) == sorted([search.name] + [f"{search.name}-{i}" for i in (1, 2, 3)])

@@ -79,3 +79,13 @@ def test_a_failing_training_step_leaves_a_failed_run(tmp_path):
     assert run.status == "failed" and run.params["learning_rate"] == 0.01
     assert run.meta["history_steps"] >= 4 and "eval_loss" in run.metrics  # the first epoch's steps and evaluation
     assert_same_shape(repo, run.name, status="failed")
+
+
+def test_a_name_taken_while_training_never_stops_it_and_the_run_gets_another_name(tmp_path):
+    repo = make_repo(tmp_path / "project")
+    callback = FlexgitCallback(repo=repo, name="bert")
+    flexgit.record(name="bert", repo=repo)  # another script, started alike, ended first
+    hf = trainer(tmp_path, callback, Tokens())
+    with pytest.warns(RuntimeWarning, match="run name 'bert' was taken while this training ran; it is recorded as"):
+        hf.train()
+    assert callback.run.name != "bert" and callback.run.status == "ok" and "loss" in callback.run.metrics

@@ -149,3 +149,19 @@ def test_without_git_lfs_large_files_are_plain_blobs_with_one_warning_saying_how
     assert flexgit.show("plain", repo=repo).run.meta["not_in_lfs"] == ["a.bin", "b.bin"]
     back = cli(repo, "get", "plain", "a.bin", "-o", str(tmp_path / "a.bin"), env=env)
     assert back.code == 0 and (tmp_path / "a.bin").read_bytes() == (repo / "a.bin").read_bytes()
+
+
+def test_a_damaged_object_in_the_local_store_is_never_served_and_a_new_record_repairs_it(repo):
+    from flexgit.errors import FlexgitError
+
+    (repo / ".flexgit.toml").write_text('lfs_threshold = "10KB"\n')
+    content = os.urandom(20 * 1024)
+    (repo / "model.bin").write_bytes(content)
+    flexgit.record(name="first", artifacts={"model": repo / "model.bin"}, repo=repo)
+    (stored,) = [p for p in (repo / ".git" / "lfs" / "objects").rglob("*") if p.is_file()]
+    stored.write_bytes(b"\0" * len(content))  # same size, other bytes: a disk's damage, a partial copy
+    with pytest.raises(FlexgitError, match="is corrupt in this clone"):
+        flexgit.artifact("first", "model", repo=repo)
+    flexgit.record(name="second", artifacts={"model": repo / "model.bin"}, repo=repo)  # the same content again
+    assert flexgit.artifact("second", "model", repo=repo) == content
+    assert flexgit.artifact("first", "model", repo=repo) == content

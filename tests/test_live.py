@@ -144,6 +144,7 @@ def test_states_that_cannot_be_trusted_are_skipped_or_judged_by_what_can_be_chec
                                      "started": hours_ago, "updated": hours_ago}).encode(),
         "forgotten": json.dumps({"v": 1, "pid": 2 ** 22 + 1, "name": "forgotten", "host": live.HOST,
                                  "started": week_ago, "updated": week_ago}).encode(),
+        "deep": b'{"v": 1, "pid": 1, "metrics": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     }
     for name, data in states.items():
         (folder / f"{name}.json").write_bytes(data)
@@ -173,3 +174,18 @@ def test_a_killed_flexgit_run_leaves_a_lost_run(repo, tmp_path):
     proc.wait(timeout=60)
     assert wait_for(lambda: [row["status"] for row in running(repo) if row["status"] == "lost"]) == ["lost"]
     assert running(repo)[0]["name"] == "doomed"
+
+
+def test_a_live_state_prints_no_terminal_escapes(repo):
+    """Any process of the machine writes these files (a script's command line is in them): the table
+    shows their text with its control characters escaped, never sent to the terminal."""
+    now = live.now_text()
+    escape = "\x1b]0;owned\x07\x1b[2J"
+    state = {"v": 1, "pid": os.getpid(), "pid_start": live.process_start(os.getpid()), "host": live.HOST,
+             "name": "evil" + escape, "command": "train.py " + escape, "group": escape, "started": now,
+             "updated": now, "metrics": {"loss" + escape: 0.5}, "params": {"lr": escape}}
+    (state_dir(repo) / "evil.json").write_text(json.dumps(state))
+    for fmt in ("table", "csv", "json"):
+        shown = cli(repo, "table", "--running", "--format", fmt)
+        assert shown.code == 0, shown
+        assert "evil" in shown.out and "\x1b" not in shown.out and "\x07" not in shown.out, shown.out

@@ -13,7 +13,7 @@ import pytest
 
 import flexgit
 from conftest import flexgit as cli
-from conftest import flexgit_in_process, git, repo_state
+from conftest import flexgit_in_process, git, pulled_run, repo_state
 from flexgit.errors import InputError
 
 TRAIN = """\
@@ -87,6 +87,12 @@ def test_an_output_that_matches_nothing_is_a_warning_and_the_run_says_so(repo):
     (lambda repo, tmp: (repo / "linked").symlink_to(tmp, target_is_directory=True), "linked/secret.txt"),
     (lambda repo, tmp: None, str(os.path.abspath(os.sep + "etc" + os.sep + "hostname"))),
     (lambda repo, tmp: None, ".git/config"),
+    # names a run's reader never writes back (project/checkpoints.is_clean_path): kept, they would be lost
+    (lambda repo, tmp: (repo / "a\nb.txt").write_text("x"), "a\nb.txt"),
+    (lambda repo, tmp: (repo / "odd\\name.txt").write_text("x"), "odd\\name.txt"),
+    (lambda repo, tmp: [(repo / "out").mkdir(), (repo / "out" / "ok.txt").write_text("x"),
+                        (repo / "out" / "\x1b[31mred").write_text("x")], "out/*"),
+    (lambda repo, tmp: os.mkfifo(repo / "pipe"), "pipe"),  # named outright: not a file, not a missing one
 ])
 def test_an_output_outside_the_working_tree_or_a_link_to_outside_is_refused_and_nothing_written(repo, tmp_path, make,
                                                                                                  name):
@@ -120,6 +126,9 @@ def test_get_writes_an_output_or_an_artifact_and_never_replaces_a_different_file
                            "('flexgit show r' lists them)\n")
     both = flexgit_in_process(repo, "get", "r", "model.pkl", "--checkpoint", "last")
     assert both.code == 2
+    under_a_file = flexgit_in_process(repo, "get", "r", "model.pkl", "-o", str(tmp_path / "other" / "model.pkl"))
+    assert under_a_file.code == 1 and under_a_file.err == (
+        f"Error: cannot write '{tmp_path / 'other' / 'model.pkl'}': File exists ('{tmp_path / 'other'}')\n")
 
 
 def test_flexgit_run_collects_outputs_from_its_checkout_also_when_the_command_fails(repo, tmp_path):
@@ -242,3 +251,54 @@ def test_an_interrupted_run_keeps_the_outputs_written_so_far(repo, tmp_path):
     assert run.run.status == "interrupted" and run.run.meta["outputs_missing"] == ["model.pkl"]
     assert [f.path for f in run.files] == ["partial.txt"]
     assert git(repo, "show", "exp/cut:.flexgit/outputs/partial.txt") == "epoch 1"
+
+
+def test_a_pulled_runs_links_and_submodules_under_outputs_are_not_files_it_keeps(tmp_path):
+    victim = pulled_run(tmp_path, [("100644", "blob", b"fine", "ok.txt"), ("120000", "blob", b"/etc/passwd", "link"),
+                                   ("160000", "commit", "b" * 40, "gitlink")])
+    assert [f.path for f in flexgit.show("hostile", repo=victim).files] == ["ok.txt"]
+    for name in ("link", "gitlink"):
+        done = flexgit_in_process(victim, "get", "hostile", name, "-o", str(tmp_path / "out"))
+        assert done.code == 1 and done.err == (f"Error: run 'hostile' keeps no output or artifact '{name}'; it keeps "
+                                               "ok.txt ('flexgit show hostile' lists them)\n"), done
+    assert not (tmp_path / "out").exists()
+    done = cli(victim, "checkout", "hostile", "--worktree", str(tmp_path / "wt"))
+    assert done.code == 0, done
+    assert (tmp_path / "wt" / "ok.txt").read_text() == "fine"
+    assert not os.path.lexists(tmp_path / "wt" / "link") and not os.path.lexists(tmp_path / "wt" / "gitlink")
+
+
+def test_a_small_output_that_reads_as_a_git_lfs_pointer_comes_back_as_it_is(repo, tmp_path):
+    """A project's git-lfs file never fetched is a pointer file in the working tree; kept as a plain
+    blob, it would be read back as the pointer it looks like, and `get` would look for its content."""
+    content = ("version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 12\n").encode()
+    (repo / "weights.bin").write_bytes(content)
+    flexgit.record(name="p", outputs=[repo / "weights.bin"], repo=repo)
+    (kept,) = flexgit.show("p", repo=repo).files
+    assert kept.size == len(content)
+    got = flexgit_in_process(repo, "get", "p", "weights.bin", "-o", str(tmp_path / "back.bin"))
+    assert got.code == 0, got
+    assert (tmp_path / "back.bin").read_bytes() == content
+
+
+def test_the_cost_of_many_outputs_grows_with_their_number_not_its_square(repo, monkeypatch):
+    """Each output used to become a glob that every new file of the snapshot was matched against:
+    10,000 outputs cost 50 million matches (15 s). Counted, not timed: matches per output stay few."""
+    import fnmatch
+
+    (repo / "many").mkdir()
+    for i in range(2000):
+        (repo / "many" / f"f{i}.txt").write_text(str(i))
+    calls = 0
+    real = fnmatch.fnmatchcase
+
+    def counted(name, pattern):
+        nonlocal calls
+        calls += 1
+        return real(name, pattern)
+
+    monkeypatch.setattr(fnmatch, "fnmatchcase", counted)
+    flexgit.record(name="many", outputs=[repo / "many"], repo=repo)
+    assert len(flexgit.show("many", repo=repo).files) == 2000
+    assert not [path for path in tree(repo, "exp/many") if path.startswith("many/")]  # outputs, not code
+    assert calls < 20 * 2000, calls

@@ -6,11 +6,18 @@ A `Training` gathers params and metrics while a framework trains, logs step metr
 when the framework says training ended, or when it failed: on an exception that leaves its `with`
 block, or at interpreter exit when training began and never ended (a script that died of an
 uncaught exception: `failed`; of Ctrl-C: `interrupted`).
+
+The rule for errors: what a user gets wrong before training starts (not a repository, a run name
+already taken) raises at once, when the callback or logger is made. Once training runs, flexgit
+never stops it: what flexgit cannot do inside a framework's hook (read the settings to keep as
+params, log a step, record the run) is a `RuntimeWarning` and training goes on; a run name taken
+while it trained gets a generated name instead. `FLEXGIT_DEBUG=1` raises those errors instead.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import enum
 import math
 import os
@@ -18,16 +25,17 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .._context import open_store
-from ..errors import InputError, UnknownRunError
+from ..errors import InputError, RunExistsError, UnknownRunError
 from ..project.formats import is_int64
 from ..storage.run import Run
 from ..verbs.log import log
 from .notebook import record
 
 MAX_TEXT = 200  # characters of an object's description kept as a param
+MAX_ITEMS = 100  # items of a list kept as a list param; a longer one (data, not a setting) is described
 
 Scalar = str | int | float | bool
 
@@ -50,7 +58,7 @@ def value_of(value: Any) -> Scalar | list | None:
     item = _item(value)
     if item is not None:
         return value_of(item)
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (list, tuple, set, frozenset)) and len(value) <= MAX_ITEMS:
         items = [value_of(v) for v in (sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value)]
         if all(isinstance(v, Scalar) for v in items):
             return items
@@ -112,6 +120,18 @@ def metrics_of(values: Mapping[Any, Any], prefix: str = "") -> dict[str, int | f
     return found
 
 
+@contextlib.contextmanager
+def never_stops_training(what: str) -> Iterator[None]:
+    """Inside a framework's hook: an error of flexgit's doing `what` is a warning, and training goes on."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - whatever it is, a days-long training is worth more than a run
+        if os.environ.get("FLEXGIT_DEBUG"):
+            raise
+        warnings.warn(f"flexgit could not {what} ({type(exc).__name__}: {exc}); training goes on",
+                      RuntimeWarning, stacklevel=3)
+
+
 def require(module: str, extra: str) -> Any:
     """Import a framework, or say how to install it."""
     import importlib
@@ -145,6 +165,7 @@ class Training:
         self._lock = threading.Lock()
         self._begun = False
         self._tried = False
+        self._log_failed = False  # a step that could not be logged is said once, not at every step
         open_store(repo)  # not a repository: say so before training, not after it
         if name:
             check_name_free(name, repo)
@@ -156,23 +177,38 @@ class Training:
             _watch(self)
 
     def log(self, metrics: Mapping[Any, Any], step: int | None = None) -> None:
-        """One step's metrics, kept as the run's history (numbers only)."""
-        numbers = metrics_of(metrics)
-        if numbers:
-            log(step=step, repo=self.repo, **numbers)
+        """One step's metrics, kept as the run's history (numbers only); never raises."""
+        if self._log_failed:
+            return
+        failed = True
+        with never_stops_training("log a step of this training; its later steps are not logged either"):
+            numbers = metrics_of(metrics)
+            if numbers:
+                log(step=step, repo=self.repo, **numbers)
+            failed = False
+        self._log_failed = failed
 
     def finish(self, status: str = "ok") -> Run | None:
-        """Record the run (once) with `status`; returns it, or the one recorded before."""
+        """Record the run (once) with `status`; returns it, or the one recorded before (None when the
+        record failed: a warning said why, and training went on)."""
         with self._lock:
             if self.run is not None or self._tried:
                 return self.run
-            self._tried = True  # a record that failed is not tried again (its error is the one to see)
-            self.run = record(name=self.name, message=self.message, params=self.params, metrics=self.metrics,
-                              repo=self.repo, branch=self.branch, artifacts=self.artifacts or None,
-                              outputs=self.outputs or None,
-                              meta=self.meta or None, status=status, group=self.group, parent=self.parent)
+            self._tried = True  # a record that failed is not tried again (its warning is the one to see)
             _unwatch(self)
+            with never_stops_training("record this training"):
+                try:
+                    self.run = self._record(status, self.name)
+                except RunExistsError:  # taken while it trained: keep the run, under another name
+                    self.run = self._record(status, None)
+                    warnings.warn(f"run name '{self.name}' was taken while this training ran; it is recorded as "
+                                  f"'{self.run.name}'", RuntimeWarning, stacklevel=2)
             return self.run
+
+    def _record(self, status: str, name: str | None) -> Run:
+        return record(name=name, message=self.message, params=self.params, metrics=self.metrics, repo=self.repo,
+                      branch=self.branch, artifacts=self.artifacts or None, outputs=self.outputs or None,
+                      meta=self.meta or None, status=status, group=self.group, parent=self.parent)
 
     def __enter__(self) -> "Training":
         return self

@@ -21,7 +21,7 @@ import functools
 import os
 from typing import Any
 
-from ._runs import RecordsTraining, Training, describe, params_of, require, value_of
+from ._runs import RecordsTraining, Training, describe, never_stops_training, params_of, require, value_of
 
 LEFT_OUT = ("name", "dtype", "trainable")  # a layer's settings that say nothing of the model
 
@@ -47,8 +47,9 @@ def _callback_class() -> type:
 
         def on_train_begin(self, logs=None):
             if self.training.run is None:
-                self.training.params.update(model_params(self.model))
-                self.training.params.update(params_of(dict(self.params or {}), "fit."))
+                with never_stops_training("keep a summary of the model as params"):
+                    self.training.params.update(model_params(self.model))
+                    self.training.params.update(params_of(dict(self.params or {}), "fit."))
                 self.training.begin()
 
         def on_epoch_end(self, epoch, logs=None):

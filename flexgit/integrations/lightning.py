@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -27,8 +28,9 @@ from typing import Any, Mapping
 
 from .._context import open_store
 from ..verbs.update import update
-from ._runs import Training, metrics_of, params_of, require, status_of
+from ._runs import Training, metrics_of, never_stops_training, params_of, require, status_of
 
+_made = itertools.count(1)  # loggers made by this process
 STATUS = {"success": "ok", "finished": "interrupted"}  # Lightning's words; "failed" depends on the exception
 
 
@@ -53,7 +55,8 @@ def _logger_class() -> type:
             self.training = Training(name=name, message=message, group=group, repo=repo, branch=branch,
                                      meta={"framework": _framework()})
             self._save_dir = None if save_dir is None else os.fspath(save_dir)
-            self._version = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + str(os.getpid())
+            # unique to this logger: two made in one second by one process must not share a checkpoint folder
+            self._version = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + f"{os.getpid()}-{next(_made)}"
             self._checkpoints: Any = None
             self._late: dict[str, Any] = {}  # metrics logged after the run was recorded
 
@@ -80,8 +83,9 @@ def _logger_class() -> type:
 
         @rank_zero_only
         def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
-            values = vars(params) if hasattr(params, "__dict__") and not isinstance(params, Mapping) else params
-            self.training.params.update(params_of(dict(values or {})))
+            with never_stops_training("keep the hyperparameters as params"):
+                values = vars(params) if hasattr(params, "__dict__") and not isinstance(params, Mapping) else params
+                self.training.params.update(params_of(dict(values or {})))
             self.training.begin()
 
         @rank_zero_only
@@ -100,10 +104,12 @@ def _logger_class() -> type:
         def finalize(self, status: str) -> None:
             if self.training.run is not None:
                 if self._late:
-                    update(self.training.run.id, metrics=self._late, repo=self.training.repo)
+                    with never_stops_training("add the metrics logged after the run was recorded"):
+                        update(self.training.run.id, metrics=self._late, repo=self.training.repo)
                     self._late = {}
                 return
-            self._keep_best()
+            with never_stops_training("keep the best checkpoint"):
+                self._keep_best()
             self.training.finish(STATUS.get(status) or status_of(sys.exc_info()[0] or Exception))
 
         def _keep_best(self) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from ..storage.run import Run
 from ..verbs.log import log
 from ..verbs.table import list_runs
-from ._runs import metrics_of, name_taken, params_of, require
+from ._runs import metrics_of, name_taken, never_stops_training, params_of, require
 from .notebook import record
 
 STATUS = {"COMPLETE": "ok", "PRUNED": "pruned", "FAIL": "failed"}  # the states a trial ends in
@@ -39,11 +39,13 @@ class FlexgitCallback:
                  repo: str | os.PathLike | None = None, branch: str | None = None):
         self.metric_names = [metric_names] if isinstance(metric_names, str) else list(metric_names or [])
         self.group, self.repo, self.branch = group, repo, branch
-        self.runs: dict[tuple[str, int], Run] = {}  # (study, trial number) -> its run
+        # (group, trial number, its start) -> its run: two studies of one name number their trials alike
+        self.runs: dict[tuple[str, int, Any], Run] = {}
         self._lock = threading.Lock()  # trials of `n_jobs > 1` end in several threads
 
     def __call__(self, study: Any, trial: Any) -> None:
-        self._record(study, trial)
+        with never_stops_training(f"record trial {trial.number}"):  # the study goes on
+            self._record(study, trial)
 
     def record_trials(self, study: Any) -> list[Run]:
         """Record the study's finished trials that have no run yet (of this callback or in the repository)."""
@@ -64,7 +66,8 @@ class FlexgitCallback:
     def _record(self, study: Any, trial: Any) -> Run | None:
         status = STATUS.get(trial.state.name)
         group = self._group(study)
-        if status is None or (group, trial.number) in self.runs:
+        key = (group, trial.number, trial.datetime_start)
+        if status is None or key in self.runs:
             return None
         metrics = {}
         values = trial.values or []
@@ -81,7 +84,7 @@ class FlexgitCallback:
             run = record(name=self._name(group, trial.number), message=f"trial {trial.number} of {group}",
                          params=params, metrics=metrics, meta=meta, status=status, group=group,
                          repo=self.repo, branch=self.branch)
-            self.runs[(group, trial.number)] = run
+            self.runs[key] = run
         return run
 
     def _name(self, group: str, number: int) -> str | None:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..storage.run import Run
-from ._runs import Training, params_of, require, value_of
+from ._runs import Training, never_stops_training, params_of, require, value_of
 from .notebook import record
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict")
@@ -56,8 +56,10 @@ def autolog(disable: bool = False, models: bool = True, training_score: bool = T
     BaseEstimator = require("sklearn.base", "sklearn").BaseEstimator
     if disable:
         _restore(BaseEstimator)
+        _settings.clear()
         return
-    _settings.update(models=models, training_score=training_score, candidates=candidates, repo=repo, branch=branch)
+    _settings.update(models=models, training_score=training_score, candidates=candidates, repo=repo, branch=branch,
+                     pid=os.getpid())  # a forked worker inherits these: it records nothing
     for cls in _subclasses(BaseEstimator):
         _patch(cls)
     _hook_new_classes(BaseEstimator)
@@ -119,24 +121,38 @@ def _restore(base: type) -> None:
 
 
 def _recording(original: Callable) -> Callable:
+    # The patched method names only module-level functions: joblib's workers receive a class defined in
+    # `__main__` (a script's, a notebook's) pickled by value, this method with it, and a lock would not pickle.
     @functools.wraps(original)
     def fit(self, *args, **kwargs):
-        if not _busy.acquire(blocking=False):
-            return original(self, *args, **kwargs)  # inside another fit: part of it
-        try:
-            training = Training(repo=_settings.get("repo"), branch=_settings.get("branch"),
-                                message=f"fit {_title(self)}",
-                                meta={"framework": _framework(), "estimator": type(self).__qualname__})
-            training.params = params_of({k: _plain(v) for k, v in self.get_params(deep=True).items()})
-            with training:
-                result = original(self, *args, **kwargs)
-                _summarise(training, self, args, kwargs)
-            _last.append(training.run)
-            return result
-        finally:
-            _busy.release()
+        return _fit(original, self, args, kwargs)
 
     return fit
+
+
+def _fit(original: Callable, estimator: Any, args: tuple, kwargs: dict) -> Any:
+    """`original(estimator, ...)`, recorded as a run when it is the outermost fit of the process that autologs."""
+    if _settings.get("pid") != os.getpid() or not _busy.acquire(blocking=False):
+        return original(estimator, *args, **kwargs)  # inside another fit, or in a search's worker: part of it
+    try:
+        training = None
+        with never_stops_training("record this fit"):  # the fit goes on without a run
+            training = Training(repo=_settings.get("repo"), branch=_settings.get("branch"),
+                                message=f"fit {_title(estimator)}",
+                                meta={"framework": _framework(), "estimator": type(estimator).__qualname__})
+        if training is None:
+            return original(estimator, *args, **kwargs)
+        with never_stops_training(f"read the params of {type(estimator).__name__}"):
+            training.params = params_of({k: _plain(v) for k, v in estimator.get_params(deep=True).items()})
+        with training:
+            result = original(estimator, *args, **kwargs)
+            with never_stops_training("record this fit"):
+                _summarise(training, estimator, args, kwargs)
+        if training.run is not None:
+            _last.append(training.run)
+        return result
+    finally:
+        _busy.release()
 
 
 def _summarise(training: Training, estimator: Any, args: tuple, kwargs: dict) -> None:
@@ -157,7 +173,7 @@ def _summarise(training: Training, estimator: Any, args: tuple, kwargs: dict) ->
         if _settings.get("models"):
             _keep_model(training, estimator, Path(folder) / MODEL_FILE)
         run = training.finish("ok")
-    if search and _settings.get("candidates"):
+    if search and _settings.get("candidates") and run is not None:
         _record_candidates(estimator, run)
 
 

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from ..verbs.update import update
-from ._runs import RecordsTraining, Training, metrics_of, params_of, require
+from ._runs import RecordsTraining, Training, metrics_of, never_stops_training, params_of, require
 
 
 def __getattr__(name: str) -> Any:
@@ -45,10 +45,11 @@ def _callback_class() -> type:
         def on_train_begin(self, args, state, control, model=None, **kwargs):
             if not state.is_world_process_zero or self.training.run is not None:
                 return
-            self.training.params.update(params_of(args.to_dict()))
-            config = getattr(model, "config", None)
-            if config is not None and hasattr(config, "to_dict"):
-                self.training.params.update(params_of(config.to_dict(), "model."))
+            with never_stops_training("keep the training arguments and the model's config as params"):
+                self.training.params.update(params_of(args.to_dict()))
+                config = getattr(model, "config", None)
+                if config is not None and hasattr(config, "to_dict"):
+                    self.training.params.update(params_of(config.to_dict(), "model."))
             self.training.begin()
 
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -61,7 +62,8 @@ def _callback_class() -> type:
             if self.training.run is None:
                 self.training.metrics.update(metrics_of(metrics))
             else:
-                update(self.training.run.id, metrics=metrics_of(metrics), repo=self.training.repo)
+                with never_stops_training("add the evaluation's metrics to the run"):
+                    update(self.training.run.id, metrics=metrics_of(metrics), repo=self.training.repo)
 
         def on_train_end(self, args, state, control, **kwargs):
             if state.is_world_process_zero:

@@ -55,7 +55,7 @@ def split_pending(history: bytes) -> tuple[bytes, list[tuple[Checkpoint, str]]]:
     for raw in history.splitlines(keepends=True):
         try:
             line = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             rest.append(raw)
             continue
         entry = line.get("checkpoint") if isinstance(line, dict) else None
@@ -79,7 +79,7 @@ def parse_list(data: bytes) -> list[Checkpoint]:
     for raw in data.splitlines():
         try:
             line = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # a pulled run's list is input
             continue
         if not isinstance(line, dict):
             continue
@@ -97,12 +97,13 @@ def directions(history: bytes) -> dict[str, str]:
     for raw in history.splitlines():
         try:
             line = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # a pulled run's list is input
             continue
         finish = line.get("finish") if isinstance(line, dict) else None
         if isinstance(finish, dict):
             for kind in ("min", "max"):
-                for key in finish.get(kind) or []:
+                keys = finish.get(kind)
+                for key in keys if isinstance(keys, list) else []:
                     if isinstance(key, str):
                         found[key] = kind
     return found
@@ -137,10 +138,15 @@ def choose(checkpoints: Iterable[Checkpoint], which: str | int, by: str | None =
     if mode not in (None, "min", "max"):
         raise InputError(f"best by {mode!r}: use min or max")
     mode = mode or (declared or {}).get(by, "min")
-    valued = [c for c in items if is_number(c.metrics.get(by)) and not math.isnan(c.metrics[by])]
+    valued = [c for c in items if _comparable(c.metrics.get(by))]
     if mode == "min":  # on a tie, the earlier step
         return min(valued, key=lambda c: (c.metrics[by], c.step))
     return max(valued, key=lambda c: (c.metrics[by], -c.step))
+
+
+def _comparable(value: Any) -> bool:
+    """A number a best checkpoint is chosen by: not NaN (an integer past a float's range is compared as it is)."""
+    return is_number(value) and not (isinstance(value, float) and math.isnan(value))
 
 
 def _step(which: str | int) -> int:

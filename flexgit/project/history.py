@@ -154,8 +154,8 @@ def span(data: bytes) -> tuple[int, str | None]:
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
         line = json.loads(raw)
-    except ValueError:
-        return None  # a line cut by a crash
+    except (ValueError, RecursionError):
+        return None  # a line cut by a crash; one nested past Python's stack (a pulled run's history is input)
     return line if isinstance(line, dict) else None
 
 
@@ -171,7 +171,7 @@ def summarize(data: bytes) -> dict[str, Any]:
     for raw in data.splitlines():
         try:
             line = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a line cut by a crash: the rest still counts
         if not isinstance(line, dict):
             continue
@@ -210,16 +210,28 @@ def series(data: bytes) -> dict[str, list[Point]]:
         line = _parse(raw)
         if line is None or not isinstance(line.get("metrics"), dict):
             continue
-        given = line.get("step")
-        step = float(given) if is_number(given) and math.isfinite(given) else step + 1
+        given = _finite(line.get("step"))
+        step = given if given is not None else step + 1
         moment = _moment(line.get("t"))
         if start is None and moment is not None:
             start = moment
         seconds = (moment - start).total_seconds() if moment is not None and start is not None else None
         for key, value in line["metrics"].items():
-            if is_number(value) and math.isfinite(value):
-                curves.setdefault(str(key), []).append(Point(step, seconds, float(value)))
+            number = _finite(value)
+            if number is not None:
+                curves.setdefault(str(key), []).append(Point(step, seconds, number))
     return curves
+
+
+def _finite(value: Any) -> float | None:
+    """`value` as a finite float, or None (text, NaN, infinities, an integer beyond a float's range)."""
+    if not is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _moment(text: Any) -> dt.datetime | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .files import write_atomic
+from .values import one_line
 
 RUNNING_DIR = "running"
 VERSION = 1
@@ -261,7 +262,7 @@ def read(path: Path) -> dict[str, Any] | None:
     """The live state at `path` when it has the expected shape, else None."""
     try:
         state = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(state, dict) or state.get("v") != VERSION:
         return None
@@ -294,21 +295,22 @@ def _plain(values: Any) -> dict[str, Any]:
     """The scalar values of a table of them (what a row may hold); anything else is dropped."""
     if not isinstance(values, dict):
         return {}
-    return {str(key): value for key, value in values.items()
+    return {one_line(key): one_line(value) if isinstance(value, str) else value for key, value in values.items()
             if isinstance(value, (str, int, float, bool)) and isinstance(key, str) and key}
 
 
 def _row(state: dict[str, Any], status: str) -> dict[str, Any]:
     started = state.get("started") or ""
-    row: dict[str, Any] = {"name": state.get("name") or f"pid-{state['pid']}", "id": "",
-                           "date": started[:19] + "Z" if started else "", "message": state.get("command", ""),
-                           "status": status}
+    # the file is written by any process of this machine (a command line, a name): no terminal escapes
+    row: dict[str, Any] = {"name": one_line(state.get("name") or f"pid-{state['pid']}"), "id": "",
+                           "date": one_line(started[:19]) + "Z" if started else "",
+                           "message": one_line(state.get("command", "")), "status": status}
     if state.get("group"):
-        row["group"] = state["group"]
+        row["group"] = one_line(state["group"])
     row.update({f"params.{key}": value for key, value in _plain(state.get("params")).items()})
     row.update({f"metrics.{key}": value for key, value in _plain(state.get("metrics")).items()})
     if isinstance(state.get("step"), int):
         row["meta.step"] = state["step"]
-    row.update({"meta.pid": state["pid"], "meta.host": state.get("host", ""),
-                "meta.updated": str(state.get("updated", ""))})
+    row.update({"meta.pid": state["pid"], "meta.host": one_line(state.get("host", "")),
+                "meta.updated": one_line(str(state.get("updated", "")))})
     return row

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .checkpoints import is_clean_path
+
 _MAGIC = ("*", "?", "[")
+# What a run's reader refuses to write back (project/checkpoints.py), so never kept: it would be lost.
+_UNCLEAN = "a name with control characters, a backslash or a .git folder, which no run can give back"
 
 
 @dataclass
@@ -62,7 +66,8 @@ def find_outputs(root: Path, patterns: Iterable[str], base: Path | None = None,
         for path in candidates:
             if any(fnmatch.fnmatchcase(path, g) for g in skipped):
                 continue
-            problem = _problem(root_abs / path, real_root)
+            problem = None if is_clean_path(path) else _UNCLEAN
+            problem = problem or _problem(root_abs / path, real_root)
             if problem:
                 found.refused.append(f"{path} ({problem})")
             else:
@@ -76,11 +81,9 @@ def find_outputs(root: Path, patterns: Iterable[str], base: Path | None = None,
 def _named(root: Path, relative: str) -> list[str]:
     """The file `relative` names, or every file below the folder it names (links not followed)."""
     full = root / relative
-    if full.is_symlink() or full.is_file():
-        return [relative]
-    if full.is_dir():
+    if full.is_dir() and not full.is_symlink():
         return sorted(_walk(root, relative))
-    return []
+    return [relative] if os.path.lexists(full) else []  # a FIFO, a socket: refused as what it is, not missing
 
 
 def _matching(root: Path, pattern: str) -> list[str]:

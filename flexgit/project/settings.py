@@ -27,7 +27,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..errors import InputError
 from .formats import loads_toml
@@ -97,9 +97,9 @@ class Settings:
     slurm: tuple[tuple[str, Any], ...] = ()  # the [slurm] table: defaults of `flexgit run --on slurm`
     source: str | None = None  # the file they came from
 
-    def snapshot_filter(self) -> "SnapshotFilter":
-        """What a snapshot of the working tree leaves out, by these settings."""
-        return SnapshotFilter(self)
+    def snapshot_filter(self, skip: Iterable[str] = ()) -> "SnapshotFilter":
+        """What a snapshot of the working tree leaves out, by these settings and the paths `skip`."""
+        return SnapshotFilter(self, frozenset(skip))
 
     def is_secret(self, path: str) -> bool:
         """True when `path` looks like a secret and include_secrets does not keep it."""
@@ -120,6 +120,8 @@ class SnapshotFilter:
     """The `keep(path, size)` test a snapshot applies to new and changed files, and what it left out."""
 
     settings: Settings
+    # exact paths left out (a record's outputs: thousands of them cost a set lookup, not a glob each)
+    skip: frozenset[str] = frozenset()
     too_large: list[str] = field(default_factory=list)  # "path (size bytes)"
     secrets: list[str] = field(default_factory=list)
 
@@ -127,13 +129,14 @@ class SnapshotFilter:
     def keep(self) -> Callable[[str, int], bool] | None:
         """The test, or None when it would keep everything (the snapshot is then cheaper)."""
         s = self.settings
-        if not (s.include or s.exclude or s.outputs or s.max_file_size is not None or s.include_secrets is not True):
+        if not (s.include or s.exclude or s.outputs or self.skip or s.max_file_size is not None
+                or s.include_secrets is not True):
             return None
         return self._keep
 
     def _keep(self, path: str, size: int) -> bool:
         s = self.settings
-        if s.include and not any(fnmatch.fnmatchcase(path, g) for g in s.include):
+        if path in self.skip or s.include and not any(fnmatch.fnmatchcase(path, g) for g in s.include):
             return False
         if any(fnmatch.fnmatchcase(path, g) for g in s.exclude + s.outputs):
             return False  # an output is kept with the run as an output, not as code

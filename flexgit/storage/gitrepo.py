@@ -30,6 +30,7 @@ from .gitenv import config_folders
 
 TREE = "tree"
 BLOB = "blob"
+_FILE_MODES = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)  # regular files: not links, not submodules
 
 FILTER_BATCH = 500  # files per `git hash-object` that runs clean filters
 CAT_FILE_FROM = 2000  # blobs read at once from which `git cat-file` reads them (its start-up: ~3 ms)
@@ -422,16 +423,26 @@ class GitRepo(GitCommand):
         except KeyError:
             return None
 
-    def walk_blobs(self, tree: str) -> Iterator[tuple[str, str]]:
-        """Every blob below `tree` as (path with '/' separators, blob id)."""
+    def walk_blobs(self, tree: str, files_only: bool = False) -> Iterator[tuple[str, str]]:
+        """Every blob below `tree` as (path with '/' separators, blob id); `files_only`: regular files
+        only (no symbolic links)."""
         stack = [("", self._repo[tree])]
         while stack:
             prefix, current = stack.pop()
             for entry in current:
                 if entry.type == ObjectType.TREE:
                     stack.append((prefix + entry.name + "/", self._repo[entry.id]))
-                elif entry.type == ObjectType.BLOB:
+                elif entry.type == ObjectType.BLOB and (not files_only or entry.filemode in _FILE_MODES):
                     yield prefix + entry.name, str(entry.id)
+
+    def file_entry(self, tree: str, path: str) -> str | None:
+        """The blob id of the regular file at `path` inside `tree`; None for anything else (nothing, a
+        folder, a symbolic link, a submodule's commit)."""
+        try:
+            entry = self._repo[tree][path]
+        except KeyError:
+            return None
+        return str(entry.id) if entry.type == ObjectType.BLOB and entry.filemode in _FILE_MODES else None
 
     def tree_items(self, tree: str) -> list[tuple[str, str, str]]:
         """(name, id, TREE or BLOB) of each entry of `tree`, one level deep; submodules are left out."""

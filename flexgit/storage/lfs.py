@@ -80,7 +80,8 @@ def store_file(git: GitRepo, source: Path) -> Pointer:
     """Copy `source` into the local LFS store, hashing it on the way (one read); its pointer.
 
     The copy goes to a temporary file first and is renamed into place, so a killed process never
-    leaves a partial object under its final name. An object already there is not written again.
+    leaves a partial object under its final name. It replaces an object already there: that one is
+    not checked, and may be damaged (a rename costs less than reading it again to tell).
     """
     import tempfile  # only when a file is this large: `record` of small runs never pays for it
 
@@ -96,8 +97,6 @@ def store_file(git: GitRepo, source: Path) -> Pointer:
                 size += len(chunk)
         pointer = Pointer(digest.hexdigest(), size)
         target = object_path(git, pointer.oid)
-        if has_object(git, pointer):
-            return pointer
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(temp, 0o644)
         os.replace(temp, target)

@@ -65,6 +65,10 @@ class Keeper:
         """The blob id of `source`, stored as this keeper stores files."""
         try:
             size = source.stat().st_size
+            if size <= lfs.MAX_POINTER_SIZE and _reads_as_pointer(source):
+                # kept plainly, it would be read back as a pointer to content nobody has: its content
+                # goes to git-lfs's store, whatever its size, so that it comes back as it is
+                return self.git.write_blob(lfs.store_file(self.git, source).to_bytes())
             if self.threshold is None or size < self.threshold:
                 return self.git.write_blob_from_file(source)
             if self._lfs is None:
@@ -79,6 +83,11 @@ class Keeper:
     def keep_found(self, found: Found) -> dict[str, str]:
         """The tree entries (inside `.flexgit/`) of the outputs `found`."""
         return {f"{OUTPUTS_DIR}/{path}": self.keep(source, path) for path, source in found.files.items()}
+
+
+def _reads_as_pointer(source: Path) -> bool:
+    with open(source, "rb") as read:
+        return Pointer.parse(read.read(lfs.MAX_POINTER_SIZE + 1)) is not None
 
 
 def take_checkpoints(git: GitRepo, history: bytes) -> tuple[bytes, dict[str, str], dict[str, int]]:
@@ -105,7 +114,7 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
     if folder is None or not git.is_tree(folder):
         return []
     files = []
-    for path, blob in git.walk_blobs(folder):
+    for path, blob in git.walk_blobs(folder, files_only=True):  # flexgit keeps files, never links
         if not is_clean_path(path):
             continue  # a name git itself refuses to check out (`..`, `.git`): never a path to write
         size = git.blob_size(blob)
@@ -116,12 +125,12 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
 
 def checkpoints(git: GitRepo, tree: str) -> list[Checkpoint]:
     """The checkpoints the run whose tree is `tree` keeps (from its checkpoints.jsonl)."""
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
     return parse_list(git.read_blob(blob)) if blob else []
 
 
 def history(git: GitRepo, tree: str) -> bytes:
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{HISTORY_FILE}")
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{HISTORY_FILE}")
     return git.read_blob(blob) if blob else b""
 
 
@@ -129,8 +138,9 @@ def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
     """The file `path` of one kind that a run keeps, or None."""
     if not is_clean_path(path.strip("/")):
         return None
-    blob = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
-    if blob is None or git.is_tree(blob):
+    # a pulled tree may hold a link or a submodule there: not a file the run keeps
+    blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{kind}/{path.strip('/')}")
+    if blob is None:
         return None
     size = git.blob_size(blob)
     pointer = Pointer.parse(git.read_blob(blob)) if size <= lfs.MAX_POINTER_SIZE else None
@@ -192,13 +202,25 @@ def read_bytes(git: GitRepo, run: Run, kept: KeptFile) -> bytes:
     if kept.lfs is None:
         return git.read_blob(kept.blob)
     ensure_content(git, run, [kept])
-    return lfs.object_path(git, kept.lfs.oid).read_bytes()
+    data = lfs.object_path(git, kept.lfs.oid).read_bytes()
+    if hashlib.sha256(data).hexdigest() != kept.lfs.oid:
+        raise _corrupt(git, kept)
+    return data
+
+
+def _corrupt(git: GitRepo, kept: KeptFile) -> FlexgitError:
+    return FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone (its content "
+                        f"does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} and try again: it is "
+                        "fetched anew")
 
 
 def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
     """Write the content of `kept` (already in this clone) to `dest`: into a temporary file beside it,
     renamed into place, so `dest` is never half-written. git-lfs content is checked against its oid."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder must be, a read-only place
+        raise WriteError(f"cannot write '{dest}': {exc.strerror or exc} ('{exc.filename or dest.parent}')") from None
     temp = dest.with_name(f".{dest.name}.flexgit-{os.getpid()}")
     try:
         if kept.lfs is None:
@@ -210,9 +232,7 @@ def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
                     digest.update(chunk)
                     write.write(chunk)
             if digest.hexdigest() != kept.lfs.oid:
-                raise FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone "
-                                   f"(its content does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} "
-                                   "and try again: it is fetched anew")
+                raise _corrupt(git, kept)
         os.replace(temp, dest)
     except OSError as exc:
         raise WriteError(f"cannot write '{dest}': {exc.strerror or exc}") from None

@@ -262,7 +262,7 @@ def test_a_run_named_with_markup_is_inert(browser, tmp_path):
                         {"name": "plain", "id": "abcdefabcd", "date": "", "message": "", "params.lr": 0.2,
                          "metrics.acc": 0.5}])
     out = tmp_path / "named.html"
-    out.write_text(page(payload(table, {}, Snapshots(), XSS, "experiments", "now"), XSS))
+    out.write_bytes(page(payload(table, {}, Snapshots(), XSS, "experiments", "now"), XSS))
     assert "<img" not in out.read_text()
     open_page(browser, out.as_uri())
     assert names(browser) == [XSS, "plain"]

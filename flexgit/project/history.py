@@ -192,11 +192,12 @@ def summarize(data: bytes) -> dict[str, Any]:
 
 
 class Point(NamedTuple):
-    """One logged value of a metric: its step, the seconds since the history's first step, the value."""
+    """One logged value of a metric: its step, the seconds since the history's first line, the value."""
 
     step: float
     seconds: float | None  # None when the line has no readable time
     value: float
+    stepped: bool = True  # False for a line logged without a step (system metrics are sampled so)
 
 
 def series(data: bytes) -> dict[str, list[Point]]:
@@ -211,14 +212,15 @@ def series(data: bytes) -> dict[str, list[Point]]:
         if line is None or not isinstance(line.get("metrics"), dict):
             continue
         given = line.get("step")
-        step = float(given) if is_number(given) and math.isfinite(given) else step + 1
+        stepped = is_number(given) and math.isfinite(given)
+        step = float(given) if stepped else step + 1
         moment = _moment(line.get("t"))
         if start is None and moment is not None:
             start = moment
         seconds = (moment - start).total_seconds() if moment is not None and start is not None else None
         for key, value in line["metrics"].items():
             if is_number(value) and math.isfinite(value):
-                curves.setdefault(str(key), []).append(Point(step, seconds, float(value)))
+                curves.setdefault(str(key), []).append(Point(step, seconds, float(value), stepped))
     return curves
 
 

@@ -224,6 +224,57 @@ def test_a_run_has_its_page(browser, showcase, shots):
     assert_no_console_errors(browser)
 
 
+SAMPLED = """\
+import time, flexgit
+held = []
+for step in range(10):
+    held.append(bytearray(b"x" * (8 << 20)))  # 8 MiB more each step: a memory curve that climbs
+    flexgit.log(step=step, loss=1 / (step + 1))
+    time.sleep(0.2)
+"""
+
+
+def test_system_metrics_are_drawn_against_time(browser, tmp_path, shots):
+    """`flexgit run` samples sys.* over time, without steps: the run page draws them against seconds, apart
+    from the step curves, and so does the curves view."""
+    import sys
+
+    from conftest import git, make_repo
+
+    repo = make_repo(tmp_path / "project")
+    (repo / ".flexgit.toml").write_text("system_metrics = 0.2\n")
+    (repo / "train.py").write_text(SAMPLED)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "sampled training")
+    done = cli(repo, "run", "-q", "--name", "sampled", "--", sys.executable, "train.py")
+    assert done.code == 0, done
+    out = repo.parent / "report.html"
+    assert cli(repo, "report", "-o", str(out)).code == 0
+    open_page(browser, out.as_uri())
+    browser.find_element(By.LINK_TEXT, "sampled").click()
+    system = browser.find_element(By.ID, "system-charts")
+    titles = [chart.get_attribute("data-title") for chart in system.find_elements(By.CSS_SELECTOR, ".chart")]
+    assert {"sys.cpu", "sys.rss"} <= set(titles) and all(title.startswith("sys.") for title in titles)
+    rss = system.find_element(By.CSS_SELECTOR, '.chart[data-title="sys.rss"] path.series')
+    assert rss.get_attribute("d").count("L") >= 1  # two points or more: samples every 0.2 s for 2 s
+    assert "no values" not in system.text and "seconds since the first logged line" in system.text
+    steps = browser.find_elements(By.CSS_SELECTOR, "#charts .chart")
+    assert [chart.get_attribute("data-title") for chart in steps] == ["loss"]  # by step, as before
+    assert steps[0].find_element(By.CSS_SELECTOR, "path.series").get_attribute("d").count("L") == 9
+    browser.execute_script("var charts = document.getElementById('system-charts');"
+                           "charts.previousElementSibling.previousElementSibling.scrollIntoView();"
+                           "window.scrollBy(0, -48)")  # below the page's header
+    browser.save_screenshot(str(shots / "report-system.png"))
+    run_id = browser.current_url.rsplit("/", 1)[-1]
+    go(browser, f"#/curves/{run_id}")
+    assert [chart.get_attribute("data-title") for chart in browser.find_elements(By.CSS_SELECTOR, "#charts .chart")] \
+        == ["loss"]  # the step metrics are chosen first
+    browser.find_element(By.CSS_SELECTOR, 'input[data-metric="sys.rss"]').click()
+    rss = browser.find_element(By.CSS_SELECTOR, '#system-charts .chart[data-title="sys.rss"] path.series')
+    assert rss.get_attribute("d").count("L") >= 1
+    assert_no_console_errors(browser)
+
+
 def test_markup_from_users_stays_text(browser, hostile):
     _, report = hostile
     open_page(browser, report.as_uri())
@@ -262,7 +313,7 @@ def test_a_run_named_with_markup_is_inert(browser, tmp_path):
                         {"name": "plain", "id": "abcdefabcd", "date": "", "message": "", "params.lr": 0.2,
                          "metrics.acc": 0.5}])
     out = tmp_path / "named.html"
-    out.write_text(page(payload(table, {}, Snapshots(), XSS, "experiments", "now"), XSS))
+    out.write_bytes(page(payload(table, {}, Snapshots(), XSS, "experiments", "now"), XSS))
     assert "<img" not in out.read_text()
     open_page(browser, out.as_uri())
     assert names(browser) == [XSS, "plain"]
@@ -369,6 +420,7 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
     repo = make_repo(tmp_path / "project")
     stop = tmp_path / "stop"
     (repo / "slow.py").write_text(SLOW.replace("STOP", repr(str(stop))))
+    (repo / ".flexgit.toml").write_text("system_metrics = 0.2\n")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "slow training")
     assert cli(repo, "record", "--name", "earlier", "-m", "loss=0.9").code == 0
@@ -387,14 +439,15 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
             assert live_id.startswith("live")
             go(browser, f"#/run/{live_id}")
 
-            def points(driver) -> int:  # the steps drawn so far, read afresh after each refresh
-                found = driver.find_elements(By.CSS_SELECTOR, '.chart[data-title="loss"] path.series')
+            def points(driver, charts: str = "#charts", title: str = "loss") -> int:  # read afresh after each refresh
+                found = driver.find_elements(By.CSS_SELECTOR, f'{charts} .chart[data-title="{title}"] path.series')
                 return found[0].get_attribute("d").count("L") + 1 if found else 0
 
             growing = WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
             growing.until(lambda d: points(d) >= 2)
             seen = settled(browser, points)
             growing.until(lambda d: points(d) > seen)  # it grows while the run logs
+            growing.until(lambda d: points(d, "#system-charts", "sys.rss") >= 2)  # sampled as it runs
             assert settled(browser, lambda d: d.find_element(By.ID, "run-live").text).startswith(
                 "Not recorded yet (running)")
             browser.save_screenshot(str(shots / "ui-running.png"))
@@ -414,4 +467,5 @@ def test_the_ui_shows_a_running_run_its_curve_growing_until_it_is_recorded(brows
         go(browser, f"#/run/{settled(browser, ids_by_name)['slow']}")
         assert settled(browser, lambda d: d.find_elements(By.ID, "run-live")) == []
         assert settled(browser, points) > seen  # the recorded curve, all of it
+        assert settled(browser, lambda d: points(d, "#system-charts", "sys.rss")) >= 2
         assert_no_console_errors(browser)

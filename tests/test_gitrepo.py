@@ -30,3 +30,16 @@ def test_walk_blobs_lists_nested_paths(repo):
     blob = g.write_blob(b"x")
     tree = g.update_tree(None, {"ab/cdef": blob, "top": blob, "ab/cd/ef": blob})
     assert sorted(path for path, _ in g.walk_blobs(tree)) == ["ab/cd/ef", "ab/cdef", "top"]
+
+
+def test_cat_objects_gives_each_name_its_object_or_none(repo):
+    g = GitRepo.open(repo)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    blob = g.write_blob(b"one\ntwo\n")
+    names = [blob, "0" * 40, f"{head}^{{tree}}", f"{head}:train.py", f"{head}:missing.py", head]
+    found = list(g.cat_objects(names))
+    assert found[0] == ("blob", b"one\ntwo\n") and found[1] is None and found[4] is None
+    assert found[2] == ("tree", g.raw_objects([g.commit(head)[0]])[0])
+    assert found[3] == ("blob", (repo / "train.py").read_bytes())
+    assert found[5][0] == "commit" and found[5][1].startswith(b"tree ")
+    assert list(g.cat_objects([])) == []

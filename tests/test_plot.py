@@ -126,7 +126,41 @@ def test_history_curves_skip_what_cannot_be_drawn():
             b'{"step": 1, "t": "2026-01-02T03:04:07.500000Z", "metrics": {"loss": NaN}}\n{cut\n'
             b'{"t": "not a time", "metrics": {"loss": 0.5, "acc": Infinity}}\n'
             b'{"step": 10, "metrics": {"loss": 0.25}}\n[1, 2]\n{"finish": {"min": ["loss"]}}\n')
-    assert series(data) == {"loss": [(0.0, 0.0, 1.0), (2.0, None, 0.5), (10.0, None, 0.25)]}
+    assert series(data) == {"loss": [(0.0, 0.0, 1.0, True), (2.0, None, 0.5, False), (10.0, None, 0.25, True)]}
+
+
+SAMPLED = """\
+import time, flexgit
+for step in range(8):
+    flexgit.log(step=step, loss=1 / (step + 1))
+    time.sleep(0.2)
+"""
+
+
+def test_system_metrics_are_drawn_over_time(tmp_path):
+    """`flexgit run` samples sys.* without steps: drawn against time by default, and asking for steps
+    says to draw them with --x time."""
+    repo = make_repo(tmp_path / "project")
+    (repo / ".flexgit.toml").write_text("system_metrics = 0.2\n")
+    (repo / "train.py").write_text(SAMPLED)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "sampled")
+    done = cli(repo, "run", "-q", "--name", "sampled", "--", sys.executable, "train.py")
+    assert done.code == 0, done
+    svg = flexgit.plot(["sys.rss"], runs=["sampled"], format="svg", repo=repo)
+    assert series_ids(svg) == ["series-0"] and points_in(svg, "series-0") >= 2
+    assert "seconds since the first logged line" in svg.decode()
+    assert flexgit.plot(["sys.rss"], runs=["sampled"], x="time", format="svg", repo=repo) == svg
+    both = flexgit.plot(["loss", "sys.cpu"], runs=["sampled"], x="time", format="svg", repo=repo)
+    assert series_ids(both) == ["series-0", "series-1"] and points_in(both, "series-0") == 8
+    asked = run_cli(repo, "plot", "sys.rss", "--runs", "sampled", "--x", "step", "--format", "svg")
+    assert (asked.code, asked.out) == (1, "")
+    assert asked.err == "Error: sys.rss was logged over time, without steps (system metrics are sampled so): " \
+                        "draw it with --x time\n"
+    mixed = run_cli(repo, "plot", "loss", "sys.rss", "--runs", "sampled", "--format", "svg")
+    assert (mixed.code, mixed.out) == (1, "")
+    assert mixed.err == "Error: sys.rss was logged over time, without steps (system metrics are sampled so), " \
+                        "loss by step: draw them all with --x time, or apart (flexgit plot sys.rss ...)\n"
 
 
 def test_the_same_runs_draw_the_same_svg(project, tmp_path):

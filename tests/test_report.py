@@ -118,7 +118,7 @@ def test_a_hand_built_run_named_with_markup_is_data_only():
     table = Table(columns=("name", "id", "date", "message", "metrics.acc"),
                   rows=[{"name": XSS, "id": "0123456789", "date": "", "message": "", "metrics.acc": float("nan")}])
     document = payload(table, {}, Snapshots(), XSS, "experiments", "now")
-    text = page(document, XSS)
+    text = page(document, XSS).decode()
     assert "<img" not in text
     # NaN survives strict JSON as a marker the script reads
     assert document["rows"][0][document["columns"].index("metrics.acc")] == {"f": "nan"}
@@ -194,6 +194,29 @@ def test_the_log_tail_is_the_end_without_colour():
     tail = log_tail(data)
     assert tail.startswith("…\n") and tail.endswith(f"line {LOG_TAIL_LINES + 49}") and "\x1b" not in tail
     assert len(tail.splitlines()) == LOG_TAIL_LINES + 1
+
+
+def test_histories_of_one_skeleton_but_other_text_each_get_their_own_shape():
+    """Shapes are remembered by a first line without its digits; one that does not fit is found again."""
+    for proc in ("1@x", "2@x", "12@x"):
+        data = lines_of([{"step": i, "t": stamp(i), "metrics": {"loss": 1 / (i + 1)}, "proc": proc} for i in range(5)])
+        assert _fast(data, 400) == _slow(data, 400)
+
+
+def test_git_and_libgit2_read_the_same_run_contents(project, monkeypatch):
+    """Many runs are read through `git cat-file`, a few by libgit2: the same entries either way, a commit
+    that is not here (a pull under way) as None; without a git command, libgit2 reads them all."""
+    import flexgit.storage.runcontents as runcontents
+
+    repo = GitRepo.open(project)
+    commits = [run.id for run in flexgit.list_runs(repo=project)] + ["0" * 40]
+    files = RunFiles(repo)
+    by_libgit2 = files._entries(files._stored(commits, lambda oids: iter(repo.raw_objects(oids))), 400, 4096)
+    assert by_libgit2[-1] is None and len(by_libgit2) == 5 and all(by_libgit2[:-1])
+    assert files._entries(files._stored(commits, files._by_git), 400, 4096) == by_libgit2
+    monkeypatch.setattr(runcontents, "GIT_READ_FROM", 1)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert files._read(commits, 400, 4096) == by_libgit2
 
 
 def test_binary_and_large_files_are_named_not_embedded(tmp_path):

@@ -119,8 +119,8 @@ def compare(ctx: click.Context, runs: tuple[str, ...], where: str | None, show_a
 @click.option("--where", metavar="EXPR", help="Draw the runs that match, as 'flexgit table --where' chooses them.")
 @branch_option
 @click.option("--x", "x", metavar="AXIS",
-              help="step (default) or time for step curves; a column (params.lr) for a metric against it; "
-                   "commit, with --along, for a metric along the commits of a branch.")
+              help="step (default) or time for step curves (time for system metrics); a column (params.lr) for "
+                   "a metric against it; commit, with --along, for a metric along the commits of a branch.")
 @click.option("--y", metavar="COLUMN", help="The metric (or any column) to draw against --x.")
 @click.option("--along", metavar="BRANCH", help="With --x commit: the branch of your project (main) whose commits "
                                                 "are the x axis; each run sits at its source commit.")

@@ -35,7 +35,10 @@ LOG_BUDGET = 4 << 20
 LOG_TAIL_LINES = 200
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_LONG = re.compile(rb"(?<=\.\d{6})\d+")  # digits past the sixth decimal: removed (a template costs per match)
+# Digits past the sixth decimal are removed by splitting around them and joining what is left (the
+# six decimals are the group split keeps): C all the way, where `sub` with a template calls Python per
+# match, and a pattern that starts with a look-behind is tried at every byte.
+_LONG = re.compile(rb"(\.\d{6})\d+")
 # JSON's other values as fields, each looked for by a letter only it has among the fields (memchr is cheap)
 _LITERALS = ((b"N", b"NaN", b"nan"), (b"I", b"Infinity", b"inf"), (b"u", b"null", b""), (b"u", b"true", b""),
              (b"f", b"false", b""))
@@ -45,6 +48,9 @@ _NUMBER_END = re.compile(rb"[,}\] ]|$")
 _STEP_LINE = b'{"step": '
 _SYSTEM_LINE = b'{"step": null'
 _STAMP_CHARS = re.compile(r"[0-9T:.Z+-]*")
+_DIGITS = b"0123456789"
+_SHAPES: dict[bytes, tuple[list[bytes], list[str]]] = {}  # a first line without its digits -> its shape
+_SHAPES_KEPT = 256
 
 
 class _Irregular(Exception):
@@ -71,48 +77,72 @@ def _thin(lines: list, points: int) -> list:
 def _fast(data: bytes, points: int) -> list[dict[str, Any]] | None:
     if b"\\" in data or b"\r" in data or _FIELD in data or _ROW in data:
         raise _Irregular  # escapes, odd line ends or our separators: quotes may not split cleanly
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    count = data.count(b"\n")
+    steps = data.count(b'\n{"step": ') + data.startswith(_STEP_LINE)
+    if steps == count and count <= points and _SYSTEM_LINE not in data:
+        # the common case: step lines only, none to thin out: the history is the block's text as it is
+        return [_rows(data[:-1], data[:data.index(b"\n")], data[data.rfind(b"\n", 0, -1) + 1:-1], count)]
     lines = data.split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    if data.count(b'\n{"step": ') + data.startswith(_STEP_LINE) != len(lines):
-        steps = [line for line in lines if line.startswith(_STEP_LINE)]
+    lines.pop()
+    if steps != count:
+        stepped = [line for line in lines if line.startswith(_STEP_LINE)]
         others = b"\n".join(line for line in lines if not line.startswith(_STEP_LINE))
-        if b'"metrics"' in others or (not steps and others.strip()):
+        if b'"metrics"' in others or (not stepped and others.strip()):
             raise _Irregular  # lines with metrics in another shape, or not a history flexgit wrote
-        lines = steps
+        lines = stepped
     if not lines:
         return None
     lines = _thin(lines, points)
     if _SYSTEM_LINE not in data:
-        return [_rows(lines)]
+        return [_rows_of_lines(lines)]
     groups = ([line for line in lines if not line.startswith(_SYSTEM_LINE)],
               [line for line in lines if line.startswith(_SYSTEM_LINE)])
-    return [_rows(group) for group in groups if group]
+    return [_rows_of_lines(group) for group in groups if group]
 
 
-def _rows(lines: list[bytes]) -> dict[str, Any]:
-    """The block of lines of one shape (that of the first); _Irregular when they are not."""
-    separators, slots = _shape(lines[0])
+def _rows_of_lines(lines: list[bytes]) -> dict[str, Any]:
+    return _rows(b"\n".join(lines), lines[0], lines[-1], len(lines))
+
+
+def _rows(text: bytes, first: bytes, last: bytes, count: int) -> dict[str, Any]:
+    """The block of the `count` lines `text` (`first` to `last`) of one shape (that of the first);
+    _Irregular when they are not."""
+    key = first.translate(None, _DIGITS)
+    known = _SHAPES.get(key)
+    if known is not None:  # a sweep's histories share their shape: try the one met before first
+        try:
+            return _rows_as(text, first, last, count, known)
+        except _Irregular:
+            pass  # the same skeleton but other text between the values: this line's own shape decides
+    shape = _shape(first)
+    if len(_SHAPES) < _SHAPES_KEPT:
+        _SHAPES[key] = shape
+    return _rows_as(text, first, last, count, shape)
+
+
+def _rows_as(text: bytes, first: bytes, last: bytes, count: int, shape: tuple[list[bytes], list[str]]
+             ) -> dict[str, Any]:
+    separators, slots = list(shape[0]), shape[1]
     prefix = ""
     if "t" in slots:  # the times' shared start goes into the separator before them
         at = slots.index("t")
-        prefix = _shared_start(_string_after(lines[0], separators[at]), _string_after(lines[-1], separators[at]))
+        prefix = _shared_start(_string_after(first, separators[at]), _string_after(last, separators[at]))
         separators[at] += prefix.encode()
     start, end = separators[0], separators[-1]
-    text = b"\n".join(lines) + b"\n" + start
     if not text.startswith(start) or not end:
         raise _Irregular
-    text = text[len(start):].replace(end + b"\n" + start, _ROW)
+    text = (text[len(start):] + b"\n" + start).replace(end + b"\n" + start, _ROW)
     for separator in sorted(set(separators[1:-1]), key=len, reverse=True):  # a separator inside a longer one
         text = text.replace(separator, _FIELD)
-    count = len(lines)
     if b'"' in text or b"," in text or b";" in text or text.count(_ROW) != count \
             or text.count(_FIELD) != (len(slots) - 1) * count:
         raise _Irregular
     for letter, literal, replacement in _LITERALS:
         if letter in text:
             text = text.replace(literal, replacement)
-    return _block(slots, prefix, _LONG.sub(b"", text[:-1].translate(_SEPARATORS)).decode())
+    return _block(slots, prefix, b"".join(_LONG.split(text[:-1].translate(_SEPARATORS))).decode())
 
 
 def _shape(line: bytes) -> tuple[list[bytes], list[str]]:
@@ -164,10 +194,14 @@ def _string_after(line: bytes, separator: bytes) -> str:
 
 def _shared_start(first: str, last: str) -> str:
     """The start two times share, never the whole of one (a time is never an empty field)."""
-    size = 0
-    while size < min(len(first), len(last)) - 1 and first[size] == last[size]:
-        size += 1
-    return first[:size]
+    low, high = 0, max(0, min(len(first), len(last)) - 1)  # its length lies in [low, high]
+    while low < high:  # halving: a few comparisons of slices, not one per character
+        middle = (low + high + 1) // 2
+        if first[:middle] == last[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return first[:low]
 
 
 def _block(slots: list[str], prefix: str, rows: str) -> dict[str, Any]:
@@ -200,7 +234,7 @@ def _group(lines: list[dict[str, Any]]) -> dict[str, Any]:
                               *(_token(line["metrics"].get(key)) for key in keys)])
                     for line, stamp in zip(lines, stamps, strict=True))
     slots = ["step", *(["t"] if timed else []), *("m:" + key for key in keys)]
-    return _block(slots, prefix, _LONG.sub(b"", rows.encode()).decode())
+    return _block(slots, prefix, b"".join(_LONG.split(rows.encode())).decode())
 
 
 def _token(value: Any) -> str:

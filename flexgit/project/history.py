@@ -192,11 +192,12 @@ def summarize(data: bytes) -> dict[str, Any]:
 
 
 class Point(NamedTuple):
-    """One logged value of a metric: its step, the seconds since the history's first step, the value."""
+    """One logged value of a metric: its step, the seconds since the history's first line, the value."""
 
     step: float
     seconds: float | None  # None when the line has no readable time
     value: float
+    stepped: bool = True  # False for a line logged without a step (system metrics are sampled so)
 
 
 def series(data: bytes) -> dict[str, list[Point]]:
@@ -211,7 +212,8 @@ def series(data: bytes) -> dict[str, list[Point]]:
         if line is None or not isinstance(line.get("metrics"), dict):
             continue
         given = _finite(line.get("step"))
-        step = given if given is not None else step + 1
+        stepped = given is not None
+        step = given if stepped else step + 1
         moment = _moment(line.get("t"))
         if start is None and moment is not None:
             start = moment
@@ -219,7 +221,7 @@ def series(data: bytes) -> dict[str, list[Point]]:
         for key, value in line["metrics"].items():
             number = _finite(value)
             if number is not None:
-                curves.setdefault(str(key), []).append(Point(step, seconds, number))
+                curves.setdefault(str(key), []).append(Point(step, seconds, number, stepped))
     return curves
 
 

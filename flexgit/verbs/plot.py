@@ -23,7 +23,7 @@ from ..storage.store import Store
 from ..view import charts
 from ..view.query import resolve_column
 
-STEP_AXES = {"step": "step", "time": "seconds since the first logged step"}
+STEP_AXES = {"step": "step", "time": "seconds since the first logged line"}
 EXAMPLE = "flexgit plot loss --runs lr-0.1,lr-0.3 -o loss.png"
 
 
@@ -34,7 +34,8 @@ def plot(metrics: Sequence[str] | str = (), runs: Sequence[str] | str = (), wher
     """Draw runs and return the picture's bytes (PNG or SVG: `output`'s extension, else `format`,
     else PNG); with `output`, also write it there.
 
-    - step curves: `plot(["loss", "acc"], runs=["a", "b"])`, `x="time"` for wall time;
+    - step curves: `plot(["loss", "acc"], runs=["a", "b"])`, `x="time"` for wall time (the default for
+      metrics logged without steps, as the system metrics `sys.*` are);
     - a metric against a column over runs: `plot(x="params.lr", y="metrics.acc", logx=True)`;
     - a metric along the source commits of a branch of the project: `plot(x="commit", along="main", y="acc")`;
     - parallel coordinates: `plot(parallel=True, y="acc", params=["lr", "depth"])` (default: the params
@@ -60,7 +61,7 @@ def plot(metrics: Sequence[str] | str = (), runs: Sequence[str] | str = (), wher
     elif x is not None and x not in STEP_AXES:
         data = _scatter(chosen, x, _metric(names, y), logx, logy, fmt)
     else:
-        data = _curves(store, chosen, names + ([y] if y else []), x or "step", fmt)
+        data = _curves(store, chosen, names + ([y] if y else []), x, fmt)
     if output is not None:
         try:
             write_atomic(Path(output), data)
@@ -131,7 +132,7 @@ def _number(value: Any) -> bool:
 # -- step curves ------------------------------------------------------------------------------
 
 
-def _curves(store: Store, chosen: list[Run], metrics: list[str], x: str, fmt: str) -> bytes:
+def _curves(store: Store, chosen: list[Run], metrics: list[str], x: str | None, fmt: str) -> bytes:
     if not metrics:
         raise InputError(f"name the metrics to draw, e.g. {EXAMPLE}")
     logged = {run.name: series(history(store.repo, run)) for run in chosen}
@@ -140,6 +141,7 @@ def _curves(store: Store, chosen: list[Run], metrics: list[str], x: str, fmt: st
         raise InputError(f"none of the {len(chosen)} runs chosen has a step history; log one during training with "
                          "flexgit.log(step=..., loss=...)")
     keys = [_logged_metric(metric, known) for metric in metrics]
+    x = _axis(x, logged, keys)
     drawn = []
     for run in chosen:
         for key in keys:
@@ -150,6 +152,23 @@ def _curves(store: Store, chosen: list[Run], metrics: list[str], x: str, fmt: st
     if not drawn:
         raise InputError(f"the runs chosen logged {', '.join(keys)} without the time of each step; use --x step")
     return charts.step_curves(drawn, keys, STEP_AXES[x], fmt)
+
+
+def _axis(x: str | None, logged: dict[str, dict[str, list[Any]]], keys: list[str]) -> str:
+    """`x`, else step, or time for metrics logged without steps (system metrics are sampled over time);
+    steps asked of those, or a mix of the two kinds with no `x`, is an error that says what to do."""
+    timed = [key for key in keys if not any(p.stepped for curves in logged.values() for p in curves.get(key, []))]
+    if not timed or x == "time":
+        return x or "step"
+    what = f"{', '.join(timed)} {'was' if len(timed) == 1 else 'were'} logged over time, without steps"
+    if x is None and len(timed) == len(keys):
+        return "time"
+    if x == "step":
+        raise InputError(f"{what} (system metrics are sampled so): draw {'it' if len(timed) == 1 else 'them'} "
+                         "with --x time")
+    stepped = [key for key in keys if key not in timed]
+    raise InputError(f"{what} (system metrics are sampled so), {', '.join(stepped)} by step: draw them all with "
+                     f"--x time, or apart (flexgit plot {' '.join(timed)} ...)")
 
 
 def _logged_metric(name: str, known: list[str]) -> str:

@@ -36,7 +36,7 @@ def report(output: PathLike = "report.html", branch: str | None = None, where: s
         raise InputError(f"folder '{path.parent}' does not exist; create it first or write the report elsewhere")
     store = open_store(repo)
     document = report_document(store, TableQuery(branch=branch, where=where, removed=removed), title)
-    text = page(document, document["title"]).encode("utf-8")
+    text = page(document, document["title"])
     try:
         write_atomic(path, text)
     except OSError as exc:

@@ -76,7 +76,7 @@ def serve(port: int = DEFAULT_PORT, host: str = "127.0.0.1", branch: str | None 
                 return self._send(403, "text/plain", b"flexgit ui answers only to 127.0.0.1 and localhost\n", send_body)
             path = self.path.split("?", 1)[0]
             if path == "/":
-                body = page(None, pages.title, live=True).encode("utf-8")
+                body = page(None, pages.title, live=True)
                 return self._send(200, "text/html; charset=utf-8", body, send_body)
             if path == "/data.json":
                 return self._send(200, "application/json", pages.document(), send_body)

@@ -3,8 +3,9 @@
 The page is self-contained: its script and style ship in `view/assets/` and are inlined, the
 data is a `<script type="application/json">` block that the script reads and shows with
 `textContent` only. Nothing a user typed (names, messages, keys, values, file names, log lines)
-is ever parsed as HTML: in the JSON, `<`, `>` and `&` are written as `\\u003c`, `\\u003e`,
-`\\u0026`, so the block cannot end early and the markup appears nowhere in the file.
+is ever parsed as HTML: the JSON is ASCII (other characters as `\\uXXXX`), and `<`, `>` and `&` are
+written as `\\u003c`, `\\u003e`, `\\u0026`, so the block cannot end early and the markup appears
+nowhere in the file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .compare import packages
 from .query import Table, reading_order
 
 PAYLOAD_FORMAT = 2  # what the page's script reads; bumped with any change to the payload's shape
-_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"))
 
 
 def payload(table: Table, details: Mapping[str, Mapping[str, Any]], snapshots: Any, title: str,
@@ -32,7 +33,9 @@ def payload(table: Table, details: Mapping[str, Mapping[str, Any]], snapshots: A
     """
     columns = reading_order(table.columns, table.rows) if not table.chosen else list(table.columns)
     by_short = {commit[:10]: value for commit, value in details.items()}
-    rows = [[_cell(row.get(column)) for column in columns] for row in table.rows]
+    cell = _cell
+    rows = [[value if value is None or type(value) is str or type(value) is int else cell(value)  # most cells
+             for value in map(row.get, columns)] for row in table.rows]
     return {
         "format": PAYLOAD_FORMAT, "title": title, "branch": branch, "generated": generated, "tips": tips,
         "columns": columns, "rows": rows,
@@ -66,20 +69,23 @@ def _details(found: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def script_json(document: Any) -> str:
     """`document` as JSON that is safe inside an HTML `<script>` block: no `<`, `>` or `&` appears."""
-    text = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    # ASCII: one byte a character all the way to the file (one "…" in a log would make a string of tens
+    # of MB take two or four bytes a character), and U+2028 / U+2029 escaped as JavaScript wants them.
+    text = json.dumps(document, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     for character, escape in _SCRIPT_ESCAPES:  # str.replace runs at C speed: pages reach tens of MB
-        text = text.replace(character, escape)
+        if character in text:
+            text = text.replace(character, escape)
     return text
 
 
-def page(document: Mapping[str, Any] | None, title: str, live: bool = False) -> str:
-    """The HTML page: the data inline (`document`), or, `live`, fetched and refreshed from the server."""
+def page(document: Mapping[str, Any] | None, title: str, live: bool = False) -> bytes:
+    """The HTML page, as UTF-8: the data inline (`document`), or, `live`, fetched and refreshed from the server."""
     assets = resources.files(__package__) / "assets"
     style = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")
     data = script_json(document) if document is not None else "null"
     connect = "; connect-src 'self'" if live else ""
-    return (
+    head = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         # Nothing from elsewhere: no network (but the UI's own server), only this page's style and script.
@@ -87,6 +93,8 @@ def page(document: Mapping[str, Any] | None, title: str, live: bool = False) -> 
         f"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:{connect}\">\n"
         "<link rel=\"icon\" href=\"data:,\">\n"  # no request for /favicon.ico
         f"<title>{html.escape(title)}</title>\n<style>\n{style}</style>\n</head>\n<body>\n"
-        f"<script type=\"application/json\" id=\"flexgit-data\" data-live=\"{int(live)}\">{data}</script>\n"
-        f"<script>\n{script}</script>\n</body>\n</html>\n"
+        f"<script type=\"application/json\" id=\"flexgit-data\" data-live=\"{int(live)}\">"
     )
+    # encoded a part at a time: the data (ASCII, tens of MB) is never joined to text of wider characters
+    return b"".join(part.encode("utf-8") for part in (head, data, f"</script>\n<script>\n{script}</script>\n"
+                                                                   "</body>\n</html>\n"))

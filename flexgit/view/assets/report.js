@@ -337,11 +337,12 @@
     main.appendChild(kvTable(metrics, "run-metrics"));
     main.appendChild(el("h3", {text: "Params"}));
     main.appendChild(kvTable(params, "run-params"));
-    var logged = curveKeys([run]);
-    if (logged.length) {
+    var logged = splitKeys([run], curveKeys([run]));
+    if (logged.stepped.length) {
       main.appendChild(el("h3", {text: "Curves"}));
-      main.appendChild(curveCharts([run], logged, false));
+      main.appendChild(curveCharts([run], logged.stepped, false));
     }
+    overTime(main, [run], logged.timed);
     if (run.live) {  // from the live state (flexgit ui): nothing is stored yet
       main.appendChild(el("p", {"class": "muted", id: "run-live", text: "Not recorded yet (" + show(value(run, "status")) +
         "): its outputs, environment, log and code come with its record; its curves grow as it logs."}));
@@ -635,17 +636,36 @@
     return Object.keys(keys).sort();
   }
 
-  function chosenMetrics(keys) {
-    var wanted = (state.metrics || []).filter(function (name) { return keys.indexOf(name) >= 0; });
-    return wanted.length ? wanted : keys.slice(0, 4);
+  // Metrics logged without a step (the system metrics flexgit run samples: sys.cpu, sys.rss, ...) have
+  // no place on a step axis: they are drawn against time, on charts of their own.
+  function splitKeys(chosen, keys) {
+    var timed = keys.filter(function (name) {
+      return !chosen.some(function (run) { var found = history(run), line = found && found.metrics[name]; return line && line.stepped; });
+    });
+    return {stepped: keys.filter(function (name) { return timed.indexOf(name) < 0; }), timed: timed};
   }
 
-  function curveControls(keys) {
-    var shown = chosenMetrics(keys);
+  function overTime(main, chosen, timed) {
+    if (!timed.length) { return; }
+    var system = timed.every(function (name) { return name.indexOf("sys.") === 0; });
+    main.appendChild(el("h3", {text: system ? "System metrics" : "Logged over time"}));
+    main.appendChild(el("p", {"class": "muted", text: (system ? "Sampled by flexgit run (system_metrics in its settings)"
+      : "Logged without a step") + ", against the seconds since the run's first logged line." + (system ?
+      " sys.cpu: % of one core; sys.rss and sys.gpu_mem: MiB; sys.gpu_util: % of the GPUs it uses." : "")}));
+    main.appendChild(curveCharts(chosen, timed, true, "system-charts"));
+  }
+
+  function chosenMetrics(keys, preferred) {
+    var wanted = (state.metrics || []).filter(function (name) { return keys.indexOf(name) >= 0; });
+    return wanted.length ? wanted : (preferred && preferred.length ? preferred : keys).slice(0, 4);
+  }
+
+  function curveControls(keys, preferred) {
+    var shown = chosenMetrics(keys, preferred);
     var boxes = keys.map(function (name) {
       var box = el("input", {type: "checkbox", checked: shown.indexOf(name) >= 0, "data-metric": name});
       box.onchange = function () {
-        var now = chosenMetrics(keys).filter(function (other) { return other !== name; });
+        var now = chosenMetrics(keys, preferred).filter(function (other) { return other !== name; });
         if (box.checked) { now.push(name); }
         state.metrics = now.length ? now : [name];
         render();
@@ -668,8 +688,11 @@
     var keys = curveKeys(chosen);
     main.appendChild(el("h2", {text: "Step curves"}));
     if (!keys.length) { main.appendChild(el("p", {"class": "muted", text: "None of these runs logged steps (flexgit.log)."})); return; }
-    main.appendChild(curveControls(keys));
-    main.appendChild(curveCharts(chosen, chosenMetrics(keys), state.xTime));
+    var preferred = splitKeys(chosen, keys).stepped;
+    main.appendChild(curveControls(keys, preferred));
+    var shown = splitKeys(chosen, chosenMetrics(keys, preferred));
+    if (shown.stepped.length) { main.appendChild(curveCharts(chosen, shown.stepped, state.xTime)); }
+    overTime(main, chosen, shown.timed);
   }
 
   // A history comes as blocks of rows of text (project/curves.py), split only when a chart needs it:
@@ -698,8 +721,10 @@
       read.forEach(function (one) {
         var steps = one.rows.map(function (row) { return one.block.step < 0 ? null : number(row[one.block.step]); });
         var seconds = one.times.map(function (ms) { return ms === null ? null : (ms - first) / 1000; });
+        var stepped = steps.some(function (step) { return step !== null; });
         Object.keys(one.block.metrics).forEach(function (name) {
-          var at = one.block.metrics[name], line = metrics[name] || (metrics[name] = {step: [], t: [], values: []});
+          var at = one.block.metrics[name], line = metrics[name] || (metrics[name] = {step: [], t: [], values: [], stepped: false});
+          line.stepped = line.stepped || stepped;
           one.rows.forEach(function (row, i) { line.step.push(steps[i]); line.t.push(seconds[i]); line.values.push(number(row[at])); });
         });
       });
@@ -708,8 +733,8 @@
     return run.curves;
   }
 
-  function curveCharts(chosen, metrics, byTime) {
-    var box = el("div", {"class": "charts", id: "charts"});
+  function curveCharts(chosen, metrics, byTime, id) {
+    var box = el("div", {"class": "charts", id: id || "charts"});
     metrics.forEach(function (name) {
       var series = [];
       chosen.forEach(function (run, i) {
@@ -719,7 +744,7 @@
         for (var j = 0; j < ys.length; j++) { if (ys[j] !== null && xs[j] !== null) { points.push([xs[j], ys[j]]); } }
         series.push({label: run.name, points: points, color: COLORS[i % COLORS.length]});
       });
-      box.appendChild(chart(name, series, byTime ? "seconds" : "step", "line"));
+      box.appendChild(chart(name, series, byTime ? "seconds since the first logged line" : "step", "line"));
     });
     return box;
   }

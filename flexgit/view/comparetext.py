@@ -6,7 +6,7 @@ import html
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..project.values import format_value, one_line
-from .render import display_width
+from .render import cut, display_width
 
 if TYPE_CHECKING:
     from .compare import Comparison, RunDiff
@@ -32,8 +32,8 @@ def comparison_text(comparison: "Comparison", width: int = 80) -> str:
     change = natural[-1] + len(GAP) if two else 0  # the change column is never cut
     room = width - key_width - len(GAP) * len(comparison.runs) - change
     widths = _fair(natural[:len(comparison.runs)], room) + natural[len(comparison.runs):]
-    heads = [_cut(head, w) for head, w in zip(heads, widths, strict=True)]
-    rows = [(section, key, [_cut(cell, w) for cell, w in zip(cells, widths, strict=True)])
+    heads = [cut(head, w) for head, w in zip(heads, widths, strict=True)]
+    rows = [(section, key, [cut(cell, w) for cell, w in zip(cells, widths, strict=True)])
             for section, key, cells in rows]
     blocks = _blocks(widths, width - key_width)
     parts = []
@@ -124,21 +124,7 @@ def _fair(natural: list[int], room: int) -> list[int]:
     return widths
 
 
-def _cut(text: str, most: int) -> str:
-    """`text`, cut with an ellipsis to at most `most` display columns."""
-    if display_width(text) <= most:
-        return text
-    kept, used = [], 0
-    for char in text:
-        used += display_width(char)
-        if used > most - 1:
-            break
-        kept.append(char)
-    return "".join(kept) + "…"
-
-
 # -- HTML (a notebook's display) -------------------------------------------------------------
-
 
 def comparison_html(comparison: "Comparison") -> str:
     """The comparison as an HTML table: a heading row per section, a column per run."""

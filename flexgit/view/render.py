@@ -166,7 +166,7 @@ def _prefix_line(block: list[str], heads: dict[str, tuple[str, str]], widths: di
     cells = []
     for run in _runs(block, lambda c: heads[c][0] or None):
         span = _span(run, widths)
-        label = _cut(heads[run[0]][0], span)  # cut only where a block split a prefix's columns
+        label = cut(heads[run[0]][0], span)  # cut only where a block split a prefix's columns
         cells.append(label + " " * (span - display_width(label)))
     return GAP.join(cells).rstrip()
 
@@ -214,10 +214,10 @@ def _char_width(char: str) -> int:
 
 
 def _short(text: str) -> str:
-    return _cut(text, MAX_CELL)
+    return cut(text, MAX_CELL)
 
 
-def _cut(text: str, most: int) -> str:
+def cut(text: str, most: int) -> str:
     """`text`, cut with an ellipsis to at most `most` display columns."""
     if display_width(text) <= most:
         return text

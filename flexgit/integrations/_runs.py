@@ -25,7 +25,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .._context import open_store
 from ..errors import InputError, RunExistsError, UnknownRunError
@@ -238,6 +238,16 @@ def check_name_free(name: str, repo: str | os.PathLike | None) -> None:
     """Refuse a run name that is taken before training starts, not after it ends."""
     if name_taken(name, repo):
         raise InputError(f"run name '{name}' exists; pick another name")
+
+
+def built_on_use(module: str, **builders: Callable[[], type]) -> Callable[[str], type]:
+    """A module's `__getattr__` that builds each class from `builders` when first asked for it, so
+    that importing the module does not import the framework the class subclasses."""
+    def __getattr__(name: str) -> type:
+        if name in builders:
+            return builders[name]()
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return __getattr__
 
 
 class RecordsTraining:

@@ -26,14 +26,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._runs import metrics_of, params_of, require
+from ._runs import built_on_use, metrics_of, params_of, require
 from .notebook import record
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlexgitCallback":
-        return _callback_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache
@@ -113,3 +107,6 @@ def _framework() -> str:
     import hydra
 
     return f"hydra-core {hydra.__version__}"
+
+
+__getattr__ = built_on_use(__name__, FlexgitCallback=_callback_class)

@@ -21,15 +21,9 @@ import functools
 import os
 from typing import Any
 
-from ._runs import RecordsTraining, Training, describe, never_stops_training, params_of, require, value_of
+from ._runs import RecordsTraining, Training, built_on_use, describe, never_stops_training, params_of, require, value_of
 
 LEFT_OUT = ("name", "dtype", "trainable")  # a layer's settings that say nothing of the model
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlexgitCallback":
-        return _callback_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache
@@ -94,3 +88,6 @@ def _framework() -> str:
     import keras
 
     return f"keras {keras.__version__} ({keras.backend.backend()})"
+
+
+__getattr__ = built_on_use(__name__, FlexgitCallback=_callback_class)

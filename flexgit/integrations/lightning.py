@@ -28,16 +28,10 @@ from typing import Any, Mapping
 
 from .._context import open_store
 from ..verbs.update import update
-from ._runs import Training, metrics_of, never_stops_training, params_of, require, status_of
+from ._runs import Training, built_on_use, metrics_of, never_stops_training, params_of, require, status_of
 
 _made = itertools.count(1)  # loggers made by this process
 STATUS = {"success": "ok", "finished": "interrupted"}  # Lightning's words; "failed" depends on the exception
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlexgitLogger":
-        return _logger_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @functools.cache
@@ -134,3 +128,6 @@ def _framework() -> str:
     import lightning
 
     return f"lightning {lightning.__version__}"
+
+
+__getattr__ = built_on_use(__name__, FlexgitLogger=_logger_class)

@@ -18,16 +18,9 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
 
 from ..verbs.update import update
-from ._runs import RecordsTraining, Training, metrics_of, never_stops_training, params_of, require
-
-
-def __getattr__(name: str) -> Any:
-    if name == "FlexgitCallback":
-        return _callback_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from ._runs import RecordsTraining, Training, built_on_use, metrics_of, never_stops_training, params_of, require
 
 
 @functools.cache
@@ -78,3 +71,6 @@ def _framework() -> str:
     import transformers
 
     return f"transformers {transformers.__version__}"
+
+
+__getattr__ = built_on_use(__name__, FlexgitCallback=_callback_class)

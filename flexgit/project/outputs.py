@@ -9,7 +9,6 @@ links to folders are never followed while matching.
 from __future__ import annotations
 
 import fnmatch
-import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,8 @@ def is_glob(pattern: str) -> bool:
 
 def literal(path: str) -> str:
     """A glob that matches `path` only (its `*`, `?` and `[` escaped)."""
+    import glob
+
     return glob.escape(path)
 
 

@@ -109,10 +109,34 @@ class Settings:
         return not any(fnmatch.fnmatchcase(path, g) or fnmatch.fnmatchcase(name, g) for g in self.include_secrets or ())
 
 
+def _plain_tests(patterns: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """`patterns` as string tests (names, prefixes, suffixes), with those that need fnmatch apart:
+    compiling sixteen globs cost every record (the post-commit hook's most of all) 2 ms."""
+    names, prefixes, suffixes, globs = set(), [], [], []
+    for pattern in patterns:
+        body = pattern.strip("*")
+        if any(c in body for c in "*?["):
+            globs.append(pattern)
+        elif pattern == body:
+            names.add(pattern)
+        elif pattern == body + "*":
+            prefixes.append(body)
+        elif pattern == "*" + body:
+            suffixes.append(body)
+        else:
+            globs.append(pattern)
+    return frozenset(names), tuple(prefixes), tuple(suffixes), tuple(globs)
+
+
+_SECRET_TESTS = _plain_tests(SECRET_PATTERNS)
+
+
 def looks_secret(path: str) -> bool:
     """True when the file's name is one that usually holds credentials (`SECRET_PATTERNS`)."""
     name = posixpath.basename(path)
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_PATTERNS)
+    names, prefixes, suffixes, globs = _SECRET_TESTS
+    return (name in names or name.startswith(prefixes) or name.endswith(suffixes)
+            or any(fnmatch.fnmatchcase(name, pattern) for pattern in globs))
 
 
 @dataclass

@@ -9,9 +9,7 @@ use the host's `common_dir`, `workdir`, `is_bare`, `flexgit_dir`, `set_ref` and 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import subprocess
 import threading
 import time
 import zlib
@@ -40,6 +38,8 @@ class GitCommand:
 
     def _store_pack(self, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
         """Write `objects` (raw id -> (type, data)) as a pack file that git indexes and keeps."""
+        import subprocess  # here: a record that runs no git does not pay for the module
+
         pack = _pack(objects.values())
         place = self.common_dir if self.is_bare else self.workdir
         try:
@@ -181,6 +181,8 @@ class GitCommand:
 
     def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None) -> tuple[bool, str]:
         """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
+        import subprocess
+
         place = self.common_dir if self.is_bare else self.workdir
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
@@ -203,6 +205,8 @@ class GitCommand:
         pipe never fills both ways. Raises FileNotFoundError when git is not installed, and
         FlexgitError when git does not give every blob.
         """
+        import subprocess
+
         place = self.common_dir if self.is_bare else self.workdir
         proc = subprocess.Popen(["git", "-C", str(place), "cat-file", "--batch"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 16,
@@ -253,6 +257,8 @@ def _pack(objects: Iterable[tuple[int, bytes]]) -> bytes:
             size >>= 7
         parts.append(bytes(header))
         parts.append(zlib.compress(data, 1))
+    import hashlib
+
     body = b"".join(parts)
     return body + hashlib.sha1(body).digest()
 

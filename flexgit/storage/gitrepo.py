@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import functools
-import getpass
 import os
 import socket
 import shutil
@@ -861,6 +860,8 @@ def cannot_store(detail: str) -> str:
 
 def _os_user() -> str:
     try:
+        import getpass  # the last resort for a name: rarely needed
+
         return getpass.getuser()
     except (KeyError, OSError):
         return "flexgit"

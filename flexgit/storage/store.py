@@ -22,7 +22,6 @@ import itertools
 import json
 import marshal
 import os
-import secrets
 import signal
 from dataclasses import replace
 from operator import itemgetter
@@ -241,6 +240,8 @@ class Store:
 
     def _new_name(self, taken: set[str]) -> str:
         while True:
+            import secrets  # here: a named run does not pay for the module
+
             name = "run-" + secrets.token_hex(3)
             if name not in taken and self.name_target(name) is None:
                 return name
@@ -527,6 +528,18 @@ class Store:
         """Every recorded run (of `branch`, if given), oldest first: those not removed (`flexgit rm`),
         only the removed ones (`removed=True`) or all (`None`)."""
         return [runcache.run_of(entry) for entry in self._entries(branch, removed=removed)]
+
+    def run_from(self, branch: BranchRef, commits: Iterable[str]) -> Run | None:
+        """The newest run of `branch` recorded from the first of `commits` (the user's commits) that has
+        one; None when none has. Only the runs' sources are unpacked, not whole runs."""
+        by_source = {}
+        for entry in self._entries(branch):  # oldest first: the newest run of a source wins
+            source = runcache.meta_of(entry).get("source")
+            if source:
+                by_source[str(source)] = entry
+        if not by_source:
+            return None
+        return next((runcache.run_of(by_source[commit]) for commit in commits if commit in by_source), None)
 
     def rows(self, branch: BranchRef | None = None, with_meta: bool = False,
              notes_tree: str | None = None, removed: bool | None = False) -> list[dict[str, Any]]:

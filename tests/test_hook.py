@@ -185,7 +185,8 @@ def test_commits_that_left_the_results_alone_are_decided_without_python(repo):
     assert cli(repo, "hook", "install").code == 0
     commit(repo, "first model", '{"acc": 0.8}')  # Python records, and keeps what it decided on
     assert last_log_line(repo).split(" ", 1)[1].startswith("recorded commit-")
-    assert (repo / ".git" / "flexgit.d" / "hook-state").read_text().splitlines()[0] == git(repo, "rev-parse", "HEAD").strip()
+    state = (repo / ".git" / "flexgit.d" / "hook-state").read_text()
+    assert state.splitlines()[0] == git(repo, "rev-parse", "HEAD").strip()
     for i in range(3):
         commit(repo, f"refactor {i}")
         assert BY_SCRIPT in last_log_line(repo)

@@ -175,13 +175,18 @@ def measure(repo: Path, repeat: int) -> dict[str, float]:
     before = loose_bytes(repo)
     run(FLEXGIT + ["record", "-m", "acc=0.9"], repo)
     written = sum(size for path, size in loose_bytes(repo).items() if path not in before)
+    # The terminal view (`flexgit table` into a pipe: every row, aligned), cold and after one new run.
+    drop_caches(repo)
+    view_rss = [run(FLEXGIT + ["table"], repo)[1]]
+    run(FLEXGIT + ["record", "-m", "acc=0.8"], repo)
+    view_rss.append(run(FLEXGIT + ["table"], repo)[1])
     return {
         "floor_s": statistics.median(floor),
         "record_cli_s": statistics.median(record_cli),
         "table_cold_s": statistics.median(cold), "table_cold_x": median_ratio(cold, floor),
         "table_warm_s": statistics.median(warm), "table_warm_x": median_ratio(warm, floor),
         "table_after_one_s": statistics.median(after_one), "table_after_one_x": median_ratio(after_one, floor),
-        "record_kib": written / 1024, "table_rss_mb": max(rss) / 1024,
+        "record_kib": written / 1024, "table_rss_mb": max(rss) / 1024, "view_rss_mb": max(view_rss) / 1024,
         "minimal_s": statistics.median(minimal), "minimal_rss_mb": max(minimal_rss) / 1024,
     }
 

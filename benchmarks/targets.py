@@ -82,8 +82,9 @@ FETCH = ["git", "fetch", "--quiet", "--no-tags", "--refmap=",
 
 
 def measure_pull(root: Path, sizes: tuple[int, int], repeat: int) -> dict[str, dict[int, float]]:
-    """Median seconds of `flexgit pull` of 100 new runs into a copy of each clone, and of the plain
-    `git fetch` of the same refs into another copy, interleaved."""
+    """Median seconds of `flexgit pull` of 100 new runs into a copy of each clone, of the plain `git fetch`
+    of the same refs into another copy, interleaved, and (`own`) of each repetition's pull minus its fetch:
+    what flexgit adds to git's own floor."""
     clones = {size: pull_setup(root / f"pull-{size}", size)[0] for size in sizes}
     times: dict[str, dict[int, list[float]]] = {"pull": {size: [] for size in sizes},
                                                 "fetch": {size: [] for size in sizes}}
@@ -97,6 +98,8 @@ def measure_pull(root: Path, sizes: tuple[int, int], repeat: int) -> dict[str, d
                                capture_output=True)
                 times[what][size].append(time.perf_counter() - start)
                 shutil.rmtree(copy)
+    times["own"] = {size: [p - f for p, f in zip(times["pull"][size], times["fetch"][size], strict=True)]
+                    for size in sizes}
     return {what: {size: statistics.median(values) for size, values in by_size.items()}
             for what, by_size in times.items()}
 
@@ -169,11 +172,14 @@ def report(f: dict) -> str:
                          f"{imp['floor_s']:.1f} s (`git fast-import` of the same runs)",
                          imp["seconds"] / imp["floor_s"], "<= 60 s", imp["seconds"] <= 60))
     if "pull" in f:
-        pull, fetch = f["pull"]["pull"], f["pull"]["fetch"]
+        pull, fetch, own = f["pull"]["pull"], f["pull"]["fetch"], f["pull"]["own"]
         small, large = sorted(pull)
-        ratio = pull[large] / pull[small]
-        lines.append(row(f"`pull` of 100 new runs into {large:,} runs", f"{pull[large]:.2f} s",
-                         f"{pull[small]:.2f} s (into {small:,} runs)", ratio, "<= 2x", ratio <= 2))
-        lines.append(row(f"  its `git fetch` alone, into {large:,} runs (git's own floor)", f"{fetch[large]:.2f} s",
-                         f"{fetch[small]:.2f} s (into {small:,} runs)", fetch[large] / fetch[small], "(none)", True))
+        ratio, floor = pull[large] / pull[small], fetch[large] / fetch[small]
+        lines.append(row(f"`pull` of 100 new runs into {large:,} runs; beside it, its `git fetch` alone: "
+                         f"{fetch[large]:.2f} s against {fetch[small]:.2f} s = {floor:.1f}x (git's own floor)",
+                         f"{pull[large]:.2f} s", f"{pull[small]:.2f} s (into {small:,} runs)", ratio, "<= 2x",
+                         ratio <= 2))
+        lines.append(row(f"  flexgit's own part of that pull (each pull minus its `git fetch`) into {large:,} runs",
+                         f"{own[large]:.2f} s", f"{own[small]:.2f} s (into {small:,} runs)", own[large] / own[small],
+                         "<= 2x", own[large] <= 2 * own[small]))
     return "\n".join(lines)

@@ -26,7 +26,9 @@ except ImportError:  # pragma: no cover - Windows: CAS on refs still keeps write
 # A ref lock file older than this, found while we hold flexgit's own writer lock,
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
-PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs ...
+PACKED_SHARE = 32  # ... when they are at least a 32nd of the refs it holds (its rewrite costs all of them)
+PACKED_LINE_BYTES = 64  # about one line of packed-refs: an id, a name like refs/exp/run-1a2b3c
 
 
 class RefMoved(Exception):
@@ -70,10 +72,15 @@ class GitCommand:
         """Create many refs that do not exist yet; refs that appeared meanwhile are left as they are.
 
         Many at once go straight into packed-refs (one file, under git's own lock), because
-        each loose ref is a file: 100,000 names would be 100,000 files. A few are loose refs,
-        written in one git transaction.
+        each loose ref is a file: 100,000 names would be 100,000 files. A few, or few beside what
+        packed-refs holds, are loose refs written in one git transaction: rewriting packed-refs
+        for 100 names pulled into a clone of 100,000 took 0.25 s, the loose refs 20 ms.
         """
-        if len(refs) >= PACK_REFS_AT and self._add_packed_refs(refs):
+        try:
+            packed = (self.common_dir / "packed-refs").stat().st_size // PACKED_LINE_BYTES
+        except OSError:
+            packed = 0
+        if len(refs) >= PACK_REFS_AT and len(refs) * PACKED_SHARE >= packed and self._add_packed_refs(refs):
             return
         lines = "".join(f"create {name} {target}\n" for name, target in refs.items())
         done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")

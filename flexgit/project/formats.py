@@ -82,8 +82,12 @@ def dumps_toml(data: Mapping[str, Any]) -> str:
     lines = []
     for key, value in data.items():
         kind = type(value)
-        if type(key) is not str or not _BARE_KEY.fullmatch(key):
+        if type(key) is not str:
             break
+        if not _BARE_KEY.fullmatch(key):  # `env.cpu`, quoted as tomli_w quotes it
+            if not _PLAIN_TEXT.fullmatch(key):
+                break
+            key = f'"{key}"'
         if kind is str and _PLAIN_TEXT.fullmatch(value):
             lines.append(f'{key} = "{value}"\n')
         elif kind is bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -139,13 +139,13 @@ def looks_secret(path: str) -> bool:
             or any(fnmatch.fnmatchcase(name, pattern) for pattern in globs))
 
 
-@dataclass
-class SnapshotFilter:
+class SnapshotFilter:  # a plain class: every record imports it, and a dataclass costs ~0.5 ms to make
     """The `keep(path, size)` test a snapshot applies to new and changed files, and what it left out."""
 
-    settings: Settings
-    too_large: list[str] = field(default_factory=list)  # "path (size bytes)"
-    secrets: list[str] = field(default_factory=list)
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.too_large: list[str] = []  # "path (size bytes)"
+        self.secrets: list[str] = []
 
     @property
     def keep(self) -> Callable[[str, int], bool] | None:

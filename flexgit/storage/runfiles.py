@@ -11,9 +11,8 @@ with `git lfs fetch`, from the remotes whose experiments branch holds the run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from ..errors import FlexgitError, InputError, WriteError
 from ..project.outputs import Found
@@ -36,8 +35,7 @@ if TYPE_CHECKING:  # git-lfs and checkpoints are loaded by the functions that me
 KINDS = (OUTPUTS_DIR, ARTIFACTS_DIR, CHECKPOINTS_DIR)
 
 
-@dataclass(frozen=True)
-class KeptFile:
+class KeptFile(NamedTuple):  # a named tuple, not a dataclass: every record imports this module
     """One file a run keeps: its kind (outputs, artifacts, checkpoints), its path inside that folder,
     its blob, the size of its content and, for a git-lfs file, its pointer."""
 
@@ -52,14 +50,13 @@ class KeptFile:
         return f"{FLEXGIT_DIR}/{self.kind}/{self.path}"
 
 
-@dataclass
-class Keeper:
+class Keeper:  # a plain class: every record imports it, and a dataclass costs ~0.5 ms to make
     """Stores the files of one run: plain blobs, or git-lfs pointers at or above `threshold` (None: never)."""
 
-    git: GitRepo
-    threshold: int | None
-    not_in_lfs: list[str] = field(default_factory=list)  # large files kept plainly: git-lfs is not installed
-    _lfs: bool | None = None
+    def __init__(self, git: GitRepo, threshold: int | None):
+        self.git, self.threshold = git, threshold
+        self.not_in_lfs: list[str] = []  # large files kept plainly: git-lfs is not installed
+        self._lfs: bool | None = None
 
     def keep(self, source: Path, label: str) -> str:
         """The blob id of `source`, stored as this keeper stores files."""

@@ -23,7 +23,6 @@ import itertools
 import json
 import marshal
 import os
-import signal
 from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
@@ -738,6 +737,8 @@ def crash_point(step: str) -> None:
     """Kill this process at write step `step` when FLEXGIT_CRASH_AT names it: how the tests
     interrupt a write at each step, exactly (journal, notes, branch; pull-branch, pull-notes)."""
     if os.environ.get(CRASH_ENV) == step:
+        import signal  # only where a test asks for a crash
+
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -3,7 +3,7 @@
 Prints two tables. The first, per history size: record latency (in process and as a CLI call),
 table latency (cold, warm, after one new run) against the floor `python -c "import pygit2, click"`
 measured in the same run, bytes of objects one record writes, and peak memory of `table`. The
-second: issue 17's targets at the largest size, each with its floor from the same run (see
+second: the speed targets at the largest size, each with its floor from the same run (see
 targets.py). Histories are built with `git fast-import` (history.py): 100,000 runs in seconds.
 DVC and MLflow are measured beside it when installed (`pip install -e '.[bench]'`). Medians of
 interleaved repetitions: these machines are shared and noisy, so compare ratios, not seconds.

@@ -1,4 +1,5 @@
-"""Issue 17's targets, each beside its floor measured in the same run: the floors and the one table.
+"""The targets of speed where users feel it, each beside its floor measured in the same run: the
+floors and the one table.
 
 - the cold table's floor is a minimal program doing the same work with plain git: every note
   (`git notes list` piped to `git cat-file --batch`) into a few lines of Python that parse each
@@ -129,9 +130,9 @@ def row(where: str, now: str, floor: str, ratio: float | None, target: str, met:
 
 
 def report(f: dict) -> str:
-    """The one table: each target of issue 17 with its figure, its floor from the same run, the ratio."""
+    """The one table: each target with its figure, its floor from the same run, the ratio."""
     size = f"{f['size']:,}"
-    lines = ["Issue 17's targets (medians; each floor measured in the same run):", "",
+    lines = ["The targets at the largest history (medians; each floor measured in the same run):", "",
              "| where | now | floor | ratio | target | met? |", "|---|---|---|---|---|---|"]
     log = f["log"]
     lines.append(row("`flexgit.log` in a 3,000-step loop, per call", f"{log['log_us']:.1f} µs",

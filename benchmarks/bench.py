@@ -3,7 +3,7 @@
 Prints two tables. The first, per history size: record latency (in process and as a CLI call),
 table latency (cold, warm, after one new run) against the floor `python -c "import pygit2, click"`
 measured in the same run, bytes of objects one record writes, and peak memory of `table`. The
-second: issue 17's targets at the largest size, each with its floor from the same run (see
+second: the speed targets at the largest size, each with its floor from the same run (see
 targets.py). Histories are built with `git fast-import` (history.py): 100,000 runs in seconds.
 DVC and MLflow are measured beside it when installed (`pip install -e '.[bench]'`). Medians of
 interleaved repetitions: these machines are shared and noisy, so compare ratios, not seconds.
@@ -40,19 +40,27 @@ CHUNK = 10_000  # runs per import batch while building a history
 IDENTITY = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
 
-# One process records into every history in turn, so that all sizes see the same machine;
-# then it times the DataFrame API: a first call with no cache, and warm calls.
+# One process records into every history in turn, so that all sizes see the same machine: a round
+# records once into each, in alternating order. The extra cost of a history is the median over rounds
+# of its record's CPU time minus that of the same round's record with no runs: on a shared machine the
+# wall time of a few milliseconds mostly says how long the process waited for a core (two runs of the
+# same code gave 1.2x and 2.8x), while CPU time follows the work. Then it times the DataFrame API: a
+# first call with no cache, and warm calls.
 IN_PROCESS = """
 import json, shutil, statistics, sys, time, flexgit
 repeat, repos = int(sys.argv[1]), sys.argv[2:]
 for repo in repos:
     flexgit.record(params={"lr": 0.1}, metrics={"acc": 0.5}, repo=repo)  # warm-up: imports, caches
 times = {repo: [] for repo in repos}
+cpu = {repo: [] for repo in repos}
 for i in range(repeat):
-    for repo in repos:
-        start = time.perf_counter()
+    for repo in repos if i % 2 == 0 else repos[::-1]:
+        start, started = time.perf_counter(), time.process_time()
         flexgit.record(params={"lr": 0.1, "i": i}, metrics={"acc": 0.5}, repo=repo)
         times[repo].append(time.perf_counter() - start)
+        cpu[repo].append(time.process_time() - started)
+extra = {repo: statistics.median(a - b for a, b in zip(cpu[repo], cpu[repos[0]])) for repo in repos}
+extra_wall = {repo: statistics.median(a - b for a, b in zip(times[repo], times[repos[0]])) for repo in repos}
 flexgit.table(repo=repos[0])  # imports pandas
 result = []
 for repo in repos:
@@ -61,7 +69,9 @@ for repo in repos:
     warm = []
     for _ in range(5):
         start = time.perf_counter(); flexgit.table(repo=repo); warm.append(time.perf_counter() - start)
-    result.append({"record_api_ms": statistics.median(times[repo]) * 1000, "table_api_first_s": first,
+    result.append({"record_api_ms": statistics.median(times[repo]) * 1000, "record_extra_ms": extra[repo] * 1000,
+                   "record_extra_wall_ms": extra_wall[repo] * 1000,
+                   "record_cpu_ms": statistics.median(cpu[repo]) * 1000, "table_api_first_s": first,
                    "table_api_warm_s": statistics.median(warm)})
 print(json.dumps(result))
 """
@@ -165,13 +175,18 @@ def measure(repo: Path, repeat: int) -> dict[str, float]:
     before = loose_bytes(repo)
     run(FLEXGIT + ["record", "-m", "acc=0.9"], repo)
     written = sum(size for path, size in loose_bytes(repo).items() if path not in before)
+    # The terminal view (`flexgit table` into a pipe: every row, aligned), cold and after one new run.
+    drop_caches(repo)
+    view_rss = [run(FLEXGIT + ["table"], repo)[1]]
+    run(FLEXGIT + ["record", "-m", "acc=0.8"], repo)
+    view_rss.append(run(FLEXGIT + ["table"], repo)[1])
     return {
         "floor_s": statistics.median(floor),
         "record_cli_s": statistics.median(record_cli),
         "table_cold_s": statistics.median(cold), "table_cold_x": median_ratio(cold, floor),
         "table_warm_s": statistics.median(warm), "table_warm_x": median_ratio(warm, floor),
         "table_after_one_s": statistics.median(after_one), "table_after_one_x": median_ratio(after_one, floor),
-        "record_kib": written / 1024, "table_rss_mb": max(rss) / 1024,
+        "record_kib": written / 1024, "table_rss_mb": max(rss) / 1024, "view_rss_mb": max(view_rss) / 1024,
         "minimal_s": statistics.median(minimal), "minimal_rss_mb": max(minimal_rss) / 1024,
     }
 
@@ -197,13 +212,14 @@ def measure_environment(repo: Path, repeat: int) -> str:
 
 def report(results: dict[int, dict[str, float]]) -> str:
     fresh = results[0]
-    header = ("| runs | record (API) | vs fresh | record (CLI) | table cold | table warm | table after 1 new "
-              "| objects / record | table peak RSS |")
+    header = ("| runs | record (API) | vs no runs (wall; CPU extra) | record (CLI) | table cold | table warm "
+              "| table after 1 new | objects / record | table peak RSS |")
     lines = [header, "|" + "---|" * 9]
     for size, r in results.items():
         ratio = r["record_api_ms"] / fresh["record_api_ms"]
         lines.append(
-            f"| {size:,} | {r['record_api_ms']:.1f} ms | {ratio:.2f}x | {r['record_cli_s'] * 1000:.0f} ms "
+            f"| {size:,} | {r['record_api_ms']:.1f} ms | {ratio:.2f}x, {r['record_extra_ms']:+.1f} ms "
+            f"| {r['record_cli_s'] * 1000:.0f} ms "
             f"| {r['table_cold_s'] * 1000:.0f} ms ({r['table_cold_x']:.2f}x) "
             f"| {r['table_warm_s'] * 1000:.0f} ms ({r['table_warm_x']:.2f}x) "
             f"| {r['table_after_one_s'] * 1000:.0f} ms ({r['table_after_one_x']:.2f}x) "
@@ -236,7 +252,8 @@ def main() -> None:
             print(f"  {size:>7,} runs: history built in {time.perf_counter() - started:.1f} s", flush=True)
         for size, repo in repos.items():
             results[size] = measure(repo, args.repeat)
-        in_process = subprocess.run([PYTHON, "-c", IN_PROCESS, str(args.repeat * 5), *map(str, repos.values())],
+        rounds = max(args.repeat * 12, 60)  # records are milliseconds: many rounds make the median hold
+        in_process = subprocess.run([PYTHON, "-c", IN_PROCESS, str(rounds), *map(str, repos.values())],
                                     check=True, capture_output=True, text=True).stdout
         for size, figures in zip(repos, json.loads(in_process), strict=True):
             results[size].update(figures)

@@ -6,7 +6,6 @@ Verbs build on this module and never on each other; it is not public API.
 from __future__ import annotations
 
 import os
-import platform
 import posixpath
 import re
 import shlex
@@ -386,8 +385,8 @@ def collect_meta(git: GitRepo, snapshot_tree: str) -> dict[str, Any]:
     name, email = git.identity()
     source = git.head_commit()
     source_tree = git.commit(source)[0] if source else git.update_tree(None, {})
-    meta = {"user": name, "email": email, "host": socket.gethostname(), "platform": platform.platform(),
-            "python": platform.python_version(), "flexgit": __version__,
+    meta = {"user": name, "email": email, "host": socket.gethostname(), "platform": environment.platform_name(),
+            "python": environment.python_version(), "flexgit": __version__,
             "command": command_line(),
             "source": source, "source_branch": git.head_branch(), "dirty": snapshot_tree != source_tree}
     return {key: value for key, value in meta.items() if value is not None}
@@ -398,6 +397,8 @@ def private_meta(meta: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
     lines' absolute paths made relative to the working tree (or cut to their last part outside it)."""
     private = {key: value for key, value in meta.items() if key != "host"}
     if "platform" in private:
+        import platform  # only for private meta: a record does without the module
+
         private["platform"] = platform.system()
     for key in ("command", "run_command", "results_error"):
         if isinstance(private.get(key), str):

@@ -211,3 +211,16 @@ def test_corrupt_data_hash_cache_is_hashed_again(repo):
             write_sealed(cache, data) if sealed else cache.write_bytes(data)
             run = flexgit.record(name=f"shape-{number}-{sealed}", params=params, repo=repo)
             assert run.data["train_path"]["sha256"] == digest
+
+
+def test_entries_are_ordered_by_time_then_name_also_when_times_tie():
+    def entry(time, name):
+        return runcache.entry_of("0" * 40, {"t": time, "name": name, "branch": "experiments"})
+
+    entries = [entry("2026-01-01T00:00:02Z", "b")]
+    runcache.add_entries(entries, [entry("2026-01-01T00:00:03Z", "z"), entry("2026-01-01T00:00:01Z", "y")])
+    assert [runcache.order(e) for e in entries] == [("2026-01-01T00:00:01Z", "y"), ("2026-01-01T00:00:02Z", "b"),
+                                                    ("2026-01-01T00:00:03Z", "z")]
+    tied = [entry("2026-01-01T00:00:05Z", name) for name in ("m", "c", "x")] + [entry("2026-01-01T00:00:04Z", "q")]
+    runcache.add_entries(entries, tied)
+    assert [runcache.order(e)[1] for e in entries] == ["y", "b", "z", "q", "c", "m", "x"]

@@ -125,6 +125,56 @@ def test_folder_names_give_names_and_versions_that_pip_reads(tmp_path):
     assert environment.distributions([str(first), str(second)])["late"] == "1.0"
 
 
+def test_a_scan_is_kept_for_the_next_process_until_a_folder_or_metadata_file_changes(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    site.mkdir()
+    cache.mkdir()
+    make_dist(site, "alpha-1.0.dist-info")
+    make_dist(site, "dev.egg-info", "Name: dev\nVersion: 1.0\n")
+    old = (10 ** 18, 10 ** 18)  # 2001: older than the racy window
+    for path in (site, site / "dev.egg-info" / "PKG-INFO"):
+        os.utime(path, ns=old)
+
+    def scan() -> dict:
+        environment._memo.clear()  # as a new process
+        return environment.distributions([str(site)], cache_dir=cache)
+
+    assert scan() == {"alpha": "1.0", "dev": "1.0"} and (cache / environment.SCAN_CACHE).exists()
+    (site / "alpha-1.0.dist-info").rename(site / "alpha-2.0.dist-info")  # what the cache says is now wrong ...
+    os.utime(site, ns=old)  # ... and the folder's time is as it was: the cache is served
+    assert scan()["alpha"] == "1.0"
+    os.utime(site, ns=(old[0] + 1, old[1] + 1))  # an install moves the folder's time
+    assert scan()["alpha"] == "2.0"
+    (site / "dev.egg-info" / "PKG-INFO").write_text("Name: dev\nVersion: 2.0\n")  # `pip install -e` again
+    os.utime(site / "dev.egg-info" / "PKG-INFO", ns=(old[0] + 5, old[1] + 5))
+    assert scan()["dev"] == "2.0"
+    (cache / environment.SCAN_CACHE).write_bytes(b"torn")
+    assert scan() == {"alpha": "2.0", "dev": "2.0"}
+    (cache / environment.SCAN_CACHE).unlink()
+    make_dist(site, "fresh-1.0.dist-info")  # the folder changed just now: a later change in the same
+    assert scan()["fresh"] == "1.0"  # tick would not show, so its scan is not kept for the next process
+    assert str(site) not in json.loads((cache / environment.SCAN_CACHE).read_bytes()[9:])["scans"]
+
+
+def test_only_the_folders_that_changed_are_read_again(tmp_path):
+    project, site, cache = tmp_path / "project", tmp_path / "site", tmp_path / "cache"
+    for folder in (project, site, cache):
+        folder.mkdir()
+    make_dist(site, "alpha-1.0.dist-info")
+    for folder in (project, site):
+        os.utime(folder, ns=(10 ** 18, 10 ** 18))
+    environment._memo.clear()
+    assert environment.distributions([str(project), str(site)], cache_dir=cache) == {"alpha": "1.0"}
+    (site / "alpha-1.0.dist-info").rename(site / "alpha-9.0.dist-info")  # unseen: site's time is kept
+    os.utime(site, ns=(10 ** 18, 10 ** 18))
+    (project / "metrics.json").write_text("{}")  # the project folder changes, as a training run's files come
+    environment._memo.clear()
+    assert environment.distributions([str(project), str(site)], cache_dir=cache) == {"alpha": "1.0"}
+    make_dist(project, "alpha-2.0.dist-info")  # first on the path: wins, read from the folder that changed
+    environment._memo.clear()
+    assert environment.distributions([str(project), str(site)], cache_dir=cache) == {"alpha": "2.0"}
+
+
 FAKE_SMI = """#!/bin/sh
 echo called >> "{calls}"
 if [ "$1" = "--query-gpu=index,uuid,name,memory.total,driver_version" ]; then

@@ -106,3 +106,44 @@ def test_many_notes_parse_in_bulk_and_bad_notes_are_skipped():
     rows = dict(rows_from_notes(notes))
     assert sorted(rows) == ["a" * 40, "c" * 40]
     assert rows["a" * 40]["metrics"]["acc"] == 0.5 and rows["c" * 40]["metrics"]["acc"] == 0.75
+
+
+def test_plain_numbers_read_as_toml_reads_them_without_a_parse():
+    import random
+
+    rng = random.Random(7)
+    texts = ["0", "-0", "7", "-12", "007", "0.5", "-0.0", "00.5", "1.", ".5", "1e5", "1_000", "+1", "nan",
+             "9223372036854775807", "9223372036854775808", "123456789012345678", "0.12345678901234567890"]
+    texts += [f"{rng.random():.6f}" for _ in range(300)] + [str(rng.randint(-10 ** 18, 10 ** 18)) for _ in range(300)]
+    for text in texts:
+        try:
+            parsed = loads_toml("v = " + text)["v"]
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            try:
+                assert parse_scalar(text) == text  # not TOML: the text itself
+            except InputError:
+                assert text == "9223372036854775808"  # beyond 64 bits: refused, as before
+            continue
+        got = parse_scalar(text)
+        assert type(got) is type(parsed) and (got == parsed or (math.isnan(got) and math.isnan(parsed))), text
+
+
+def test_flat_tables_are_written_byte_for_byte_as_tomli_w_writes_them():
+    import random
+
+    import tomli_w
+
+    from flexgit.project.formats import dumps_toml
+
+    rng = random.Random(3)
+    chars = ["a", "Z", "0", "_", "-", " ", '"', "\\", "\t", "\n", "\r", "\x00", "\x1f", "\x7f", "é", "\u2028", ".", "#"]
+    for _ in range(3000):
+        table = {}
+        for _ in range(rng.randint(0, 6)):
+            key = rng.choice(["lr", "a-b", "x_1", "", "two words", "dot.ted", "é", "".join(rng.choices(chars, k=3))])
+            table[key] = rng.choice(["".join(rng.choices(chars, k=rng.randint(0, 6))), "text", rng.random(), -1e20,
+                                     float("nan"), float("inf"), -float("inf"), 1e16, 0.0, rng.randint(-9, 10 ** 18),
+                                     True, False, {"nested": 1}, [1, 2]])
+        assert dumps_toml(table) == tomli_w.dumps(table), table

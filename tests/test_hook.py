@@ -183,9 +183,10 @@ def last_log_line(repo):
 def test_commits_that_left_the_results_alone_are_decided_without_python(repo):
     setup_project(repo)
     assert cli(repo, "hook", "install").code == 0
-    commit(repo, "first model", '{"acc": 0.8}')
-    commit(repo, "same results")  # Python again: it decides, and the script keeps what it decided on
-    assert BY_SCRIPT not in last_log_line(repo) and "results unchanged since commit-" in last_log_line(repo)
+    commit(repo, "first model", '{"acc": 0.8}')  # Python records, and keeps what it decided on
+    assert last_log_line(repo).split(" ", 1)[1].startswith("recorded commit-")
+    state = (repo / ".git" / "flexgit.d" / "hook-state").read_text()
+    assert state.splitlines()[0] == git(repo, "rev-parse", "HEAD").strip()
     for i in range(3):
         commit(repo, f"refactor {i}")
         assert BY_SCRIPT in last_log_line(repo)
@@ -237,3 +238,45 @@ def test_a_first_commit_and_a_missing_state_fall_back_to_python(repo):
     git(repo, "checkout", "-q", "--orphan", "fresh")
     git(repo, "commit", "-q", "-m", "a first commit")
     assert BY_SCRIPT not in last_log_line(repo)
+
+
+def test_no_state_is_kept_when_a_file_or_the_runs_moved_while_python_decided(repo):
+    from flexgit.storage.gitrepo import GitRepo
+    from flexgit.storage.refs import BranchRef
+    from flexgit.verbs.hook import _Fingerprint
+
+    setup_project(repo)
+    (repo / "metrics.json").write_text('{"acc": 0.8}')
+    state = repo / ".git" / "flexgit.d" / "hook-state"
+    state.parent.mkdir(exist_ok=True)
+    branch, head = BranchRef("experiments"), git(repo, "rev-parse", "HEAD").strip()
+
+    def decided(change=None) -> bool:
+        state.unlink(missing_ok=True)
+        seen = _Fingerprint(GitRepo.open(repo))
+        seen.results(head, branch, ["metrics.json"])
+        if change:
+            change()
+        seen.keep(state, branch, ["metrics.json"])
+        return state.exists()
+
+    assert decided()  # nothing moved: kept, as the script prints it (no runs yet: an empty line)
+    lines = state.read_text().split("\n")
+    assert lines[0] == head and lines[1] == "" and lines[2:4] == ["missing pyproject.toml",
+                                                                  git(repo, "hash-object", ".flexgit.toml").strip()]
+    assert not decided(lambda: (repo / "metrics.json").write_text('{"acc": 0.9}'))
+    assert not decided(lambda: (repo / ".flexgit.toml").write_text('results = "metrics.json"\n'))
+    assert not decided(lambda: (repo / "pyproject.toml").write_text("[project]\n"))
+    assert not decided(lambda: cli(repo, "record", "-m", "acc=0.1"))  # another writer moved the runs
+
+
+def test_installing_again_brings_an_older_script_up_to_date(repo):
+    setup_project(repo)
+    hook = repo / ".git" / "hooks" / "post-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\n# flexgit post-commit hook: an older version\nexit 0\n")
+    hook.chmod(0o755)
+    assert cli(repo, "hook", "install").code == 0
+    assert "hook-state" in hook.read_text() and not (hook.parent / "post-commit.flexgit-chained").exists()
+    commit(repo, "first model", '{"acc": 0.8}')
+    assert len(run_names(repo)) == 1

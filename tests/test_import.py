@@ -206,15 +206,18 @@ def test_a_large_import_is_written_as_one_pack_with_the_same_table_as_loose_obje
     import csv
     import io
 
+    from flexgit.storage import gitrepo
     from flexgit.storage import store as store_module
 
     rows = 2000
     lines = ["name,date,lr,optimizer,acc"] + [f"r{i},2024-01-{1 + i % 28:02d},{i / 7:.6f},{'ab'[i % 2]},{i % 97}"
                                                for i in range(rows)]
     tables = {}
-    for kind in ("packed", "loose"):
+    for kind in ("packed", "batches", "loose"):
         repo = make_repo(tmp_path / kind)
         (repo / "old.csv").write_text("\n".join(lines) + "\n")
+        if kind == "batches":  # a pack each time this much is held, as 16 MB are in an import of 100,000 rows
+            monkeypatch.setattr(gitrepo, "PACK_BYTES", 64 * 1024)
         if kind == "loose":
             monkeypatch.setattr(store_module, "PACK_FROM", 10 ** 9)  # the write path every record takes
         assert cli_in_process(repo, "import", "old.csv").code == 0
@@ -222,11 +225,14 @@ def test_a_large_import_is_written_as_one_pack_with_the_same_table_as_loose_obje
         tables[kind] = [{k: v for k, v in row.items() if k != "id"} for row in csv.DictReader(io.StringIO(table))]
         fsck = subprocess.run(["git", "fsck", "--strict", "--no-dangling"], cwd=repo, capture_output=True, text=True)
         assert fsck.returncode == 0 and fsck.stdout + fsck.stderr == "", fsck
-    assert tables["packed"] == tables["loose"] and len(tables["packed"]) == rows
+    assert tables["packed"] == tables["loose"] == tables["batches"] and len(tables["packed"]) == rows
     assert tables["packed"][5] == {"name": "r5", "date": "2024-01-06", "message": "", "params.lr": "0.714286",
                                    "params.optimizer": "b", "metrics.acc": "5"}
     packed, loose = _count_objects(tmp_path / "packed"), _count_objects(tmp_path / "loose")
     assert int(packed["count"]) < 20 and int(packed["packs"]) == 1 and int(packed["in-pack"]) >= 5 * rows
     assert int(loose["count"]) >= 5 * rows and int(loose["in-pack"]) == 0
+    batches = _count_objects(tmp_path / "batches")
+    assert int(batches["count"]) < 20 and int(batches["packs"]) > 3
+    assert int(batches["in-pack"]) == int(packed["in-pack"])
     show = cli_in_process(tmp_path / "packed", "show", "r1999")
     assert show.code == 0 and "285.571429" in show.out

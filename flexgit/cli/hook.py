@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import prefix, repo_of, warn
+from .options import repo_of, warn
 
 
 @click.group()
@@ -68,15 +68,6 @@ def hook_status(ctx: click.Context) -> None:
 @click.pass_context
 def hook_post_commit(ctx: click.Context) -> None:
     """What git runs after each commit; never fails the commit."""
-    from ..verbs.hook import log, post_commit
+    from .postcommit import run
 
-    try:
-        outcome = post_commit(repo_of(ctx))
-    except Exception as exc:  # noqa: BLE001 - a hook must never fail the commit
-        where = log(repo_of(ctx), f"error: {exc}")
-        click.echo(f"flexgit: {prefix('warning:')} no run recorded for this commit: {exc}"
-                   + (f" (see {where})" if where else ""), err=True)
-        return
-    log(repo_of(ctx), outcome)
-    if outcome.startswith("recorded"):
-        click.echo(f"flexgit: {outcome}", err=True)
+    run(repo_of(ctx), ctx.color)

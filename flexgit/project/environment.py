@@ -10,14 +10,14 @@ once per boot of the machine, bounded by a timeout and cached under `.git/flexgi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import platform
 import re
 import shutil
 import socket
-import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -31,50 +31,124 @@ PREFIX = "env."
 
 # PEP 440's version grammar (packaging's VERSION_PATTERN): other versions are written `===`, which pip
 # compares as plain text, so that every line stays one that `pip install -r` reads.
-_PEP440 = re.compile(r"""
+_PEP440 = r"""
     v?(?:(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*
     (?:[-_.]?(?:a|b|c|rc|alpha|beta|pre|preview)[-_.]?[0-9]*)?
     (?:-[0-9]+|[-_.]?(?:post|rev|r)[-_.]?[0-9]*)?
     (?:[-_.]?dev[-_.]?[0-9]*)?)
-    (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?""", re.VERBOSE | re.IGNORECASE)
-_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_ARBITRARY = re.compile(r"[^\s;,#\\\"'<>=!~()\[\]]+")  # what `===` may compare: no separators, no markers
+    (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?"""
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_ARBITRARY = r"[^\s;,#\\\"'<>=!~()\[\]]+"  # what `===` may compare: no separators, no markers
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """PEP 440 versions, names and `===` versions, compiled on first use: a record whose scan is cached
+    reads none."""
+    return re.compile(_PEP440, re.VERBOSE | re.IGNORECASE), re.compile(_NAME), re.compile(_ARBITRARY)
+
+SCAN_CACHE = "distributions.json"  # under .git/flexgit.d/: the last scan of each folder, for the next process
+SCAN_VERSION = 2  # of what a scan finds: a change to the reading of folder names makes older scans misses
+RACY_NS = 2 * 10 ** 9  # a folder scanned this soon after it changed is not kept (see `_keep_scans`)
 
 _memo: dict[str, Any] = {}  # per process: the last scan and its key, the machine facts
 
 
-def distributions(paths: Iterable[str] | None = None) -> dict[str, str]:
+def distributions(paths: Iterable[str] | None = None, cache_dir: Path | None = None) -> dict[str, str]:
     """Normalised name -> version of every distribution installed on `paths` (default `sys.path`);
     the first of a name on the path wins, as for `import`.
 
-    The scan is remembered, keyed by the folders' modification times (an install or uninstall
-    changes them), so the next record in the same process costs a few `stat` calls.
+    Each folder's scan is remembered, keyed by its modification time (an install or uninstall changes
+    it) and those of the metadata files read for a version a folder name does not say: in the process,
+    and in `cache_dir` for the next process (a record started by the post-commit hook). Only the
+    folders that changed are read again (a project folder where files come and go, not site-packages).
     """
     folders = [p for p in dict.fromkeys(sys.path if paths is None else paths) if p]
     key = []
     for folder in folders:
         try:
-            key.append((folder, os.stat(folder).st_mtime_ns))
+            key.append([folder, os.stat(folder).st_mtime_ns])
         except OSError:
             continue
-    if _memo.get("key") == key:
+    if _memo.get("key") == key and all(_still(scan["read"]) for scan in _memo["scans"].values()):
         return _memo["found"]
-    found: dict[str, str] = {}
-    for folder, _ in key:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:  # a file (a zip on sys.path), or gone since
-            continue
-        for entry in entries:
-            name_version = _from_entry(entry)
-            if name_version is not None:
-                found.setdefault(*name_version)
-    _memo.update(key=key, found=found)
+    kept = _memo.get("scans") or (_cached_scans(cache_dir) if cache_dir is not None else {})
+    scans, found, lines = {}, {}, {}
+    for folder, stamp in key:
+        scan = kept.get(folder)
+        if scan is None or scan["mtime"] != stamp or not _still(scan["read"]):
+            scan = _scan(folder, stamp)
+        scans[folder] = scan
+        for name, version, line in scan["found"]:
+            if name not in found:
+                found[name], lines[name] = version, line
+    if cache_dir is not None and scans != kept:
+        _keep_scans(cache_dir, scans)
+    _memo.update(key=key, found=found, scans=scans, lines=(found, lines))
     return found
 
 
-def _from_entry(entry: os.DirEntry) -> tuple[str, str] | None:
-    """(normalised name, version) of a `NAME-VERSION.dist-info` / `.egg-info` entry, else None."""
+def _scan(folder: str, stamp: int) -> dict[str, Any]:
+    """The distributions in `folder` (modified at `stamp`): {"mtime", "found": [[name, version, line of
+    environment.txt], ...], "read": [[path, modification time] of each metadata file read]}."""
+    found: list[list[str]] = []
+    read: list[list[Any]] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # a file (a zip on sys.path), or gone since
+        entries = []
+    for entry in entries:
+        name_version = _from_entry(entry, read)
+        if name_version is not None:
+            found.append([*name_version, requirement(*name_version)])
+    return {"mtime": stamp, "found": found, "read": read}
+
+
+def _still(read: list[list[Any]]) -> bool:
+    """True when every metadata file read has the modification time it had."""
+    for path, stamp in read:
+        try:
+            if os.stat(path).st_mtime_ns != stamp:
+                return False
+        except OSError:
+            if stamp is not None:
+                return False
+    return True
+
+
+def _cached_scans(cache_dir: Path) -> dict[str, dict[str, Any]]:
+    """The folder scans kept in `cache_dir` (none when there are none, or they are torn or foreign)."""
+    try:
+        cached = json.loads(read_sealed(cache_dir / SCAN_CACHE) or b"null")
+    except ValueError:
+        return {}
+    if not isinstance(cached, dict) or cached.get("v") != SCAN_VERSION or not isinstance(cached.get("scans"), dict):
+        return {}
+    return {folder: scan for folder, scan in cached["scans"].items() if _well_formed(scan)}
+
+
+def _well_formed(scan: Any) -> bool:
+    return (isinstance(scan, dict) and type(scan.get("mtime")) is int
+            and isinstance(scan.get("found"), list) and isinstance(scan.get("read"), list)
+            and all(isinstance(f, list) and len(f) == 3 and all(isinstance(x, str) for x in f) for f in scan["found"])
+            and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) for r in scan["read"]))
+
+
+def _keep_scans(cache_dir: Path, scans: dict[str, dict[str, Any]]) -> None:
+    """Write the scans for the next process, except those keyed by a time too recent to tell a change made
+    in the same tick of the file system's clock from none (as git's index does with racy entries)."""
+    recent = time.time_ns() - RACY_NS
+    settled = {folder: scan for folder, scan in scans.items()
+               if max([scan["mtime"], *(stamp for _, stamp in scan["read"] if stamp is not None)]) < recent}
+    try:
+        write_sealed(cache_dir / SCAN_CACHE, json.dumps({"v": SCAN_VERSION, "scans": settled}).encode())
+    except OSError:
+        pass  # a cache: the next record scans again
+
+
+def _from_entry(entry: os.DirEntry, read: list[list[Any]]) -> tuple[str, str] | None:
+    """(normalised name, version) of a `NAME-VERSION.dist-info` / `.egg-info` entry, else None; a
+    metadata file read for the version is added to `read` with its modification time."""
     name = entry.name
     if name.endswith(".dist-info"):
         stem, metadata = name[:-10], "METADATA"
@@ -84,15 +158,20 @@ def _from_entry(entry: os.DirEntry) -> tuple[str, str] | None:
         return None
     project, _, rest = stem.partition("-")
     # an egg's folder may add the Python version and platform (`-py3.11-linux`); a version never holds '-'
-    version = rest.split("-")[0] if rest else _metadata_version(entry, metadata)
-    if not version or not _NAME.fullmatch(project) or requirement(project, version) is None:
+    version = rest.split("-")[0] if rest else _metadata_version(entry, metadata, read)
+    if not version or not _patterns()[1].fullmatch(project) or requirement(project, version) is None:
         return None
     return normalise(project), version
 
 
-def _metadata_version(entry: os.DirEntry, metadata: str) -> str | None:
+def _metadata_version(entry: os.DirEntry, metadata: str, read: list[list[Any]]) -> str | None:
     """The `Version:` header of a distribution whose folder name does not say it (an egg-info of `develop`)."""
     path = Path(entry.path) / metadata if entry.is_dir() else Path(entry.path)
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    read.append([str(path), stamp])
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -113,9 +192,10 @@ def normalise(name: str) -> str:
 def requirement(name: str, version: str) -> str | None:
     """One line of environment.txt: `name==version`, `name===version` for a version PEP 440 does not
     read; None for what no requirements file could hold."""
-    if _PEP440.fullmatch(version):
+    pep440, _, arbitrary = _patterns()
+    if pep440.fullmatch(version):
         return f"{name}=={version}"
-    if _ARBITRARY.fullmatch(version):
+    if arbitrary.fullmatch(version):
         return f"{name}==={version}"
     return None
 
@@ -129,9 +209,11 @@ def requirements_text(found: dict[str, str]) -> str:
 def capture(cache_dir: Path | None) -> tuple[str, dict[str, Any]]:
     """(environment.txt, the `env.*` meta) of this interpreter on this machine; `cache_dir` keeps what
     `nvidia-smi` said (None: ask it every time)."""
-    found = distributions()
+    found = distributions(cache_dir=cache_dir)
     meta = {**machine(), "packages": len(found), **gpus(cache_dir)}
-    return requirements_text(found), {PREFIX + key: value for key, value in meta.items() if value not in (None, [])}
+    scanned, lines = _memo.get("lines", (None, {}))
+    text = "".join(lines[name] + "\n" for name in sorted(found)) if scanned is found else requirements_text(found)
+    return text, {PREFIX + key: value for key, value in meta.items() if value not in (None, [])}
 
 
 def machine() -> dict[str, Any]:
@@ -140,10 +222,58 @@ def machine() -> dict[str, Any]:
         cpus = os.cpu_count()
         usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
         _memo["machine"] = {
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "platform": platform.platform(), "cpu": cpu_model(), "cpus": cpus,
+            "python": f"{python_implementation()} {python_version()}",
+            "platform": platform_name(), "cpu": cpu_model(), "cpus": cpus,
             "cpus_usable": usable if usable != cpus else None, "memory_gb": memory_gb()}
     return dict(_memo["machine"])
+
+
+# `platform` answers the next three questions, but importing it and the `uname -p` process its
+# platform() starts on Linux cost milliseconds of every record (most of all the hook's).
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "ironpython": "IronPython", "jython": "Jython"}
+
+
+def python_implementation() -> str:
+    """`platform.python_implementation()`."""
+    known = _IMPLEMENTATIONS.get(sys.implementation.name)
+    if known is None:
+        import platform
+
+        known = platform.python_implementation()
+    return known
+
+
+def python_version() -> str:
+    """`platform.python_version()`: the version sys.version starts with, with a patch level."""
+    found = re.match(r"[\w.+]+", sys.version)
+    if found is None:
+        import platform
+
+        return platform.python_version()
+    return found.group() + (".0" if found.group().count(".") == 1 else "")
+
+
+def platform_name() -> str:
+    """`platform.platform()`; on Linux without its `uname -p`, whose answer it drops there (`unknown`,
+    or the machine it already names)."""
+    if not sys.platform.startswith("linux"):
+        import platform
+
+        return platform.platform()
+    system, _, release, _, machine = os.uname()
+    try:
+        libc, version = os.confstr("CS_GNU_LIBC_VERSION").split(maxsplit=1)  # what libc_ver() reads first
+    except (AttributeError, ValueError, OSError):
+        import platform
+
+        libc, version = platform.libc_ver()
+    text = "-".join(part.strip() for part in (system, release, machine, "with", libc + version) if part)
+    for char in "/\\:;\"()":  # as platform.platform() makes it a file name
+        text = text.replace(char, "-")
+    text = text.replace(" ", "_").replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
 
 
 def cpu_model() -> str:
@@ -157,6 +287,8 @@ def cpu_model() -> str:
                 return value.strip()
     except OSError:
         pass
+    import platform
+
     return platform.processor() or platform.machine()
 
 
@@ -238,6 +370,8 @@ def ask_nvidia_smi(program: str = "nvidia-smi", timeout: float = NVIDIA_SMI_TIME
 
 def run_nvidia_smi(program: str, args: list[str], timeout: float = NVIDIA_SMI_TIMEOUT_S) -> str | None:
     """What `nvidia-smi ARGS` printed, or None when it failed or ran past `timeout` (then it is killed)."""
+    import subprocess  # here: only a machine with nvidia-smi, once per boot, runs it
+
     try:
         done = subprocess.run([program, *args], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError):
@@ -275,6 +409,8 @@ def private(meta: dict[str, Any]) -> dict[str, Any]:
     """The `env.*` keys of a run that may be shared (`private_meta`): the platform's name only, as for
     the `platform` key; the rest describes hardware and software, what reproducing a run needs."""
     if isinstance(meta.get(PREFIX + "platform"), str):
+        import platform
+
         meta = {**meta, PREFIX + "platform": platform.system()}
     return meta
 

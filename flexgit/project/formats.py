@@ -7,6 +7,7 @@ pay for their imports.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Mapping
 
 SUFFIXES = (".toml", ".json", ".yaml", ".yml")
@@ -67,8 +68,36 @@ def _check_integers(value: Any, key: str) -> None:
             _check_integers(item, key)
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_PLAIN_TEXT = re.compile(r'[^"\\\x00-\x08\x0a-\x1f\x7f]*')  # a basic string that needs no escape
+
+
 def dumps_toml(data: Mapping[str, Any]) -> str:
-    """Serialise a mapping as TOML."""
+    """Serialise a mapping as TOML.
+
+    A flat table of plain values (what a run's config, results and meta files mostly are) is
+    written here, byte for byte as tomli_w writes it: a record writes three such files, an
+    import three per row, and tomli_w took a fifth of a 100,000-row import. Anything else is
+    tomli_w's."""
+    lines = []
+    for key, value in data.items():
+        kind = type(value)
+        if type(key) is not str:
+            break
+        if not _BARE_KEY.fullmatch(key):  # `env.cpu`, quoted as tomli_w quotes it
+            if not _PLAIN_TEXT.fullmatch(key):
+                break
+            key = f'"{key}"'
+        if kind is str and _PLAIN_TEXT.fullmatch(value):
+            lines.append(f'{key} = "{value}"\n')
+        elif kind is bool:
+            lines.append(f"{key} = {'true' if value else 'false'}\n")
+        elif kind is int or kind is float:
+            lines.append(f"{key} = {value}\n")
+        else:
+            break
+    else:
+        return "".join(lines)
     import tomli_w
 
     return tomli_w.dumps(data)

@@ -22,7 +22,6 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -120,8 +119,7 @@ def _forget_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_in_child)
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):  # a named tuple, not a dataclass: every record imports this module
     """Pending history split by process: the lines a run takes, and those set aside."""
 
     taken: bytes = b""

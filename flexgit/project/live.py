@@ -14,7 +14,6 @@ per call; `flexgit run` from the thread that samples the command (project/monito
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shlex
@@ -89,6 +88,8 @@ def _zombie(pid: int) -> bool:
 
 def state_path(directory: Path, key: str) -> Path:
     """The file of live run `key` in `directory` (`.git/flexgit.d/running`)."""
+    import hashlib  # here: a record with no live run never needs it
+
     return directory / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
 
 

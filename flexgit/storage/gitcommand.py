@@ -9,9 +9,7 @@ use the host's `common_dir`, `workdir`, `is_bare`, `flexgit_dir`, `set_ref` and 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import subprocess
 import threading
 import time
 import zlib
@@ -28,7 +26,9 @@ except ImportError:  # pragma: no cover - Windows: CAS on refs still keeps write
 # A ref lock file older than this, found while we hold flexgit's own writer lock,
 # was left by a killed process: git itself holds ref locks for milliseconds.
 STALE_LOCK_SECONDS = 2.0
-PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs
+PACK_REFS_AT = 100  # refs created at once from which they go straight into packed-refs ...
+PACKED_SHARE = 32  # ... when they are at least a 32nd of the refs it holds (its rewrite costs all of them)
+PACKED_LINE_BYTES = 64  # about one line of packed-refs: an id, a name like refs/exp/run-1a2b3c
 
 
 class RefMoved(Exception):
@@ -39,26 +39,48 @@ class GitCommand:
     """The part of `GitRepo` that runs git and writes git's files itself."""
 
     def _store_pack(self, objects: Mapping[bytes, tuple[int, bytes]]) -> None:
-        """Write `objects` (raw id -> (type, data)) as a pack file that git indexes and keeps."""
-        pack = _pack(objects.values())
+        """Write `objects` (raw id -> (type, data)) as a pack file that git indexes and keeps.
+
+        The pack is streamed to `git index-pack --stdin` as it is compressed, never held whole.
+        """
+        import subprocess  # here: a record that runs no git does not pay for the module
+        import tempfile
+
         place = self.common_dir if self.is_bare else self.workdir
-        try:
-            done = subprocess.run(["git", "-C", str(place), "index-pack", "--stdin"], input=pack, capture_output=True,
-                                  check=False, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-        except FileNotFoundError:
-            raise FlexgitError("the 'git' command is not installed; install git and try again") from None
-        if done.returncode != 0:
-            detail = last_lines(done.stderr.decode(errors="replace"))
-            raise FlexgitError(f"git index-pack: {detail}; nothing was recorded")
+        with tempfile.TemporaryFile() as errors:  # a file: git's messages can never fill a pipe and block it
+            try:
+                proc = subprocess.Popen(["git", "-C", str(place), "index-pack", "--stdin"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, stderr=errors,
+                                        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+            except FileNotFoundError:
+                raise FlexgitError("the 'git' command is not installed; install git and try again") from None
+            try:
+                for part in _pack(objects.values(), len(objects)):
+                    proc.stdin.write(part)
+            except BrokenPipeError:
+                pass  # git stopped reading: its message says why
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+                proc.wait()
+            if proc.returncode != 0:
+                errors.seek(0)
+                detail = last_lines(errors.read().decode(errors="replace"))
+                raise FlexgitError(f"git index-pack: {detail}; nothing was recorded")
 
     def create_refs(self, refs: Mapping[str, str], log_message: str) -> None:
         """Create many refs that do not exist yet; refs that appeared meanwhile are left as they are.
 
         Many at once go straight into packed-refs (one file, under git's own lock), because
-        each loose ref is a file: 100,000 names would be 100,000 files. A few are loose refs,
-        written in one git transaction.
+        each loose ref is a file: 100,000 names would be 100,000 files. A few, or few beside what
+        packed-refs holds, are loose refs written in one git transaction: rewriting packed-refs
+        for 100 names pulled into a clone of 100,000 took 0.25 s, the loose refs 20 ms.
         """
-        if len(refs) >= PACK_REFS_AT and self._add_packed_refs(refs):
+        try:
+            packed = (self.common_dir / "packed-refs").stat().st_size // PACKED_LINE_BYTES
+        except OSError:
+            packed = 0
+        if len(refs) >= PACK_REFS_AT and len(refs) * PACKED_SHARE >= packed and self._add_packed_refs(refs):
             return
         lines = "".join(f"create {name} {target}\n" for name, target in refs.items())
         done, _ = self.try_git(["update-ref", "-m", log_message, "--stdin"], stdin=lines) if refs else (True, "")
@@ -78,7 +100,8 @@ class GitCommand:
 
     def _add_packed_refs(self, refs: Mapping[str, str]) -> bool:
         """Add `refs` to packed-refs under git's lock file; False when the lock is taken (nothing written)."""
-        packed = self.common_dir / "packed-refs"
+        folder = self.common_dir
+        packed = folder / "packed-refs"
         lock = packed.with_name("packed-refs.lock")
         try:
             descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -88,7 +111,7 @@ class GitCommand:
             text = packed.read_text(encoding="utf-8") if packed.exists() else ""
             header, entries = _parse_packed_refs(text)
             for name, target in refs.items():
-                if name not in entries and not (self.common_dir / name).exists():
+                if name not in entries and not (folder / name).exists():
                     entries[name] = [f"{target} {name}\n"]
             traits = header.split(":", 1)[1].split() if header else ["peeled", "fully-peeled"]
             header = "# pack-refs with: " + " ".join(dict.fromkeys([*traits, "sorted"])) + " \n"
@@ -181,6 +204,8 @@ class GitCommand:
 
     def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None) -> tuple[bool, str]:
         """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
+        import subprocess
+
         place = self.common_dir if self.is_bare else self.workdir
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
@@ -233,6 +258,8 @@ class GitCommand:
     def _cat_file(self, names: list[str]) -> Iterator[tuple]:
         """A `git cat-file --batch` that is given `names` from a thread while its answers are read
         (the pipe never fills both ways): its stdout's `read` and `readline`."""
+        import subprocess
+
         place = self.common_dir if self.is_bare else self.workdir
         proc = subprocess.Popen(["git", "-C", str(place), "cat-file", "--batch"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 16,
@@ -267,11 +294,15 @@ def _content(read, size: int, name: str) -> bytes:
     return data[:-1]
 
 
-def _pack(objects: Iterable[tuple[int, bytes]]) -> bytes:
-    """A pack file (version 2, no deltas) holding `objects`: (type, data) each."""
-    items = list(objects)
-    parts = [b"PACK" + (2).to_bytes(4, "big") + len(items).to_bytes(4, "big")]
-    for kind, data in items:
+def _pack(objects: Iterable[tuple[int, bytes]], count: int) -> Iterator[bytes]:
+    """A pack file (version 2, no deltas) holding the `count` `objects`, (type, data) each, in parts
+    of about a megabyte: its header, the objects compressed, its checksum."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    parts = [b"PACK" + (2).to_bytes(4, "big") + count.to_bytes(4, "big")]
+    held = 0
+    for kind, data in objects:
         size = len(data)
         header = bytearray([(kind << 4) | (size & 15)])
         size >>= 4
@@ -281,8 +312,18 @@ def _pack(objects: Iterable[tuple[int, bytes]]) -> bytes:
             size >>= 7
         parts.append(bytes(header))
         parts.append(zlib.compress(data, 1))
-    body = b"".join(parts)
-    return body + hashlib.sha1(body).digest()
+        held += len(parts[-1]) + len(header)
+        count -= 1
+        if held >= 1 << 20:
+            chunk = b"".join(parts)
+            digest.update(chunk)
+            yield chunk
+            parts, held = [], 0
+    if count != 0:
+        raise ValueError("a pack's header must count its objects")
+    chunk = b"".join(parts)
+    digest.update(chunk)
+    yield chunk + digest.digest()
 
 
 def _parse_packed_refs(text: str) -> tuple[str, dict[str, list[str]]]:

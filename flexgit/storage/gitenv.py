@@ -10,10 +10,8 @@ in a private folder of the user's cache, that includes it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 NAMES = {"global": ".gitconfig", "xdg": "config", "system": "gitconfig"}
@@ -56,6 +54,8 @@ def _holding(path: str, level: str) -> str:
         return os.path.dirname(path)
     if not path or not os.path.isfile(path):  # /dev/null, or no file: no config at that level
         return _empty()
+    import hashlib  # here: most processes never need it
+
     folder = _private() / hashlib.sha256(f"{level}\0{path}".encode()).hexdigest()[:16]
     folder.mkdir(exist_ok=True)
     quoted = path.replace("\\", "\\\\").replace('"', '\\"')
@@ -85,4 +85,6 @@ def _private() -> Path:
             return folder
     except OSError:
         pass
+    import tempfile
+
     return Path(tempfile.mkdtemp(prefix="flexgit-gitconfig-"))  # not ours, or no home: a folder of our own

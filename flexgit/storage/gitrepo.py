@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import functools
-import getpass
 import os
 import re
 import socket
@@ -38,6 +37,8 @@ CAT_FILE_FROM = 2000  # blobs read at once from which `git cat-file` reads them 
 # temporary file and renaming it there, and holds ref locks while it packs refs: such races pass
 # within a moment, so writes are retried a bounded number of times before they are reported.
 OBJECT_WRITE_ATTEMPTS = 8
+PACK_BYTES = 16 << 20  # object data `packed_writes` holds before it writes a pack
+TREE_CACHE_LIMIT = 4096  # libgit2's own limit on the size of a tree it caches
 REF_LOCK_ATTEMPTS = 200
 
 
@@ -158,7 +159,9 @@ class GitRepo(GitCommand):
         """Name and email for commits: git's environment variables, then config, then the OS user."""
         name = os.environ.get("GIT_AUTHOR_NAME") or self.config_value("user.name")
         email = os.environ.get("GIT_AUTHOR_EMAIL") or self.config_value("user.email")
-        user = _os_user()
+        if name and email:
+            return name, email
+        user = _os_user()  # only when needed: it asks the system's user database
         return name or user, email or f"{user}@{socket.gethostname() or 'localhost'}"
 
     def config_values(self, key: str) -> list[str]:
@@ -301,19 +304,41 @@ class GitRepo(GitCommand):
 
     @contextlib.contextmanager
     def packed_writes(self) -> Iterator[None]:
-        """Objects written inside the block are kept in memory and stored as one pack when it ends
-        (`git index-pack`), not one loose file each: a 100,000-row import is one file, not 700,000.
-        Objects the repository already has are not written again; if the block raises, none is kept."""
+        """Objects written inside the block are kept in memory and stored as packs (`git index-pack`),
+        not one loose file each: a 100,000-row import is a few files, not 700,000. A pack is written
+        whenever PACK_BYTES of objects are held, and for the rest when the block ends, so memory stays
+        bounded; libgit2 finds the objects of a pack written meanwhile when it looks again. Objects the
+        repository already has are not written again. If the block raises, the packs written so far
+        stay, unreferenced (as loose objects would; `git gc` drops them)."""
         memory = _MemoryObjects()
         batch = pygit2.Repository(self._repo.path)
         batch.odb.add_backend(memory, 1 << 30)  # above the loose and pack backends: libgit2 writes here
-        original, self._repo = self._repo, batch
+        original, self._repo, self._memory = self._repo, batch, memory
+        self._identity = self.identity()  # one write: one author, not two config reads per commit
+        # libgit2's object cache would keep what is read back of the new trees and commits: up to its
+        # 256 MB at 100,000 runs, objects that are never read again.
+        allowed = pygit2.settings.cached_memory[1]
+        pygit2.settings.cache_max_size(0)
         try:
             yield
         finally:
-            self._repo = original
+            self._repo, self._memory, self._identity = original, None, None
+            pygit2.settings.cache_max_size(allowed)
         if memory.objects:
             self._store_pack(memory.objects)
+
+    @contextlib.contextmanager
+    def trees_cached(self) -> Iterator[None]:
+        """libgit2 keeps trees up to 1 MB in its object cache inside the block (4 KB outside, its
+        default): a pull reads the same notes subtrees (25 KB each at 100,000 runs) three times."""
+        pygit2.settings.cache_object_limit(ObjectType.TREE, 1 << 20)
+        try:
+            yield
+        finally:
+            pygit2.settings.cache_object_limit(ObjectType.TREE, TREE_CACHE_LIMIT)
+
+    _memory: "_MemoryObjects | None" = None  # where `packed_writes` keeps objects, while it does
+    _identity: tuple[str, str] | None = None  # ... and the author of its commits
 
 
     def write_blob(self, data: bytes) -> str:
@@ -342,6 +367,9 @@ class GitRepo(GitCommand):
                 continue
             if not self.has_object(oid):
                 raise WriteError(cannot_store(f"object {oid[:10]} was not stored"))
+            if self._memory is not None and self._memory.size >= PACK_BYTES:
+                self._store_pack(self._memory.objects)  # a pack now: memory stays bounded
+                self._memory.clear()
             return oid
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -484,7 +512,7 @@ class GitRepo(GitCommand):
 
     def create_commit(self, tree: str, parents: list[str], message: str) -> str:
         """Write a commit object (no ref moves) authored by `identity()`, dated now."""
-        name, email = self.identity()
+        name, email = self._identity or self.identity()
         signature = pygit2.Signature(name, email)
         return self._stored(lambda: self._repo.create_commit(None, signature, signature, message, tree, parents))
 
@@ -591,6 +619,10 @@ class GitRepo(GitCommand):
             return [(str(entry.oid_old), str(entry.oid_new), entry.message or "") for entry in entries]
         except (ValueError, pygit2.GitError, OSError):
             return []
+
+    def ref_names_under(self, *prefixes: str) -> list[str]:
+        """The names of the refs that start with one of `prefixes` (their targets are not read)."""
+        return [name for name in self._repo.listall_references() if name.startswith(prefixes)]
 
     def refs_under(self, prefix: str) -> dict[str, str]:
         """All refs whose names start with `prefix`, mapped to their targets."""
@@ -820,9 +852,15 @@ class _MemoryObjects(pygit2.OdbBackend):
     def __init__(self) -> None:
         super().__init__()
         self.objects: dict[bytes, tuple[int, bytes]] = {}
+        self.size = 0  # bytes of object data held
 
     def write_cb(self, oid: pygit2.Oid, data: bytes, kind: int) -> None:
-        self.objects[oid.raw] = (kind, data)
+        if oid.raw not in self.objects:
+            self.objects[oid.raw] = (kind, data)
+            self.size += len(data)
+
+    def clear(self) -> None:
+        self.objects, self.size = {}, 0
 
     def read_cb(self, oid: pygit2.Oid) -> tuple[int, bytes]:
         return self.objects[oid.raw]  # KeyError: not here, libgit2 asks the next backend
@@ -913,6 +951,8 @@ def cannot_store(detail: str) -> str:
 
 def _os_user() -> str:
     try:
+        import getpass  # the last resort for a name: rarely needed
+
         return getpass.getuser()
     except (KeyError, OSError):
         return "flexgit"

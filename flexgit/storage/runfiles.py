@@ -10,18 +10,13 @@ with `git lfs fetch`, from the remotes whose experiments branch holds the run.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, NamedTuple
 
 from ..errors import FlexgitError, InputError, WriteError
-from ..project.checkpoints import Checkpoint, is_clean_path, parse_list, split_pending
 from ..project.outputs import Found
-from . import lfs
 from .gitrepo import GitRepo
-from .lfs import Pointer
 from .refs import (
     ARTIFACTS_DIR,
     CHECKPOINTS_DIR,
@@ -33,11 +28,14 @@ from .refs import (
 )
 from .run import Run
 
+if TYPE_CHECKING:  # git-lfs and checkpoints are loaded by the functions that meet them: not by every record
+    from ..project.checkpoints import Checkpoint
+    from .lfs import Pointer
+
 KINDS = (OUTPUTS_DIR, ARTIFACTS_DIR, CHECKPOINTS_DIR)
 
 
-@dataclass(frozen=True)
-class KeptFile:
+class KeptFile(NamedTuple):  # a named tuple, not a dataclass: every record imports this module
     """One file a run keeps: its kind (outputs, artifacts, checkpoints), its path inside that folder,
     its blob, the size of its content and, for a git-lfs file, its pointer."""
 
@@ -52,25 +50,28 @@ class KeptFile:
         return f"{FLEXGIT_DIR}/{self.kind}/{self.path}"
 
 
-@dataclass
-class Keeper:
+class Keeper:  # a plain class: every record imports it, and a dataclass costs ~0.5 ms to make
     """Stores the files of one run: plain blobs, or git-lfs pointers at or above `threshold` (None: never)."""
 
-    git: GitRepo
-    threshold: int | None
-    not_in_lfs: list[str] = field(default_factory=list)  # large files kept plainly: git-lfs is not installed
-    _lfs: bool | None = None
+    def __init__(self, git: GitRepo, threshold: int | None):
+        self.git, self.threshold = git, threshold
+        self.not_in_lfs: list[str] = []  # large files kept plainly: git-lfs is not installed
+        self._lfs: bool | None = None
 
     def keep(self, source: Path, label: str) -> str:
         """The blob id of `source`, stored as this keeper stores files."""
         try:
             size = source.stat().st_size
-            if size <= lfs.MAX_POINTER_SIZE and _reads_as_pointer(source):
+            if _reads_as_pointer(source, size):
                 # kept plainly, it would be read back as a pointer to content nobody has: its content
                 # goes to git-lfs's store, whatever its size, so that it comes back as it is
+                from . import lfs
+
                 return self.git.write_blob(lfs.store_file(self.git, source).to_bytes())
             if self.threshold is None or size < self.threshold:
                 return self.git.write_blob_from_file(source)
+            from . import lfs  # only for a large file
+
             if self._lfs is None:
                 self._lfs = lfs.installed()
             if not self._lfs:
@@ -85,15 +86,25 @@ class Keeper:
         return {f"{OUTPUTS_DIR}/{path}": self.keep(source, path) for path, source in found.files.items()}
 
 
-def _reads_as_pointer(source: Path) -> bool:
+def _reads_as_pointer(source: Path, size: int) -> bool:
+    """True when the file's content is a git-lfs pointer (one not starting `version ` costs one read)."""
     with open(source, "rb") as read:
-        return Pointer.parse(read.read(lfs.MAX_POINTER_SIZE + 1)) is not None
+        start = read.read(8)
+        if start != b"version ":
+            return False
+        from . import lfs
+
+        return size <= lfs.MAX_POINTER_SIZE and lfs.Pointer.parse(start + read.read(lfs.MAX_POINTER_SIZE)) is not None
 
 
 def take_checkpoints(git: GitRepo, history: bytes) -> tuple[bytes, dict[str, str], dict[str, int]]:
     """Split a run's pending history: the step lines it keeps as its history, the tree entries of its
     checkpoints (inside `.flexgit/`, their list included) and the meta that counts them (`checkpoints`,
     and `checkpoints_lost`: those whose stored file is no longer in the object database)."""
+    if not history:
+        return history, {}, {}
+    from ..project.checkpoints import split_pending
+
     rest, found = split_pending(history)
     entries, kept, lost = {}, [], 0
     for checkpoint, blob in found:
@@ -110,6 +121,10 @@ def take_checkpoints(git: GitRepo, history: bytes) -> tuple[bytes, dict[str, str
 
 def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
     """The files of one kind that the run whose tree is `tree` keeps, sorted by path."""
+    from ..project.checkpoints import is_clean_path
+    from . import lfs
+    from .lfs import Pointer
+
     folder = git.tree_entry(tree, f"{FLEXGIT_DIR}/{kind}")
     if folder is None or not git.is_tree(folder):
         return []
@@ -125,6 +140,8 @@ def run_files(git: GitRepo, tree: str, kind: str) -> list[KeptFile]:
 
 def checkpoints(git: GitRepo, tree: str) -> list[Checkpoint]:
     """The checkpoints the run whose tree is `tree` keeps (from its checkpoints.jsonl)."""
+    from ..project.checkpoints import parse_list
+
     blob = git.file_entry(tree, f"{FLEXGIT_DIR}/{CHECKPOINTS_FILE}")
     return parse_list(git.read_blob(blob)) if blob else []
 
@@ -136,6 +153,10 @@ def history(git: GitRepo, tree: str) -> bytes:
 
 def find_file(git: GitRepo, tree: str, kind: str, path: str) -> KeptFile | None:
     """The file `path` of one kind that a run keeps, or None."""
+    from ..project.checkpoints import is_clean_path
+    from . import lfs
+    from .lfs import Pointer
+
     if not is_clean_path(path.strip("/")):
         return None
     # a pulled tree may hold a link or a submodule there: not a file the run keeps
@@ -166,6 +187,8 @@ def remotes_holding(git: GitRepo, run: Run) -> list[str]:
 def ensure_content(git: GitRepo, run: Run, files: Iterable[KeptFile]) -> None:
     """Make sure this clone holds the git-lfs content of `files`: what it lacks is fetched with
     `git lfs fetch` from the remotes that hold the run. Raises, saying where to get it, when it cannot."""
+    from . import lfs
+
     missing = [f for f in files if f.lfs and not lfs.has_object(git, f.lfs)]
     if not missing:
         return
@@ -199,6 +222,10 @@ def ensure_content(git: GitRepo, run: Run, files: Iterable[KeptFile]) -> None:
 
 def read_bytes(git: GitRepo, run: Run, kept: KeptFile) -> bytes:
     """The content of `kept` (fetched first if this clone lacks it)."""
+    import hashlib
+
+    from . import lfs
+
     if kept.lfs is None:
         return git.read_blob(kept.blob)
     ensure_content(git, run, [kept])
@@ -209,6 +236,8 @@ def read_bytes(git: GitRepo, run: Run, kept: KeptFile) -> bytes:
 
 
 def _corrupt(git: GitRepo, kept: KeptFile) -> FlexgitError:
+    from . import lfs
+
     return FlexgitError(f"the git-lfs object {kept.lfs.oid[:12]} of {kept.path} is corrupt in this clone (its content "
                         f"does not match its id); delete {lfs.object_path(git, kept.lfs.oid)} and try again: it is "
                         "fetched anew")
@@ -217,6 +246,10 @@ def _corrupt(git: GitRepo, kept: KeptFile) -> FlexgitError:
 def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
     """Write the content of `kept` (already in this clone) to `dest`: into a temporary file beside it,
     renamed into place, so `dest` is never half-written. git-lfs content is checked against its oid."""
+    import hashlib
+
+    from . import lfs
+
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where a folder must be, a read-only place
@@ -242,6 +275,10 @@ def write_file(git: GitRepo, kept: KeptFile, dest: Path) -> None:
 
 def same_content(git: GitRepo, kept: KeptFile, path: Path) -> bool:
     """True when the file at `path` holds exactly the content of `kept`."""
+    import hashlib
+
+    from . import lfs
+
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size != kept.size:
             return False
@@ -303,6 +340,8 @@ def placed_files(git: GitRepo, run: Run, tree: str, directory: Path, kind: str,
 def lfs_objects(git: GitRepo, tip: str, hidden: list[str]) -> tuple[list[str], int]:
     """The git-lfs objects of the runs reachable from `tip` and from none of `hidden` that this clone
     holds (their oids), and how many it lacks (pulled runs whose content was never fetched here)."""
+    from . import lfs
+
     here, absent = {}, set()
     for commit, _ in git.commits_between(tip, hidden):
         tree = git.commit(commit)[0]
@@ -332,6 +371,8 @@ def upload_for_push(git: GitRepo, remote: str, tip: str, hidden: list[str]) -> t
     """Upload to `remote` (`git lfs push --object-id`) the git-lfs content of the runs reachable from
     `tip` and from none of `hidden`, before their refs are pushed: (objects sent, objects this clone
     lacks). Raises with git-lfs's message when the upload fails; nothing is pushed then."""
+    from . import lfs
+
     oids, absent = lfs_objects(git, tip, hidden)
     if not oids:
         return 0, absent

@@ -18,15 +18,14 @@ when nothing was interrupted.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import marshal
 import os
-import secrets
-import signal
 from dataclasses import replace
 from operator import itemgetter
-from typing import Any, Container, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import BranchError, ConcurrencyError, InputError, NewerFormatError, RunExistsError, UnknownRunError
 from ..project.files import write_atomic
@@ -42,6 +41,7 @@ from .refs import (
     KIND_RUN,
     LEGACY_RUN_PREFIX,
     NOTES_REF,
+    RUN_PREFIX,
     TRAILER_BRANCH,
     TRAILER_FORMAT,
     TRAILER_KIND,
@@ -221,36 +221,49 @@ class Store:
 
     def _assign_names(self, runs: Sequence[Run], branch: BranchRef) -> list[Run]:
         taken = {run.name for run in runs if run.name}
+        in_use = self.names_in_use() if len(runs) >= PACK_FROM else None
         final = []
         for run in runs:
             name = run.name
             if name:
-                self.check_name_free(name)
+                self.check_name_free(name, in_use=in_use)
             else:
-                name = self._new_name(taken)
+                name = self._new_name(taken, in_use)
                 taken.add(name)
             final.append(replace(run, name=name, branch=branch.name))
         return final
 
-    def check_name_free(self, name: str, advice: str = "pick another name with --name") -> None:
+    def names_in_use(self) -> set[str]:
+        """Every name a run ref holds now (format 2's and format 1's), read in one pass: what checking
+        many names at once asks (an import of 100,000 rows looked a ref up a million times: 8 s)."""
+        return {ref[len(prefix):] for ref in self.repo.ref_names_under(RUN_PREFIX, LEGACY_RUN_PREFIX)
+                for prefix in (RUN_PREFIX, LEGACY_RUN_PREFIX) if ref.startswith(prefix)}
+
+    def _name_taken(self, name: str, in_use: Container[str] | None) -> bool:
+        return name in in_use if in_use is not None else self.name_target(name) is not None
+
+    def check_name_free(self, name: str, advice: str = "pick another name with --name",
+                        in_use: Container[str] | None = None) -> None:
         """Refuse a name that is invalid or already taken by a run; `advice` ends the clash message
-        (each command has its own way to another name)."""
+        (each command has its own way to another name). `in_use`: `names_in_use()` read already."""
         if not is_valid_run_name(name):
             raise InputError(bad_name_message(name))
-        if self.name_target(name) is not None:
+        if self._name_taken(name, in_use):
             raise RunExistsError(f"a run named '{name}' already exists; {advice}")
 
-    def free_name(self, base: str, avoid: Container[str] = ()) -> str:
+    def free_name(self, base: str, avoid: Container[str] = (), in_use: Container[str] | None = None) -> str:
         """`base` if no run has it (and it is not in `avoid`), else the first free `base-2`, `base-3`, ..."""
         if not is_valid_run_name(base):
             raise InputError(bad_name_message(base))
         candidates = itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2)))
-        return next(name for name in candidates if name not in avoid and self.name_target(name) is None)
+        return next(name for name in candidates if name not in avoid and not self._name_taken(name, in_use))
 
-    def _new_name(self, taken: set[str]) -> str:
+    def _new_name(self, taken: set[str], in_use: Container[str] | None = None) -> str:
         while True:
+            import secrets  # here: a named run does not pay for the module
+
             name = "run-" + secrets.token_hex(3)
-            if name not in taken and self.name_target(name) is None:
+            if name not in taken and not self._name_taken(name, in_use):
                 return name
 
     def _write_commits(self, runs: Sequence[Run], code_trees: Sequence[str | None], parent: str,
@@ -516,8 +529,9 @@ class Store:
             self._onto_branch(journal["branch"], journal["base"], journal["tip"])
         crash_point("branch")
         names: dict[str, str] = {}
+        in_use = self.names_in_use() if len(runs) >= PACK_FROM else None
         for commit, name in runs:  # oldest first: the first run of a name gets it
-            if is_known_run_name(name) and run_ref(name) not in names and self.name_target(name) is None:
+            if is_known_run_name(name) and run_ref(name) not in names and not self._name_taken(name, in_use):
                 names[run_ref(name)] = commit
         if len(names) >= PACK_FROM:  # an import: one packed-refs update (a name created meanwhile stays)
             self.repo.create_refs(names, "flexgit: record")
@@ -535,6 +549,18 @@ class Store:
         """Every recorded run (of `branch`, if given), oldest first: those not removed (`flexgit rm`),
         only the removed ones (`removed=True`) or all (`None`)."""
         return [runcache.run_of(entry) for entry in self._entries(branch, removed=removed)]
+
+    def run_from(self, branch: BranchRef, commits: Iterable[str]) -> Run | None:
+        """The newest run of `branch` recorded from the first of `commits` (the user's commits) that has
+        one; None when none has. Only the runs' sources are unpacked, not whole runs."""
+        by_source = {}
+        for entry in self._entries(branch):  # oldest first: the newest run of a source wins
+            source = runcache.meta_of(entry).get("source")
+            if source:
+                by_source[str(source)] = entry
+        if not by_source:
+            return None
+        return next((runcache.run_of(by_source[commit]) for commit in commits if commit in by_source), None)
 
     def rows(self, branch: BranchRef | None = None, with_meta: bool = False,
              notes_tree: str | None = None, removed: bool | None = False) -> list[dict[str, Any]]:
@@ -559,6 +585,11 @@ class Store:
         if branch is None or all(entry[runcache.BRANCH] == branch.name for entry in entries):
             return entries
         return [entry for entry in entries if entry[runcache.BRANCH] == branch.name]
+
+    def forget_runs(self) -> None:
+        """Drop the runs this store read (rows handed out stay): a table of 100,000 runs is rendered
+        without their meta and notes held too (40 MB)."""
+        self._loaded = None
 
     def notes_tree(self) -> str | None:
         """The tree of the notes tip (None when there are no notes)."""
@@ -611,11 +642,12 @@ class Store:
         contents = zip(self.repo.stream_blobs([blob for _, blob in changed]),
                        [path.replace("/", "") for path, _ in changed], strict=True)
         del changed
-        while part := list(itertools.islice(contents, READ_CHUNK)):
-            new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
-                (commit_id, data) for data, commit_id in part)]
-        runcache.add_entries(entries, new)
-        runcache.save(cache_path, tree, entries)
+        with collector_paused():
+            while part := list(itertools.islice(contents, READ_CHUNK)):
+                new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
+                    (commit_id, data) for data, commit_id in part)]
+            runcache.add_entries(entries, new)
+            runcache.save(cache_path, tree, entries)
         self._loaded = (tree, entries)
         return entries
 
@@ -713,7 +745,22 @@ def crash_point(step: str) -> None:
     """Kill this process at write step `step` when FLEXGIT_CRASH_AT names it: how the tests
     interrupt a write at each step, exactly (journal, notes, branch; pull-branch, pull-notes)."""
     if os.environ.get(CRASH_ENV) == step:
+        import signal  # only where a test asks for a crash
+
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a block builds many objects that hold no cycles (the rows of
+    100,000 notes: its passes over them found nothing to free and took a tenth of a cold table)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def note_path(commit: str) -> str:

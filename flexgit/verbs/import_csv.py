@@ -20,7 +20,7 @@ from ..project.dates import AmbiguousDates, check_order, column_order, read_date
 from ..project.values import check_key, check_text, parse_scalar
 from ..storage.refs import BranchRef, is_valid_run_name
 from ..storage.run import Run
-from ..storage.store import Store, bad_name_message
+from ..storage.store import PACK_FROM, Store, bad_name_message
 
 META_COLUMNS = ("name", "date", "message")
 ROW_KEY = "import_row"  # meta: the fingerprint of the CSV row a run was imported from
@@ -53,12 +53,16 @@ class Imported(list):
 
 @dataclass(frozen=True)
 class Table:
-    """A CSV file read: its path, header, rows (line number, cells) and what reading it noted."""
+    """A CSV file read: its path, header, rows (line number, cells: one per column) and what reading it
+    noted. Cells stay lists, not a dict per row: a dict each took 60 MB more at 100,000 rows."""
 
     path: Path
     header: list[str]
-    rows: list[tuple[int, dict[str, str]]]
+    rows: list[tuple[int, list[str]]]
     notes: list[str]
+
+    def row(self, cells: list[str]) -> dict[str, str]:
+        return dict(zip(self.header, cells, strict=True))
 
 
 def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, branch: str | None = None,
@@ -88,11 +92,14 @@ def import_csv(file: str | os.PathLike, metrics: Sequence[str] | None = None, br
     target = target_branch(store.repo, branch)
     store.branch_tip(target)
     start = dt.datetime.now(dt.timezone.utc)
-    runs = [_run(row, table, chosen, number, dates[i], start + dt.timedelta(microseconds=i))
-            for i, (number, row) in enumerate(table.rows)]
+    runs = [_run(table.row(cells), table, chosen, number, dates[i], start + dt.timedelta(microseconds=i))
+            for i, (number, cells) in enumerate(table.rows)]
+    numbers = [number for number, _ in table.rows]
+    table.rows.clear()  # the cells are in the runs now: 100,000 rows are not held twice while they are written
+    del dates
     if not again:
         _refuse_imported_before(store, target, runs, path)
-    runs, renamed = _names(store, runs, table, again)
+    runs, renamed = _names(store, runs, numbers, table.path, again)
     if not runs:
         return Imported([], table.notes)
     written = store.write(runs, [None] * len(runs), target)
@@ -135,9 +142,9 @@ def _read(path: Path) -> Table:
     for column in header:
         check_key(column, f"the header of '{path}'")
     check_meta_keys([column[5:] for column in header if column.startswith("meta.")], f"the header of '{path}'")
-    rows = [(number, dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=True)))
-            for number, cells in body]
-    return Table(path, header, rows, notes)
+    for _, cells in body:
+        cells.extend([""] * (len(header) - len(cells)))
+    return Table(path, header, body, notes)
 
 
 def _delimiter(text: str) -> str:
@@ -157,7 +164,8 @@ def _is_row_number(cells: list[str]) -> bool:
 
 def _dates(table: Table, order: str | None) -> tuple[list[str | None], list[str]]:
     """The `date` of each row as ISO 8601 (None when empty), and notes on how dates were read."""
-    texts = [row.get("date", "").strip() for _, row in table.rows]
+    where = table.header.index("date") if "date" in table.header else None
+    texts = [cells[where].strip() if where is not None else "" for _, cells in table.rows]
     try:
         found, shown_by = column_order(texts) if order is None else (order, None)
     except AmbiguousDates as exc:
@@ -240,22 +248,26 @@ class _Avoid:
         return name in self.taken or (name != self.own and name in self.asked)
 
 
-def _names(store: Store, runs: list[Run], table: Table, again: bool) -> tuple[list[Run], list[str]]:
+def _names(store: Store, runs: list[Run], numbers: list[int], path: Path,
+           again: bool) -> tuple[list[Run], list[str]]:
     """Runs with final names: a name on several rows numbered (name, name-2, ...), a name a run
-    already has refused (numbered with `again`); and notes on what was numbered."""
+    already has refused (numbered with `again`); and notes on what was numbered. `numbers`: the
+    line each run's row started on."""
     asked = {run.name for run in runs if run.name}
+    in_use = store.names_in_use() if len(runs) >= PACK_FROM else None  # one read, not a lookup per row
     taken: set[str] = set()
     given: dict[str, list[str]] = {}
     named = []
-    for (number, _), run in zip(table.rows, runs, strict=True):
+    for number, run in zip(numbers, runs, strict=True):
         if run.name:
             if not again:
-                store.check_name_free(run.name, f"change the name on line {number} of '{table.path}', "
-                                                "or add --again to import it under a numbered name")
-            name = store.free_name(run.name, _Avoid(taken, asked, run.name))
+                store.check_name_free(run.name, f"change the name on line {number} of '{path}', "
+                                                "or add --again to import it under a numbered name", in_use)
+            name = store.free_name(run.name, _Avoid(taken, asked, run.name), in_use)
             given.setdefault(run.name, []).append(name)
             taken.add(name)
-            run = replace(run, name=name)
+            if name != run.name:  # a copy only when the name changes: an import holds no second set of runs
+                run = replace(run, name=name)
         named.append(run)
     notes = [f"{len(names)} row(s) named '{name}' recorded as {', '.join(names)}"
              for name, names in given.items() if names != [name]]

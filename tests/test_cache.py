@@ -173,6 +173,12 @@ def wrong_shapes(tree, blob):
         [{**head, "tree": 7}, []],
         [{**head, "tree": blob}, [entry]],  # a blob, not a tree
         [{"format": 4, "tree": tree, "entries": [entry]}],  # the format before frames
+        [{**head, "order": True}, [entry]],  # the order missing
+        [{**head, "order": True}, [entry], [1]],  # an order that is not a permutation
+        [{**head, "order": True}, [entry], [0, 0]],
+        [{**head, "order": True}, [entry], [True]],
+        [{**head, "order": True}, [entry], [0], [0]],  # a frame too many
+        [{**head, "order": 1}, [entry]],
     ]
 
 
@@ -224,3 +230,29 @@ def test_entries_are_ordered_by_time_then_name_also_when_times_tie():
     tied = [entry("2026-01-01T00:00:05Z", name) for name in ("m", "c", "x")] + [entry("2026-01-01T00:00:04Z", "q")]
     runcache.add_entries(entries, tied)
     assert [runcache.order(e)[1] for e in entries] == ["y", "b", "z", "q", "c", "m", "x"]
+
+
+def test_a_cache_written_while_reading_loads_in_order_and_an_abandoned_one_is_never_placed(tmp_path):
+    def entry(time, name):
+        return runcache.entry_of("0" * 40, {"t": time, "name": name, "branch": "experiments"})
+
+    parts = [[entry("2026-01-01T00:00:05Z", "m"), entry("2026-01-01T00:00:02Z", "b")],
+             [entry("2026-01-01T00:00:05Z", "c"), entry("2026-01-01T00:00:01Z", "y")], []]
+    expected: list = []
+    runcache.add_entries(expected, [e for part in parts for e in part])
+    path = tmp_path / "runs"
+    writer = runcache.Writer(path, "1" * 40, parts=len(parts))
+    read: list = []
+    for part in parts:
+        writer.add(part)
+        read += part
+    writer.finish(read)
+    assert read == expected  # sorted in place, as add_entries sorts
+    assert runcache.load(path) == ("1" * 40, expected)
+    good = path.read_bytes()
+    for unfinished in ("abandon", "too few parts"):
+        writer = runcache.Writer(path, "2" * 40, parts=2)
+        writer.add(parts[0])
+        writer.abandon() if unfinished == "abandon" else writer.finish(list(parts[0]))
+        assert path.read_bytes() == good  # the old cache stays, nothing half-written is put in place
+        assert list(tmp_path.iterdir()) == [path]

@@ -13,12 +13,15 @@ The file is written with `marshal` (plain data only: it cannot build arbitrary o
 way pickle can), which loads twice and dumps ten times as fast as JSON here; it lives in
 `.git/flexgit.d/`, which git never transfers. Each frame carries a checksum, and what it holds
 is checked for shape: a corrupt, torn or foreign file is a miss, never served, never an error.
+A file written by a cold read (`Writer`) holds the entries in the order the notes were read,
+then their order oldest first as one more frame.
 """
 
 from __future__ import annotations
 
 import itertools
 import marshal
+import os
 import struct
 import sys
 import zlib
@@ -29,7 +32,9 @@ from typing import Any, BinaryIO, Iterable, Iterator
 from ..project.files import write_atomic
 from .run import Run, table_row
 
-CACHE_FORMAT = 5  # 3: entries carry `removed` and `notes`. 4: rows carry `group` and `parent`. 5: frames
+# 3: entries carry `removed` and `notes`. 4: rows carry `group` and `parent`. 5: frames. 6: frames in the
+# order the notes were read, then the order of the entries, when the head says `order`.
+CACHE_FORMAT = 6
 FRAME_ENTRIES = 8192
 _FRAME = struct.Struct("<II")  # a frame: its length and crc32, then a marshalled value
 # An entry is a plain list (marshal writes lists, not named tuples); these name its fields.
@@ -93,8 +98,8 @@ def load(path: Path) -> tuple[str, list[Entry]] | None:
             head = _read_frame(cache)
             if not isinstance(head, dict) or head.get("format") != CACHE_FORMAT:
                 return None
-            tree, count = head.get("tree"), head.get("frames")
-            if not isinstance(tree, str) or type(count) is not int:
+            tree, count, ordered = head.get("tree"), head.get("frames"), head.get("order", False)
+            if not isinstance(tree, str) or type(count) is not int or type(ordered) is not bool:
                 return None
             entries: list[Entry] = []
             for _ in range(count):
@@ -102,6 +107,11 @@ def load(path: Path) -> tuple[str, list[Entry]] | None:
                 if not isinstance(part, list) or not all(map(_well_formed, part)):
                     return None
                 entries += part
+            if ordered:
+                order = _read_frame(cache)
+                if not _is_order(order, len(entries)):
+                    return None
+                entries = list(map(entries.__getitem__, order))
             if cache.read(1):
                 return None
     except OSError:
@@ -131,6 +141,12 @@ def _well_formed(entry: Any) -> bool:
             and (not entry[NOTES] or all(map(_is_note, entry[NOTES]))))
 
 
+def _is_order(order: Any, size: int) -> bool:
+    """True when `order` is a permutation of range(size)."""
+    return (type(order) is list and len(order) == size and set(map(type, order)) <= {int}
+            and len(set(order)) == size and (not order or (min(order) == 0 and max(order) == size - 1)))
+
+
 def _is_note(note: Any) -> bool:
     return type(note) is list and len(note) == 2 and type(note[0]) is str and type(note[1]) is str
 
@@ -156,3 +172,63 @@ def frames(values: Iterable[Any]) -> Iterator[bytes]:
         payload = marshal.dumps(value)
         yield _FRAME.pack(len(payload), zlib.crc32(payload))
         yield payload
+
+
+class Writer:
+    """A cache written while the notes are read (a cold read): each part is marshalled as soon as it
+    is built, while its objects are still in the processor's caches (100,000 entries marshalled
+    after the sort, scattered in memory, took three times as long), and the order of the whole
+    comes last. Written to a temporary file renamed into place by `finish`, as `save` does: a read
+    that fails, or a process killed, leaves the old file or none. Failures to write are ignored.
+    """
+
+    def __init__(self, path: Path, tree: str, parts: int):
+        self.path, self.parts, self.written = path, parts, 0
+        self.temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.out: BinaryIO | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.out = open(self.temp, "wb")
+            self._write({"format": CACHE_FORMAT, "tree": tree, "frames": parts, "order": True})
+        except OSError:
+            self.abandon()
+
+    def _write(self, value: Any) -> None:
+        if self.out is not None:
+            self.out.writelines(frames([value]))
+
+    def add(self, part: list[Entry]) -> None:
+        """Write the next part of the entries (one of `parts`)."""
+        self.written += 1
+        try:
+            self._write(part)
+        except OSError:
+            self.abandon()
+
+    def finish(self, entries: list[Entry]) -> None:
+        """Sort `entries` (all that were added, in the order added) as `add_entries` does, write their
+        order and put the file in place."""
+        times = list(map(itemgetter(TIME), entries))
+        places = sorted(range(len(entries)), key=times.__getitem__)  # as `_sort`, with the order kept
+        if len(set(times)) != len(times):
+            places.sort(key=lambda place: order(entries[place]))
+        entries[:] = map(entries.__getitem__, places)
+        if self.out is None or self.written != self.parts:
+            self.abandon()
+            return
+        try:
+            self._write(places)
+            self.out.close()
+            os.replace(self.temp, self.path)
+        except OSError:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Write nothing: the temporary file is removed, the old cache stays."""
+        if self.out is not None:
+            self.out.close()
+            self.out = None
+        try:
+            self.temp.unlink(missing_ok=True)
+        except OSError:
+            pass

@@ -104,6 +104,13 @@ def settled(driver, read):
         lambda d: (read(d),))[0]
 
 
+def shown(driver, element_id: str):
+    """The element `element_id` once the page has drawn it: a link changes the location's hash, and
+    the page draws the view on the `hashchange` event that follows, not before `click` returns."""
+    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_elements(By.ID, element_id))[0]
+
+
 def assert_no_console_errors(driver) -> None:
     errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
     assert errors == []
@@ -196,7 +203,7 @@ def test_a_run_has_its_page(browser, showcase, shots):
     _, report = showcase
     open_page(browser, report.as_uri())
     browser.find_element(By.LINK_TEXT, "wider").click()
-    assert browser.find_element(By.ID, "run-name").text == "wider"
+    assert shown(browser, "run-name").text == "wider"
     assert "trained: lr 0.3 width 128" in browser.find_element(By.ID, "run-log").text
     assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#run-changes li")] == \
         ["M params.toml", "M train.py"]
@@ -252,7 +259,7 @@ def test_system_metrics_are_drawn_against_time(browser, tmp_path, shots):
     assert cli(repo, "report", "-o", str(out)).code == 0
     open_page(browser, out.as_uri())
     browser.find_element(By.LINK_TEXT, "sampled").click()
-    system = browser.find_element(By.ID, "system-charts")
+    system = shown(browser, "system-charts")
     titles = [chart.get_attribute("data-title") for chart in system.find_elements(By.CSS_SELECTOR, ".chart")]
     assert {"sys.cpu", "sys.rss"} <= set(titles) and all(title.startswith("sys.") for title in titles)
     rss = system.find_element(By.CSS_SELECTOR, '.chart[data-title="sys.rss"] path.series')
@@ -319,7 +326,7 @@ def test_a_run_named_with_markup_is_inert(browser, tmp_path):
     assert names(browser) == [XSS, "plain"]
     assert column(browser, "metrics.acc") == ["nan", "0.5"]
     browser.find_element(By.LINK_TEXT, XSS).click()
-    assert browser.find_element(By.ID, "run-name").text == XSS
+    assert shown(browser, "run-name").text == XSS
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     assert_no_alert(browser)
     assert_no_console_errors(browser)

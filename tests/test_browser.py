@@ -79,7 +79,10 @@ def open_page(driver, url: str) -> None:
 
 
 def go(driver, hash_: str) -> None:
-    driver.execute_script("location.hash = arguments[0]", hash_)
+    """Go to a view, and wait until the page has drawn it (on the `hashchange` that follows)."""
+    driver.execute_script("window.viewBefore = document.querySelector('main'); location.hash = arguments[0]", hash_)
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: d.execute_script("return document.querySelector('main') !== window.viewBefore"))
 
 
 def names(driver) -> list[str]:
@@ -104,7 +107,7 @@ def settled(driver, read):
         lambda d: (read(d),))[0]
 
 
-def shown(driver, element_id: str):
+def drawn(driver, element_id: str):
     """The element `element_id` once the page has drawn it: a link changes the location's hash, and
     the page draws the view on the `hashchange` event that follows, not before `click` returns."""
     return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
@@ -203,7 +206,7 @@ def test_a_run_has_its_page(browser, showcase, shots):
     _, report = showcase
     open_page(browser, report.as_uri())
     browser.find_element(By.LINK_TEXT, "wider").click()
-    assert shown(browser, "run-name").text == "wider"
+    assert drawn(browser, "run-name").text == "wider"
     assert "trained: lr 0.3 width 128" in browser.find_element(By.ID, "run-log").text
     assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#run-changes li")] == \
         ["M params.toml", "M train.py"]
@@ -259,7 +262,7 @@ def test_system_metrics_are_drawn_against_time(browser, tmp_path, shots):
     assert cli(repo, "report", "-o", str(out)).code == 0
     open_page(browser, out.as_uri())
     browser.find_element(By.LINK_TEXT, "sampled").click()
-    system = shown(browser, "system-charts")
+    system = drawn(browser, "system-charts")
     titles = [chart.get_attribute("data-title") for chart in system.find_elements(By.CSS_SELECTOR, ".chart")]
     assert {"sys.cpu", "sys.rss"} <= set(titles) and all(title.startswith("sys.") for title in titles)
     rss = system.find_element(By.CSS_SELECTOR, '.chart[data-title="sys.rss"] path.series')
@@ -301,9 +304,9 @@ def test_markup_from_users_stays_text(browser, hostile):
     go(browser, "#/")
     browser.find_element(By.ID, "choose-columns").click()
     browser.find_element(By.ID, "show-constant").click()
-    shown = browser.find_element(By.TAG_NAME, "body").text
+    text = browser.find_element(By.TAG_NAME, "body").text
     for place in ("param", "param-key", "metric-key"):
-        assert XSS_IN[place].replace("params.", "") in shown, place
+        assert XSS_IN[place].replace("params.", "") in text, place
     assert_no_alert(browser)
     assert_no_console_errors(browser)
 
@@ -326,7 +329,7 @@ def test_a_run_named_with_markup_is_inert(browser, tmp_path):
     assert names(browser) == [XSS, "plain"]
     assert column(browser, "metrics.acc") == ["nan", "0.5"]
     browser.find_element(By.LINK_TEXT, XSS).click()
-    assert shown(browser, "run-name").text == XSS
+    assert drawn(browser, "run-name").text == XSS
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     assert_no_alert(browser)
     assert_no_console_errors(browser)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pty
+
 import contextlib
 import os
 import subprocess
@@ -168,3 +170,29 @@ def pulled_run(tmp_path, outputs: list[tuple[str, str, bytes | str, str]], files
     assert flexgit(victim, "pull").code == 0
     return victim
 
+
+def on_a_terminal(cwd, *args: str, stream: str = "stdout", code: int = 0, env: dict | None = None) -> str:
+    """What flexgit writes to `stream` ("stdout" or "stderr") when that is a terminal (where colour is
+    automatic; no pager is asked for); the other stream is captured. Its exit code must be `code`."""
+    leader, follower = pty.openpty()
+    try:
+        streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, stream: follower}
+        done = subprocess.run([sys.executable, "-m", "flexgit", *args], cwd=cwd, **streams,
+                              env={**os.environ, "FLEXGIT_PAGER": "", **(env or {})}, timeout=60)
+        os.close(follower)
+        follower = -1
+        assert done.returncode == code, (done.stdout, done.stderr)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
 import sys
 
 import pytest
 
-from conftest import flexgit as cli, flexgit_in_process as run_cli, shared_clones
+from conftest import flexgit as cli, flexgit_in_process as run_cli, shared_clones, on_a_terminal
 from test_cli_run import project
 
 ANSI = "\x1b["
@@ -53,37 +50,12 @@ def test_warnings_are_coloured_too(repo):
     assert again.code == 0 and "warning:" in again.err and ANSI not in again.err, again
 
 
-def stderr_on_a_terminal(cwd, *args: str, env: dict | None = None) -> str:
-    """flexgit's stderr when it is a terminal (where --color=auto colours)."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run([sys.executable, "-m", "flexgit", *args], cwd=cwd, stderr=follower,
-                              stdout=subprocess.DEVNULL, env={**os.environ, **(env or {})}, timeout=60)
-        os.close(follower)
-        follower = -1
-        assert done.returncode == 1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal's other end is closed: all was read
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks).decode()
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-
-
 def test_auto_colours_a_terminal_unless_no_color_is_set(repo):
-    assert stderr_on_a_terminal(repo, "show", "nope").startswith(ANSI)
+    assert on_a_terminal(repo, "show", "nope", stream="stderr", code=1).startswith(ANSI)
     env = {"NO_COLOR": "1"}
-    assert stderr_on_a_terminal(repo, "show", "nope", env=env).startswith("Error: ")
-    assert stderr_on_a_terminal(repo, "--color=always", "show", "nope", env=env).startswith(ANSI)
-    assert ANSI not in stderr_on_a_terminal(repo, "--color=never", "show", "nope")
+    assert on_a_terminal(repo, "show", "nope", env=env, stream="stderr", code=1).startswith("Error: ")
+    assert on_a_terminal(repo, "--color=always", "show", "nope", env=env, stream="stderr", code=1).startswith(ANSI)
+    assert ANSI not in on_a_terminal(repo, "--color=never", "show", "nope", stream="stderr", code=1)
 
 
 def test_quiet_import_prints_nothing_but_imports(repo):

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ import pytest
 import flexgit
 from flexgit._context import branch_ref, open_store
 from flexgit.storage.run import Run
-from conftest import flexgit_in_process as run_cli, git, repo_state
+from conftest import flexgit_in_process as run_cli, git, on_a_terminal, repo_state
 
 ANSI = "\x1b["
 
@@ -94,39 +90,13 @@ def test_diff_code_is_coloured_as_asked(runs):
     assert ANSI not in run_cli(runs, "--color=never", "diff", "base", "wider", "--code").out
 
 
-def stdout_on_a_terminal(cwd: Path, *args: str, env: dict | None = None) -> str:
-    """flexgit's stdout when it is a terminal (where colour is automatic and no pager is asked for)."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run([sys.executable, "-m", "flexgit", *args], cwd=cwd, stdout=follower,
-                              stderr=subprocess.PIPE, env={**os.environ, "FLEXGIT_PAGER": "", **(env or {})},
-                              timeout=60)
-        os.close(follower)
-        follower = -1
-        assert done.returncode == 0, done.stderr
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the other end is closed: all was read
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks).decode()
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-
-
 def test_on_a_terminal_the_code_is_coloured_and_a_files_escapes_are_inert(runs):
     (runs / "train.py").write_text("print('x')\n\x1b]0;owned\x07\x1b[2J\n")
     flexgit.record(name="hostile", repo=runs)
-    out = stdout_on_a_terminal(runs, "diff", "wider", "hostile", "--code")
+    out = on_a_terminal(runs, "diff", "wider", "hostile", "--code")
     assert f"{ANSI}32m+print('x')" in out
     assert "\x1b]0;" not in out and "\x1b[2J" not in out and "\\x1b]0;owned\\x07\\x1b[2J" in out
-    plain = stdout_on_a_terminal(runs, "diff", "wider", "hostile", "--code", env={"NO_COLOR": "1"})
+    plain = on_a_terminal(runs, "diff", "wider", "hostile", "--code", env={"NO_COLOR": "1"})
     assert ANSI not in plain
 
 

@@ -7,6 +7,9 @@ import datetime as dt
 import json
 import marshal
 import shutil
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -232,27 +235,44 @@ def test_entries_are_ordered_by_time_then_name_also_when_times_tie():
     assert [runcache.order(e)[1] for e in entries] == ["y", "b", "z", "q", "c", "m", "x"]
 
 
-def test_a_cache_written_while_reading_loads_in_order_and_an_abandoned_one_is_never_placed(tmp_path):
+def test_a_cache_written_as_read_loads_in_order_also_when_a_child_process_writes_it(tmp_path, monkeypatch):
     def entry(time, name):
         return runcache.entry_of("0" * 40, {"t": time, "name": name, "branch": "experiments"})
 
-    parts = [[entry("2026-01-01T00:00:05Z", "m"), entry("2026-01-01T00:00:02Z", "b")],
-             [entry("2026-01-01T00:00:05Z", "c"), entry("2026-01-01T00:00:01Z", "y")], []]
+    read = [entry("2026-01-01T00:00:05Z", "m"), entry("2026-01-01T00:00:02Z", "b"),
+            entry("2026-01-01T00:00:05Z", "c"), entry("2026-01-01T00:00:01Z", "y")]
     expected: list = []
-    runcache.add_entries(expected, [e for part in parts for e in part])
+    runcache.add_entries(expected, list(read))
     path = tmp_path / "runs"
-    writer = runcache.Writer(path, "1" * 40, parts=len(parts))
-    read: list = []
-    for part in parts:
-        writer.add(part)
-        read += part
-    writer.finish(read)
-    assert read == expected  # sorted in place, as add_entries sorts
+    assert runcache.save_as_read(path, "1" * 40, list(read)) == expected  # sorted as add_entries sorts
     assert runcache.load(path) == ("1" * 40, expected)
-    good = path.read_bytes()
-    for unfinished in ("abandon", "too few parts"):
-        writer = runcache.Writer(path, "2" * 40, parts=2)
-        writer.add(parts[0])
-        writer.abandon() if unfinished == "abandon" else writer.finish(list(parts[0]))
-        assert path.read_bytes() == good  # the old cache stays, nothing half-written is put in place
-        assert list(tmp_path.iterdir()) == [path]
+    assert list(tmp_path.iterdir()) == [path]
+
+    monkeypatch.setattr(runcache, "WRITE_ASIDE_FROM", 1)
+    assert runcache.save_as_read(path, "2" * 40, list(read)) == expected
+    writers = [t for t in threading.enumerate() if t.name == "flexgit-run-cache"]
+    assert writers  # the write went to a child process, which this thread waits for
+    for writer in writers:
+        writer.join(30)
+    assert runcache.load(path) == ("2" * 40, expected)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_process_that_writes_its_cache_aside_prints_once_and_waits_for_it(tmp_path):
+    """The child writing the cache leaves without flushing what the parent had not printed yet, and
+    the parent waits for it before exiting."""
+    script = f"""
+import sys
+from pathlib import Path
+from flexgit.storage import runcache
+runcache.WRITE_ASIDE_FROM = 1
+sys.stdout.write("before ")
+entries = [runcache.entry_of("0" * 40, {{"t": "2026-01-01T00:00:0%dZ" % i, "name": "r%d" % i}}) for i in range(3)]
+runcache.save_as_read(Path({str(tmp_path / "runs")!r}), "1" * 40, entries[::-1])
+print("after")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == "before after\n"
+    tree, entries = runcache.load(tmp_path / "runs")
+    assert tree == "1" * 40 and [e[runcache.ROW]["name"] for e in entries] == ["r0", "r1", "r2"]
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]  # no temporary file: the child had finished

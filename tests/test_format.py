@@ -147,3 +147,70 @@ def test_flat_tables_are_written_byte_for_byte_as_tomli_w_writes_them():
                                      float("nan"), float("inf"), -float("inf"), 1e16, 0.0, rng.randint(-9, 10 ** 18),
                                      True, False, {"nested": 1}, [1, 2]])
         assert dumps_toml(table) == tomli_w.dumps(table), table
+
+
+# Values of each key a note line may hold: what flexgit writes, and shapes that are not.
+_FIELD_VALUES = {
+    "v": [1, 2, 0, True, "1", 1.0, None],
+    "t": ["2026-01-01T00:00:00.000000Z", "", "9999-12-31T00:00:00.000000Z", 5, None],
+    "name": ["r1", "HEAD", "a..b", "x.lock", "a@{1}", "a" * 40, "-x", "", 3, None, "é", "+old,name"],
+    "rename": ["r2", "HEAD"],
+    "message": ["m", 3, None], "date": ["2026-01-01", None], "branch": ["experiments", 1], "status": ["ok", []],
+    "group": ["g", {}],
+    "parent": ["ab" * 20, "main", "", None, 3],
+    "params": [{"lr": 0.1, "opt": "adam", "on": True}, {"sizes": [64, 32]}, {"x": None}, {"x": {"y": 1}},
+               {"x": [[1]]}, {"x": [None]}, [], None, {}],
+    "metrics": [{"acc": 0.5}, {"acc": "nan"}, {"acc": None}, 0.5],
+    "meta": [{"host": "h", "cores": 2}, {"list": ["a", 1, 2.5, True]}, {"x": {}}],
+    "data": [{"train": {"path": "d.csv", "size": 3}}, {"train": {"path": ["a"]}}, {"train": 1}, [], None,
+             {"train": {"x": None}}],
+    "tags": [{"best": True}], "note": ["a comment"], "removed": [False],
+}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rows_read_in_bulk_are_exactly_those_read_line_by_line(seed):
+    """The bulk check over all notes of a read (the common case) keeps exactly what the line-by-line
+    check keeps; a note of two JSON values on one line is refused, not read as two."""
+    import json
+    import random
+
+    from flexgit.storage import run as run_module
+
+    rng = random.Random(seed)
+    plain = {"v": 1, "t": "2026-01-01T00:00:00.000000Z", "branch": "experiments", "date": "2026-01-01T00:00:00Z",
+             "message": "", "params": {"lr": 0.1}, "metrics": {"acc": 0.5}, "meta": {"host": "h"}}
+    latest = run_module.latest_time()
+    for _ in range(300):
+        lines = []
+        for i in range(rng.randrange(1, 6)):
+            line = {**plain, "name": f"r{i}"}
+            for key in rng.sample(sorted(_FIELD_VALUES), rng.choice([0, 0, 1, 2])):
+                if rng.random() < 0.15:
+                    line.pop(key, None)
+                else:
+                    line[key] = rng.choice(_FIELD_VALUES[key])
+            lines.append(line)
+        accepted = [run_module.line_problem(line, latest) is None and "name" in line
+                    and not any(key in line for key in run_module.FACT_KEYS) and "rename" not in line
+                    for line in lines]
+        assert run_module._all_plain_rows(lines, latest) == all(accepted), lines
+        notes = [(f"{i:040x}", json.dumps(line).encode() + b"\n") for i, line in enumerate(lines)]
+        one_by_one = [row for note in notes for row in run_module.rows_from_notes([note])]
+        assert run_module.rows_from_notes(notes) == one_by_one, lines
+    two = [("a" * 40, json.dumps({**plain, "name": "a"}).encode() + b"," + json.dumps({**plain, "name": "b"}).encode()
+            + b"\n"), ("b" * 40, json.dumps({**plain, "name": "c"}).encode() + b"\n")]
+    problems: list[str] = []
+    assert [row["name"] for _, row in run_module.rows_from_notes(two, problems)] == ["c"]
+    assert problems == ["a" * 40 + ": not a JSON object"]
+
+
+def test_run_names_checked_together_are_checked_as_one_by_one():
+    from flexgit.storage.refs import all_known_run_names, is_known_run_name
+
+    names = ["r1", "a.b", "HEAD", "ORIG_HEAD", "AUTO_MERGE", "@", "a" * 40, "a" * 39, "x.lock", "x.", "a..b", "a@{1}",
+             "+old", "a,b", "-x", ".x", "é", "a b", "a\nb", "", "ab" * 32, "x" * 100, "x" * 101, "HEADS", "lock"]
+    for name in names:
+        assert all_known_run_names([name]) == is_known_run_name(name), name
+        assert all_known_run_names(["ok", name, "fine"]) == is_known_run_name(name), name
+    assert all_known_run_names([]) is True

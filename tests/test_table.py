@@ -10,7 +10,7 @@ import pytest
 
 import flexgit
 from flexgit.errors import InputError
-from flexgit.view.query import TableQuery, build_table
+from flexgit.view.query import Table, TableQuery, build_table
 from flexgit.storage.run import Run
 from flexgit.view.render import render
 from conftest import flexgit as cli, flexgit_in_process as cli_in_process, git, repo_state
@@ -42,6 +42,20 @@ def test_csv_is_exact_with_empty_cells_for_missing_values_and_nan_as_such():
         f"a,{'1' * 10},2026-01-01T00:00:01Z,,mlp,0.1,,0.8,\n"
         f"b,{'2' * 10},2026-01-01T00:00:02Z,\"deeper\nmore\",cnn,0.01,,0.95,nan\n"
         f"c,{'3' * 10},2026-01-01T00:00:03Z,,mlp,0.01,3,0.9,\n")
+
+
+def test_csv_writes_bools_and_lists_as_every_view_does_and_text_that_looks_like_them_as_it_is():
+    rows = [{"name": "a", "id": "1" * 10, "date": "d", "message": "[WIP] True", "params.on": True,
+             "params.sizes": [64, 32], "params.word": "True", "metrics.acc": 0.5},
+            {"name": "b", "id": "2" * 10, "date": "d", "message": "False", "params.on": False,
+             "params.sizes": ["x"], "params.word": "[x]", "metrics.acc": 1}]
+    columns = ["name", "message", "params.on", "params.sizes", "params.word", "metrics.acc"]
+    assert render(Table(tuple(columns), rows), "csv") == (
+        "name,message,params.on,params.sizes,params.word,metrics.acc\n"
+        'a,[WIP] True,true,"[64, 32]",True,0.5\nb,False,false,[x],[x],1\n')
+    plain = [{**row, "params.on": 1, "params.sizes": 2} for row in rows]  # text alone that looks like them
+    assert render(Table(tuple(columns), plain), "csv").splitlines()[1:] == ["a,[WIP] True,1,2,True,0.5",
+                                                                             "b,False,1,2,[x],1"]
 
 
 def test_where_sort_and_limit():

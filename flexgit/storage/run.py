@@ -14,6 +14,9 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from functools import partial
+from itertools import chain, repeat
+from operator import is_not, itemgetter
 from typing import Any, Iterable, Mapping
 
 from ..project.formats import dumps_toml
@@ -29,6 +32,7 @@ from .refs import (
     TRAILER_KIND,
     TRAILER_NAME,
     TRAILER_SOURCE,
+    all_known_run_names,
     commit_message,
     is_known_run_name,
     is_valid_label,
@@ -195,24 +199,37 @@ def rows_from_notes(notes: Iterable[tuple[str, bytes]],
 
     A line that is not a valid row is skipped and described in `problems` (the note's commit first).
     """
-    single: list[tuple[str, bytes]] = []
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for commit_id, data in notes:
-        data = data.strip()
-        if b"\n" in data or not data.startswith(b"{"):
-            found: list[str] = []
-            row = note_row(data, found)
-            if row is not None:
-                rows.append((commit_id, row))
-            if problems is not None:
-                problems += [f"{commit_id}: {problem}" for problem in found]
-        else:
-            single.append((commit_id, data))
+    notes = list(notes)
+    datas = list(map(itemgetter(1), notes))
+    # The common case, tested on all notes at once: each one line `{...}` and a newline, as flexgit writes.
+    if (all(map(bytes.startswith, datas, repeat(b"{"))) and all(map(bytes.endswith, datas, repeat(b"\n")))
+            and sum(map(bytes.count, datas, repeat(b"\n"))) == len(datas)):
+        single, rows = notes, []
+    else:
+        single, rows = [], []
+        for commit_id, data in notes:
+            data = data.strip()
+            if b"\n" in data or not data.startswith(b"{"):
+                found: list[str] = []
+                row = note_row(data, found)
+                if row is not None:
+                    rows.append((commit_id, row))
+                if problems is not None:
+                    problems += [f"{commit_id}: {problem}" for problem in found]
+            else:
+                single.append((commit_id, data))
+        datas = list(map(itemgetter(1), single))
+    del notes
     try:
-        parsed = json.loads(b"[" + b",".join(data for _, data in single) + b"]")
-    except (ValueError, RecursionError):  # some note is not JSON: read them one by one, skipping the bad ones
-        parsed = [_loads(data) for _, data in single]
+        parsed = json.loads(b"[" + b",".join(datas) + b"]")
+    except (ValueError, RecursionError):
+        parsed = None
+    if parsed is None or len(parsed) != len(datas):  # some note is not JSON, or more than one value
+        parsed = list(map(_loads, datas))
+    del datas
     latest = latest_time()
+    if _all_plain_rows(parsed, latest):
+        return rows + list(zip(map(itemgetter(0), single), parsed, strict=True))
     for (commit_id, raw), row in zip(single, parsed, strict=True):
         problem = line_problem(row, latest)
         if problem is None and "name" in row:
@@ -387,6 +404,59 @@ def _is_table(table: Any) -> bool:
     """A table of stored values; the common case (scalars only) checked in one pass of C."""
     return isinstance(table, dict) and (set(map(type, table.values())) <= _SCALARS or
                                         all(map(_is_value, table.values())))
+
+
+_NOT_PLAIN = ("rename", *FACT_KEYS)  # keys of lines that only the line-by-line check reads
+_EMPTY: dict = {}
+_is_set = partial(is_not, None)
+
+
+def _all_plain_rows(lines: list[Any], latest: str) -> bool:
+    """True when every parsed line is a full row (`name`) that `line_problem` accepts and that
+    carries no facts or rename: what flexgit writes. The same tests as `line_problem`, made a key
+    at a time over all lines in C (100,000 rows in about 0.05 s, against 0.35 s line by line);
+    False says only that some line needs the line-by-line check."""
+    if not lines:
+        return True
+    if set(map(type, lines)) != {dict}:
+        return False
+    column = partial(map, dict.get, lines)
+    if any(any(map(dict.__contains__, lines, repeat(key))) for key in _NOT_PLAIN):
+        return False
+    versions, times, names = list(column(repeat("v"))), list(column(repeat("t"))), list(column(repeat("name")))
+    if (set(map(type, versions)) != {int} or min(versions) < 1 or max(versions) > NOTE_VERSION
+            or set(map(type, times)) != {str} or not min(times) or max(times) > latest
+            or set(map(type, names)) != {str} or not all_known_run_names(names)):
+        return False
+    if any(set(map(type, column(repeat(key), repeat("")))) != {str} for key in _TEXT_KEYS):
+        return False
+    parents = [parent for parent in column(repeat("parent"), repeat(_EMPTY)) if parent is not _EMPTY]
+    if not set(map(type, parents)) <= {str} or not all(map(_COMMIT_ID.match, parents)):
+        return False
+    for table in ("params", "metrics", "meta"):
+        tables = list(column(repeat(table), repeat(_EMPTY)))
+        if set(map(type, tables)) != {dict} or not _all_values(chain.from_iterable(map(dict.values, tables))):
+            return False
+    data = list(filter(_is_set, column(repeat("data"))))
+    if data:
+        if set(map(type, data)) != {dict}:
+            return False
+        fingerprints = list(chain.from_iterable(map(dict.values, data)))
+        if set(map(type, fingerprints)) != {dict} or not _all_values(chain.from_iterable(
+                map(dict.values, fingerprints))):
+            return False
+    return True
+
+
+def _all_values(values: Iterable[Any]) -> bool:
+    """True when each of `values` is a stored value (see `_is_value`)."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= _SCALARS:
+        return True
+    if not kinds <= _SCALARS | {list}:
+        return False
+    return set(map(type, chain.from_iterable(v for v in values if type(v) is list))) <= _SCALARS
 
 
 def _is_value(value: Any) -> bool:

@@ -630,38 +630,28 @@ class Store:
         if cached is not None and cached[0] == tree:
             self._loaded = cached
             return cached[1]
-        if cached is not None and self.repo.is_tree(cached[0]):
+        cold = cached is None or not self.repo.is_tree(cached[0])
+        if cold:
+            changed, entries = list(self.repo.walk_blobs(tree)), []
+            self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
+        else:
             changed, removed = self.repo.changed_blobs(cached[0], tree)
             dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
-            writer = None
-        else:
-            changed, entries = list(self.repo.walk_blobs(tree)), []
-            self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
-            writer = runcache.Writer(cache_path, tree, parts=-(-len(changed) // READ_CHUNK))
         new: list[runcache.Entry] = []
         # In chunks: a cold read of 100,000 notes never holds them all as bytes at once.
         contents = zip(self.repo.stream_blobs([blob for _, blob in changed]),
                        [path.replace("/", "") for path, _ in changed], strict=True)
         del changed
         with collector_paused():
-            try:
-                while part := list(itertools.islice(contents, READ_CHUNK)):
-                    read = [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
-                        (commit_id, data) for data, commit_id in part)]
-                    if writer is not None:
-                        writer.add(read)
-                    new += read
-            except BaseException:
-                if writer is not None:
-                    writer.abandon()
-                raise
-            if writer is None:
+            while part := list(itertools.islice(contents, READ_CHUNK)):
+                new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
+                    (commit_id, data) for data, commit_id in part)]
+            if cold:
+                entries = runcache.save_as_read(cache_path, tree, new)
+            else:
                 runcache.add_entries(entries, new)
                 runcache.save(cache_path, tree, entries)
-            else:  # a cold read: the cache was written as the notes were read
-                writer.finish(new)
-                entries = new
         self._loaded = (tree, entries)
         return entries
 

@@ -90,7 +90,7 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
         state = None
         if extendable and rows.columns and local_tree is not None:
             state = {"tree": local_tree, "newest": store.newest(local_tree), "columns": list(rows.columns),
-                     "known": sorted(set(known_columns(rows.rows)))}
+                     "known": sorted(set(rows.known or known_columns(rows.rows)))}
         store.forget_runs()
         text = render(rows, fmt, width) if rows.rows or fmt != "table" else ""
     textcache.put(cache_dir, key, tips, text, state)

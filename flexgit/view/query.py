@@ -64,11 +64,14 @@ class Table:
     """Rows (dicts; a missing key means the run lacks that value) under ordered columns.
 
     `chosen`: the columns are the ones `--columns` named, in its order, which no view changes.
+    `known`: every key of the rows read, before any was left out (`known_columns`); empty when
+    not worked out (a grouped table).
     """
 
     columns: tuple[str, ...]
     rows: list[dict[str, Any]]
     chosen: bool = False
+    known: tuple[str, ...] = ()
 
 
 def default_columns(known: Sequence[str]) -> list[str]:
@@ -108,7 +111,7 @@ def build_table(rows: Sequence[dict[str, Any]], query: TableQuery | None = None)
         shown = default_columns(known_columns(rows) if query.where or query.limit is not None else known)
     if query.only_changed:
         shown = [c for c in shown if c in ALWAYS_SHOWN or _varies(rows, c)]
-    return Table(tuple(shown), rows, chosen=bool(query.columns))
+    return Table(tuple(shown), rows, chosen=bool(query.columns), known=tuple(known))
 
 
 def _sorted_and_cut(rows: Sequence[dict[str, Any]], known: Sequence[str], query: TableQuery) -> list[dict[str, Any]]:

@@ -3,12 +3,18 @@ git): the same rows either way, and the same as what was imported."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
-from conftest import flexgit as cli
+import pytest
+
+from conftest import flexgit as cli, git
 from flexgit.storage.gitrepo import CAT_FILE_FROM
 
 ROWS = CAT_FILE_FROM + 100
+MANY = CAT_FILE_FROM * 3 // 2  # enough that a tree's first subtree tells it is large
 
 
 def test_many_notes_read_by_git_and_without_it_give_the_imported_rows(repo, tmp_path):
@@ -25,3 +31,89 @@ def test_many_notes_read_by_git_and_without_it_give_the_imported_rows(repo, tmp_
     without_git = cli(repo, *query, env={"PATH": str(tmp_path / "no-git-here")})
     assert without_git.code == 0, without_git
     assert without_git.out == by_git.out
+
+
+def imported(repo, tmp_path, rows=MANY):
+    csv = tmp_path / "runs.csv"
+    csv.write_text("name,lr,acc\n" + "".join(f"r{i},{i / rows!r},{i % 7}\n" for i in range(rows)))
+    assert cli(repo, "import", str(csv), "--metrics", "acc").code == 0
+    return repo
+
+
+def test_git_lists_and_reads_a_notes_tree_as_this_process_walks_it(repo, tmp_path):
+    from flexgit.storage.gitrepo import GitRepo
+
+    git_repo = GitRepo.open(imported(repo, tmp_path))
+    tree = git_repo.commit(git_repo.ref_target("refs/notes/flexgit"))[0]
+    walked = {path: content for (path, blob), content in zip(
+        list(git_repo.walk_blobs(tree)), git_repo.read_blobs([b for _, b in git_repo.walk_blobs(tree)]), strict=True)}
+    assert dict(git_repo.tree_contents(tree)) == walked and len(walked) == MANY
+    assert git_repo.blobs_below(tree) >= CAT_FILE_FROM  # so a cold table reads it this way
+
+
+def test_a_notes_tree_git_cannot_list_plainly_is_walked_here_with_the_same_rows(repo, tmp_path, monkeypatch):
+    """A gitlink among the notes (the join never writes one; a hand-made tree may), a path git quotes, and a
+    git whose ls-tree has no --format (older than 2.36): each read falls back to this process's walk."""
+    from flexgit.storage.gitrepo import GitRepo
+
+    imported(repo, tmp_path)
+    expected = cli(repo, "table", "--format", "csv").out
+    notes = git(repo, "rev-parse", "refs/notes/flexgit").strip()
+    tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
+    listing = git(repo, "ls-tree", tree)
+    junk = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input="not a row\n", text=True,
+                          capture_output=True, check=True).stdout.strip()
+    for extra in (f"160000 commit {'1' * 40}\tzz", f"100644 blob {junk}\tz\u00e9"):
+        new_tree = subprocess.run(["git", "mktree"], cwd=repo, input=listing + extra + "\n", text=True,
+                                  capture_output=True, check=True).stdout.strip()
+        commit = git(repo, "commit-tree", new_tree, "-p", notes, "-m", "hand-made").strip()
+        git(repo, "update-ref", "refs/notes/flexgit", commit)
+        with pytest.raises(LookupError):  # git's listing is refused, so the table's read falls back
+            list(GitRepo.open(repo).tree_contents(new_tree))
+        shutil.rmtree(repo / ".git" / "flexgit.d", ignore_errors=True)
+        result = cli(repo, "table", "--format", "csv")
+        assert result.code == 0 and result.out == expected, (extra, result.err)
+        git(repo, "update-ref", "refs/notes/flexgit", notes)
+    fake = tmp_path / "old-git"
+    fake.mkdir()
+    real = shutil.which("git")
+    (fake / "git").write_text(f'#!/bin/sh\nfor a in "$@"; do case "$a" in --format=*) if [ "$3" = ls-tree ]; then '
+                              f'echo "error: unknown option" >&2; exit 129; fi;; esac; done\nexec {real} "$@"\n')
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    with pytest.raises(LookupError):
+        list(GitRepo.open(repo).tree_contents(tree))
+    shutil.rmtree(repo / ".git" / "flexgit.d", ignore_errors=True)
+    result = cli(repo, "table", "--format", "csv")
+    assert result.code == 0 and result.out == expected, result.err
+
+
+def test_the_table_command_ends_its_process_once_written_with_its_cache_in_place(repo, tmp_path):
+    """The CLI run as a program ends without Python's teardown: the cache its child process wrote is
+    whole when it exits, a reader that goes away early is no error, and a second call is served warm."""
+    imported(repo, tmp_path, rows=300)
+    program = ("import sys\nfrom flexgit.storage import runcache\nruncache.WRITE_ASIDE_FROM = 1\n"
+               "from flexgit.cli import main\nsys.argv[0] = 'flexgit'\nmain()\n")
+    done = subprocess.run([sys.executable, "-c", program, "table", "--format", "csv"], cwd=repo, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) == 301, done
+    from flexgit.storage import runcache
+
+    cache = repo / ".git" / "flexgit.d" / runcache_name(repo)
+    tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
+    loaded = runcache.load(cache)
+    assert loaded is not None and loaded[0] == tree and len(loaded[1]) == 300
+    assert not [p for p in cache.parent.iterdir() if p.name.endswith(".tmp")]
+    shutil.rmtree(repo / ".git" / "flexgit.d")
+    reader = subprocess.Popen([sys.executable, "-c", program, "table", "--format", "csv"], cwd=repo,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout.readline().startswith(b"name,")
+    reader.stdout.close()  # as `| head -1` does
+    assert reader.wait(timeout=120) == 0 and b"Exception" not in reader.stderr.read()
+    reader.stderr.close()
+
+
+def runcache_name(repo):
+    from flexgit.storage.store import RUN_CACHE
+
+    return RUN_CACHE

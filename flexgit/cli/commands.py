@@ -16,6 +16,7 @@ from ..view import FORMATS
 from .options import (
     branch_option, metric_option, param_option, quiet_option, repo_of, warn, warn_left_out, warn_secrets, warn_snapshot,
 )
+from . import ending
 from .files import file_lines, warn_outputs
 from .pager import echo_paged
 
@@ -128,7 +129,8 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
     query = TableQuery(branch=branch, sort_by=sort_by, desc=desc, columns=columns or (), where=where,
                        only_changed=only_changed, limit=limit, remote=remote, removed=removed,
                        group_by=group_by, running=running)
-    text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx))
+    kept: list = []  # what the table was read from: never freed one by one (see the end)
+    text = table_text(query, fmt, width=shutil.get_terminal_size((80, 24)).columns, repo=repo_of(ctx), keep=kept)
     if not text:
         name = table_branch(branch, repo=repo_of(ctx))
         if running:
@@ -147,6 +149,7 @@ def table(ctx: click.Context, branch, fmt, sort_by, desc, columns, where, only_c
         else:
             click.echo(f"no runs on branch '{name}'; record one with 'flexgit record'", err=True)
     echo_paged(text, paging=not no_pager)
+    ending.end_now()
 
 
 @click.command()

@@ -12,7 +12,7 @@ from click.shell_completion import BashComplete, FishComplete, ZshComplete
 from .._version import __version__
 from ..errors import FlexgitError
 from ..project.values import one_line
-from . import cluster, commands, compare, files, hook, launch, organise, report, sync
+from . import cluster, commands, compare, ending, files, hook, launch, organise, report, sync
 from .options import prefix
 
 COMPLETE_VAR = "_FLEXGIT_COMPLETE"  # what click's scripts set; click's default for prog_name flexgit
@@ -111,5 +111,7 @@ for _command in (commands.init, commands.record, commands.table, commands.show, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning flexgit errors into one line and exit code 1."""
+    """Entry point: run the CLI, turning flexgit errors into one line and exit code 1. Without
+    `argv`, the command line is the process's program: a command may end it (see `ending`)."""
+    ending.PROGRAM = argv is None
     cli.main(args=argv)

@@ -256,18 +256,47 @@ class GitCommand:
                                        f"{header.decode(errors='replace') or 'no answer'}")
                 yield kind[1].decode(), content
 
+    def tree_contents(self, tree: str) -> Iterator[tuple[str, bytes]]:
+        """(path, content) of every blob below `tree`, from `git ls-tree -r` piped straight into
+        `git cat-file --batch`: git walks the tree beside the caller (100,000 notes: 0.15 s of this
+        process's time otherwise). Raises LookupError, before or after giving some, when git cannot
+        list the tree so (git older than 2.36, a path it quotes, an entry that is not a blob here):
+        the caller then walks the tree itself, and whatever came before is to be dropped."""
+        import subprocess
+
+        place = self.common_dir if self.is_bare else self.workdir
+        lister = subprocess.Popen(["git", "-C", str(place), "ls-tree", "-r", "--full-tree",
+                                   "--format=%(objectname) %(objecttype) %(path)", tree],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            with self._cat_file(source=lister.stdout, answer="%(rest) %(objectsize)") as answers:
+                lister.stdout.close()  # git cat-file holds it now: git ls-tree sees a reader that stops
+                for header, content in answers:
+                    if content is None or not header.startswith(b"blob ") or header[5:6] == b'"':
+                        raise LookupError(header.decode(errors="replace"))
+                    yield header[5:header.rindex(b" ")].decode("utf-8", "surrogateescape"), content
+        finally:
+            if lister.poll() is None:
+                lister.kill()
+            lister.wait()
+        if lister.returncode != 0:
+            raise LookupError(f"git ls-tree exited with {lister.returncode}")
+
     @contextlib.contextmanager
-    def _cat_file(self, names: list[str]) -> Iterator[Iterator[tuple[bytes, bytes | None]]]:
-        """A `git cat-file --batch` given `names` from one thread and read into memory by another, so
-        that git never waits for the caller (it ran ahead by a pipe's size, then waited while the caller
-        worked: a third of a cold table's time at 100,000 runs): its answers, (header, content) each."""
+    def _cat_file(self, names: list[str] | None = None, source=None,
+                  answer: str = "") -> Iterator[Iterator[tuple[bytes, bytes | None]]]:
+        """A `git cat-file --batch` (answers headed by `answer`, a --batch format, else git's own) given
+        `names` from one thread, or fed by `source` (another git's output), and read into memory by
+        another thread, so that git never waits for the caller (it ran ahead by a pipe's size, then
+        waited while the caller worked: a third of a cold table's time at 100,000 runs): its answers,
+        (header, content) each."""
         import queue
         import subprocess
 
         place = self.common_dir if self.is_bare else self.workdir
-        proc = subprocess.Popen(["git", "-C", str(place), "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        proc = subprocess.Popen(["git", "-C", str(place), "cat-file", f"--batch={answer}" if answer else "--batch"],
+                                stdin=subprocess.PIPE if source is None else source, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
         chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
 
         def feed() -> None:
@@ -287,7 +316,9 @@ class GitCommand:
         if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: fewer, larger reads
             with contextlib.suppress(OSError):
                 fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
-        threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
+        threads = [threading.Thread(target=drain, daemon=True)]
+        if source is None:
+            threads.append(threading.Thread(target=feed, daemon=True))
         for thread in threads:
             thread.start()
         try:

@@ -401,6 +401,15 @@ class GitRepo(GitCommand):
         read = self._repo.odb.read
         for oid in oids:
             yield read(oid)[1]
+    def blobs_below(self, tree: str) -> int:
+        """About how many blobs `tree` holds, from its root and its first subtree (a notes tree is fanned
+        out evenly by the first digits of commit ids)."""
+        read = self._repo.odb.read
+        entries = _TREE_ENTRY.findall(read(tree)[1])
+        trees = [oid for mode, _, oid in entries if mode == _TREE_MODE]
+        below = len(_TREE_ENTRY.findall(read(trees[0].hex())[1])) if trees else 0
+        return len(entries) - len(trees) + len(trees) * below
+
     def raw_objects(self, oids: Iterable[str]) -> list[bytes | None]:
         """The stored bytes of many objects (a commit's text, a tree's binary entries, a blob's content;
         see `tree_entries`), None for those this clone lacks: no object wrappers, for bulk reads."""

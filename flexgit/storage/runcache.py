@@ -189,13 +189,25 @@ def save_as_read(path: Path, tree: str, entries: list[Entry]) -> list[Entry]:
         places.sort(key=lambda place: order(entries[place]))
     starts = range(0, len(entries), FRAME_ENTRIES)
     values = itertools.chain([{"format": CACHE_FORMAT, "tree": tree, "frames": len(starts), "order": True}],
-                             (entries[start:start + FRAME_ENTRIES] for start in starts), [places])
+                             (_shared(entries[start:start + FRAME_ENTRIES]) for start in starts), [places])
     if len(entries) < WRITE_ASIDE_FROM or not _write_aside(path, values):
         _write(path, values)
     return list(map(entries.__getitem__, places))
 
 
 WRITE_ASIDE_FROM = 20_000
+
+
+def _shared(part: list[Entry]) -> list[Entry]:
+    """`part` with the short text values of its params interned: they are mostly a few choices (a model,
+    an optimizer), and marshal keeps interned text interned, so a table read from the cache holds each
+    once (100,000 rows: megabytes). Done here, in the writer, not while the notes are read."""
+    for entry in part:
+        row = entry[ROW]
+        for key, value in row.items():
+            if type(value) is str and len(value) <= 64 and key.startswith("params."):
+                row[key] = sys.intern(value)
+    return part
 
 
 def _write(path: Path, values: Iterable[Any]) -> None:

@@ -31,7 +31,7 @@ from ..errors import BranchError, ConcurrencyError, InputError, NewerFormatError
 from ..project.files import write_atomic
 from ..project.values import check_text
 from . import runcache
-from .gitrepo import GitRepo, RefMoved
+from .gitrepo import CAT_FILE_FROM, GitRepo, RefMoved
 from .refs import (
     FLEXGIT_DIR,
     FORMAT_CONFIG,
@@ -630,29 +630,42 @@ class Store:
         if cached is not None and cached[0] == tree:
             self._loaded = cached
             return cached[1]
-        cold = cached is None or not self.repo.is_tree(cached[0])
-        if cold:
-            changed, entries = list(self.repo.walk_blobs(tree)), []
-            self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
+        if cached is None or not self.repo.is_tree(cached[0]):  # cold: every note is read
+            entries = runcache.save_as_read(cache_path, tree, self._read_entries(tree))
         else:
             changed, removed = self.repo.changed_blobs(cached[0], tree)
             dropped = {path.replace("/", "") for path in removed} | {path.replace("/", "") for path, _ in changed}
             entries = [entry for entry in cached[1] if entry[runcache.ID] not in dropped]
-        new: list[runcache.Entry] = []
-        # In chunks: a cold read of 100,000 notes never holds them all as bytes at once.
-        contents = zip(self.repo.stream_blobs([blob for _, blob in changed]),
-                       [path.replace("/", "") for path, _ in changed], strict=True)
-        del changed
+            new = self._entries_of(zip([path for path, _ in changed],
+                                       self.repo.stream_blobs([blob for _, blob in changed]), strict=True))
+            runcache.add_entries(entries, new)
+            runcache.save(cache_path, tree, entries)
+        self._loaded = (tree, entries)
+        return entries
+
+    def _read_entries(self, tree: str) -> list[runcache.Entry]:
+        """The entries of every note in `tree`, in the order read: git lists and reads a large tree
+        (`tree_contents`), else this process walks it."""
+        if self.repo.blobs_below(tree) >= CAT_FILE_FROM:
+            try:
+                return self._entries_of(self.repo.tree_contents(tree))
+            except (LookupError, FileNotFoundError):
+                pass  # git could not list it so, or is not installed: walked here, what was read is dropped
+        changed = list(self.repo.walk_blobs(tree))
+        self.repo.release_files()  # the notes are read by git (stream_blobs), not from these pages
+        return self._entries_of(zip([path for path, _ in changed],
+                                    self.repo.stream_blobs([blob for _, blob in changed]), strict=True))
+
+    @staticmethod
+    def _entries_of(contents: Iterable[tuple[str, bytes]]) -> list[runcache.Entry]:
+        """The entries of notes given as (path, content), parsed in chunks: a cold read of 100,000 notes
+        never holds them all as bytes at once."""
+        contents = iter(contents)
+        entries: list[runcache.Entry] = []
         with collector_paused():
             while part := list(itertools.islice(contents, READ_CHUNK)):
-                new += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
-                    (commit_id, data) for data, commit_id in part)]
-            if cold:
-                entries = runcache.save_as_read(cache_path, tree, new)
-            else:
-                runcache.add_entries(entries, new)
-                runcache.save(cache_path, tree, entries)
-        self._loaded = (tree, entries)
+                entries += [runcache.entry_of(commit_id, row) for commit_id, row in rows_from_notes(
+                    (path.replace("/", ""), data) for path, data in part)]
         return entries
 
     def find(self, name_or_id: str) -> Run:

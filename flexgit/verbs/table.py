@@ -62,11 +62,13 @@ def table_rows(query: TableQuery, repo: PathLike | GitRepo | None = None, notes_
     return table_of(open_store(repo), query, notes_tree)
 
 
-def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | None = None) -> str:
+def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | None = None,
+               keep: list | None = None) -> str:
     """`flexgit table` as text; the same query on unchanged tips is answered from a derived cache,
     and a CSV after runs were only added is the cached text with their lines added.
 
-    With `query.remote`, its runs are fetched and shown with ours (nothing local moves).
+    With `query.remote`, its runs are fetched and shown with ours (nothing local moves). `keep`, a
+    list, is given what was read instead of its being freed: for a process about to end.
     """
     store = open_store(repo)
     if query.running:  # changes with no tip moving: never cached
@@ -91,7 +93,12 @@ def table_text(query: TableQuery, fmt: str, width: int = 80, repo: PathLike | No
         if extendable and rows.columns and local_tree is not None:
             state = {"tree": local_tree, "newest": store.newest(local_tree), "columns": list(rows.columns),
                      "known": sorted(set(rows.known or known_columns(rows.rows)))}
-        store.forget_runs()
+        if keep is not None:
+            keep.append(rows)
+        if keep is not None and fmt == "csv":  # the CSV is written in little more memory than the rows
+            keep.append(store)
+        else:  # the other views are rendered without the runs' meta and notes held too (40 MB at 100,000)
+            store.forget_runs()
         text = render(rows, fmt, width) if rows.rows or fmt != "table" else ""
     textcache.put(cache_dir, key, tips, text, state)
     return text

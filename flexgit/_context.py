@@ -54,7 +54,7 @@ def branch_ref(branch: str | None) -> BranchRef:
 def target_branch(git: GitRepo, branch: str | None) -> BranchRef:
     """`branch` if given, else the project's configured branch, else experiments."""
     if branch is None and not git.is_bare:
-        branch = load_settings(git.workdir).branch
+        branch = load_settings(git.workdir, git.flexgit_dir(create=False)).branch
     return branch_ref(branch)
 
 
@@ -186,7 +186,7 @@ def record_working_tree(store: Store, name: str | None = None, message: str | No
     """Record a run of the working tree as it is now (see `flexgit.record`)."""
     git = store.repo
     git.require_worktree()  # before anything else
-    settings = load_settings(git.workdir)
+    settings = load_settings(git.workdir, git.flexgit_dir(create=False))
     target = branch_ref(branch or settings.branch)
     if config_files is None:
         config_files = [git.workdir / f for f in settings.config if (git.workdir / f).is_file()]

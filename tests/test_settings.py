@@ -120,3 +120,34 @@ def test_include_limits_new_files_and_bad_sizes_are_refused(repo):
     assert "src/a.py" in paths and "other.py" not in paths and "train.py" in paths
     (repo / ".flexgit.toml").write_text('max_file_size = "lots"\n')
     assert cli(repo, "record").err.startswith("Error: 'max_file_size' in ")
+
+
+def test_what_a_settings_file_read_as_is_kept_with_its_text_and_never_served_for_another(repo):
+    """The hook's process reads settings it read before without a TOML parser; an edit (even of the
+    same length in the same instant), a broken cache or a value JSON cannot hold is read afresh."""
+    from flexgit.project import settings as settings_module
+    from flexgit.project.files import write_sealed
+
+    cache = repo / ".git" / "flexgit.d"
+    (repo / ".flexgit.toml").write_text('results = ["a.json"]\nbranch = "exp-a"\n')
+    probe = ("import sys; from pathlib import Path; from flexgit.project.settings import load_settings\n"
+             "s = load_settings(Path('.'), Path(sys.argv[1]))\n"
+             "print(s.branch, s.results, 'tomllib' in sys.modules)")
+
+    def read():
+        done = subprocess.run([sys.executable, "-c", probe, str(cache)], cwd=repo, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split(" ", 1)[0], done.stdout.strip().rsplit(" ", 1)[1]
+
+    assert read() == ("exp-a", "True")  # parsed, then kept
+    assert read() == ("exp-a", "False")  # served: no parser imported
+    (repo / ".flexgit.toml").write_text('results = ["a.json"]\nbranch = "exp-b"\n')  # same length
+    assert read() == ("exp-b", "True")
+    write_sealed(cache / settings_module.PARSED_CACHE, b'{"path": ".flexgit.toml", "text": 1}')
+    assert read() == ("exp-b", "True")
+    (cache / settings_module.PARSED_CACHE).write_bytes(b"garbage")
+    assert read() == ("exp-b", "True")
+    (repo / ".flexgit.toml").write_text('branch = "exp-c"\nwhen = 2026-01-01T00:00:00Z\n')
+    for _ in range(2):  # a date: never kept, so parsed each time (and refused as an unknown setting)
+        done = subprocess.run([sys.executable, "-c", probe, str(cache)], cwd=repo, capture_output=True, text=True)
+        assert "unknown setting when" in done.stderr

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import posixpath
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import InputError
+from .files import read_sealed, write_sealed
 from .formats import loads_toml
 
 SETTINGS_FILE = ".flexgit.toml"
@@ -178,25 +180,60 @@ class SnapshotFilter:  # a plain class: every record imports it, and a dataclass
             spec for pattern in SECRET_PATTERNS for spec in (pattern, "*/" + pattern)]
 
 
-def load_settings(workdir: Path) -> Settings:
-    """The settings of the project whose working tree is `workdir`."""
+def load_settings(workdir: Path, cache_dir: Path | None = None) -> Settings:
+    """The settings of the project whose working tree is `workdir`; `cache_dir` keeps what the file
+    last read as (see `_read`)."""
     own = workdir / SETTINGS_FILE
     if own.is_file():
-        return _parse(_read(own), str(own))
+        return _parse(_read(own, cache_dir), str(own))
     pyproject = workdir / "pyproject.toml"
     # Most pyproject.toml files say nothing to flexgit: a text search spares `table` a TOML parse.
     if pyproject.is_file() and "tool.flexgit" in pyproject.read_text(encoding="utf-8", errors="replace"):
-        table = _read(pyproject).get("tool", {}).get("flexgit")
+        table = _read(pyproject, cache_dir).get("tool", {}).get("flexgit")
         if isinstance(table, dict):
             return _parse(table, f"{pyproject} [tool.flexgit]")
     return Settings()
 
 
-def _read(path: Path) -> dict[str, Any]:
+PARSED_CACHE = "settings.json"  # in `cache_dir`: a settings file's text and what it read as
+_parsed: dict[tuple[str, str], dict[str, Any]] = {}  # the same, for this process
+
+
+def _read(path: Path, cache_dir: Path | None = None) -> dict[str, Any]:
+    """The TOML table of a settings file. What it read as is kept, with its text, in this process and
+    in `cache_dir`: the post-commit hook's process then reads it without importing a TOML parser
+    (3 ms of the hook). Kept only when JSON holds it as it is (no dates)."""
     try:
-        return loads_toml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"settings file '{path}' is not valid TOML: {exc}; fix it") from None
+    key = (str(path), text)
+    if key in _parsed:
+        return _parsed[key]
+    cached = read_sealed(cache_dir / PARSED_CACHE) if cache_dir is not None else None
+    try:
+        found = json.loads(cached) if cached else None
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and found.get("path") == key[0] and found.get("text") == text \
+            and isinstance(found.get("table"), dict):
+        table = found["table"]
+    else:
+        try:
+            table = loads_toml(text)
+        except ValueError as exc:
+            raise InputError(f"settings file '{path}' is not valid TOML: {exc}; fix it") from None
+        if cache_dir is not None:
+            try:
+                kept = json.dumps({"path": key[0], "text": text, "table": table})
+                if json.loads(kept)["table"] == table:
+                    write_sealed(cache_dir / PARSED_CACHE, kept.encode())
+            except (TypeError, ValueError, OSError):
+                pass  # a table JSON cannot hold, or nowhere to write: read again next time
+    if len(_parsed) > 64:  # a long-lived process (the UI) whose settings keep changing
+        _parsed.clear()
+    _parsed[key] = table
+    return table
 
 
 def _parse(table: dict[str, Any], source: str) -> Settings:

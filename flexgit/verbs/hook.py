@@ -164,7 +164,7 @@ def status(repo: str | os.PathLike | None = None) -> HookStatus:
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
     results, problem = (), None
     try:
-        results = load_settings(git.workdir).results
+        results = load_settings(git.workdir, git.flexgit_dir(create=False)).results
     except FlexgitError as exc:  # status must still answer; the hook reports the same error at each commit
         problem = str(exc)
     return HookStatus(installed=_is_ours(path), path=path, chained=chained if chained.exists() else None,
@@ -246,7 +246,7 @@ def _post_commit(git: GitRepo, seen: _Fingerprint) -> tuple[str, Settings | None
     operation = git.operation_in_progress()
     if operation or os.environ.get("GIT_REFLOG_ACTION", "").startswith(("rebase", "cherry-pick", "merge")):
         return f"skipped: a {operation or os.environ['GIT_REFLOG_ACTION'].split()[0]} is in progress", None
-    settings = load_settings(git.workdir)
+    settings = load_settings(git.workdir, git.flexgit_dir(create=False))
     head = git.head_commit() or ""
     branch = branch_ref(settings.branch)
     seen.results(head, branch, settings.results)

@@ -270,3 +270,55 @@ def test_many_names_go_into_packed_refs_unless_it_holds_far_more(repo):
     assert (repo / ".git" / "refs" / "exp" / "c149").read_text().strip() == head
     listed = git(repo, "for-each-ref", "--format=%(refname)", "refs/exp/").split()
     assert len(listed) == 6300 and "refs/exp/c0" in listed and "refs/exp/a149" in listed
+
+
+def test_a_pull_fetches_aside_and_git_housekeeping_there_never_touches_this_clones_objects(tmp_path):
+    """The fetch runs in a repository of flexgit's tips alone that shares this clone's objects: with
+    housekeeping that would prune everything else there (gc on every command, nothing kept), the clone's
+    own commits survive, what arrived is reachable from its refs, and nothing is left behind."""
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="a1", metrics={"acc": 0.5}, repo=a)
+    assert cli(a, "push").code == 0
+    (b / "mine.txt").write_text("work\n")
+    git(b, "add", "mine.txt")
+    git(b, "commit", "-q", "-m", "a commit reachable only from this clone's branch")
+    mine = git(b, "rev-parse", "HEAD").strip()
+    git(b, "reset", "-q", "--hard", "HEAD~1")
+    git(b, "branch", "keep", mine)  # reachable here, from a ref the aside repository does not hold
+    git(b, "repack", "-q", "-a", "-d")
+    (b / "more.txt").write_text("more\n")
+    git(b, "add", "more.txt")
+    git(b, "stash", "-q")  # new objects, packed apart: two packs, so git's gc --auto would run
+    git(b, "repack", "-q", "-d")
+    assert len(list((b / ".git" / "objects" / "pack").glob("*.pack"))) >= 2
+    for key, value in (("gc.auto", "1"), ("gc.autoPackLimit", "1"), ("gc.pruneExpire", "now"),
+                       ("gc.reflogExpireUnreachable", "now"), ("maintenance.auto", "true")):
+        git(b, "config", key, value)
+    stale = b / ".git" / "flexgit.d" / "fetch-1-stale"
+    (stale / "refs").mkdir(parents=True)
+    old = stale.stat().st_mtime - 7200
+    import os
+
+    os.utime(stale, (old, old))
+    assert cli(b, "pull").out == "pulled from origin: 1 new run\n"
+    assert git(b, "cat-file", "-t", mine).strip() == "commit"
+    git(b, "fsck", "--connectivity-only", "--no-dangling")
+    assert not list((b / ".git" / "flexgit.d").glob("fetch-*"))  # its own removed, and the stale one
+    git(b, "-c", "gc.pruneExpire=now", "gc", "--quiet", "--prune=now")
+    assert flexgit.show("a1", repo=b).run.metrics == {"acc": 0.5} and git(b, "cat-file", "-t", mine).strip() == "commit"
+
+
+@pytest.mark.parametrize("setting", [("includeIf.gitdir:/nowhere/.path", "/nowhere.cfg"),
+                                     ("extensions.worktreeConfig", "true")])
+def test_a_clone_whose_config_another_repository_would_read_otherwise_is_fetched_into_directly(tmp_path, setting):
+    remote, (a, b) = clones(tmp_path)
+    flexgit.record(name="a1", repo=a)
+    assert cli(a, "push").code == 0
+    if setting[0].startswith("extensions."):
+        git(b, "config", "core.repositoryformatversion", "1")
+    git(b, "config", *setting)
+    from flexgit.storage.gitrepo import GitRepo
+
+    assert GitRepo.open(b).fetch_aside("origin", ["+refs/notes/flexgit:refs/flexgit/x"], []) is False
+    assert cli(b, "pull").out == "pulled from origin: 1 new run\n"
+    assert names(b) == ["a1"]

@@ -202,14 +202,22 @@ class GitCommand:
             raise FlexgitError(f"git {args[0]}: {last_lines(detail)}")
         return detail
 
-    def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None) -> tuple[bool, str]:
-        """Run the git command in this repository: (succeeded, its stdout, or all it printed)."""
+    def try_git(self, args: list[str], stdin: str | None = None, timeout: float | None = None,
+                env: Mapping[str, str | None] | None = None) -> tuple[bool, str]:
+        """Run the git command in this repository: (succeeded, its stdout, or all it printed). `env`: variables
+        to set (None: to unset) for it."""
         import subprocess
 
         place = self.common_dir if self.is_bare else self.workdir
+        environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        for name, value in (env or {}).items():
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
         try:
             done = subprocess.run(["git", "-C", str(place), *args], capture_output=True, text=True, check=False,
-                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, input=stdin, timeout=timeout)
+                                  env=environment, input=stdin, timeout=timeout)
         except FileNotFoundError:
             raise FlexgitError("the 'git' command is not installed; install git and try again") from None
         except subprocess.TimeoutExpired:
@@ -218,6 +226,65 @@ class GitCommand:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
 
+
+    def fetch_aside(self, remote: str, refspecs: list[str], stops: list[str]) -> bool:
+        """Fetch `refspecs` (`+SOURCE:DESTINATION`) from `remote` through a repository made for it,
+        whose only refs are the destinations and `stops` (refs here that what arrives builds on) and
+        whose objects are this repository's; then set the destinations here. git so walks none of the
+        other refs here: a plain fetch marks every ref's commit as present and checks what arrived
+        against all of them (100,000 run names: half of a pull's time, 0.26 s of 0.52 s).
+
+        Returns False, having fetched nothing, where that repository might read its config otherwise
+        (a shallow or partial clone, repository extensions, conditional includes): fetch here then.
+        Raises FlexgitError as `run_git` does. Nothing is written where it is not kept: git's own
+        housekeeping (gc, commit-graph, pruning) is off in it, and it is removed afterwards.
+        """
+        import shutil
+        import tempfile
+
+        names = self.config_names()
+        if ((self.common_dir / "shallow").exists() or any(n.startswith(("extensions.", "includeif.")) for n in names)
+                or self.config_value("core.repositoryformatversion") not in (None, "0")
+                or any(name in os.environ for name in _REPOSITORY_VARIABLES)):
+            return False
+        base = self.flexgit_dir()
+        for stale in base.glob("fetch-*"):  # left by a fetch killed midway (an hour is plenty for any fetch)
+            with contextlib.suppress(OSError):
+                if time.time() - stale.stat().st_mtime > 3600:
+                    shutil.rmtree(stale, ignore_errors=True)
+        aside = Path(tempfile.mkdtemp(prefix=f"fetch-{os.getpid()}-", dir=base))
+        try:
+            destinations = [spec.split(":", 1)[1] for spec in refspecs]
+            (aside / "refs").mkdir()  # with HEAD, what makes git take a folder for a repository
+            for ref in destinations + stops:
+                tip = self.ref_target(ref)
+                if tip is not None:
+                    (aside / ref).parent.mkdir(parents=True, exist_ok=True)
+                    (aside / ref).write_text(tip + "\n")
+            (aside / "HEAD").write_text("ref: refs/heads/flexgit-fetch\n")
+            (aside / "config").write_text(  # this repository's config first: what follows overrides it
+                f"[include]\n\tpath = {_quoted(str(self.common_dir / 'config'))}\n"
+                "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
+                "[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"
+                "[fetch]\n\twriteCommitGraph = false\n\tprune = false\n\tpruneTags = false\n")
+            env = {"GIT_DIR": str(aside), "GIT_OBJECT_DIRECTORY": str(self.common_dir / "objects")}
+            done, detail = self.try_git(["fetch", "--quiet", "--no-tags", "--no-auto-maintenance",
+                                         "--no-write-fetch-head", "--no-recurse-submodules", "--refmap=", remote,
+                                         *refspecs], env=env)
+            if not done:
+                raise FlexgitError(f"git fetch: {last_lines(detail)}")
+            for ref in destinations:  # as `+` makes git set them: whatever they held (a tracking ref)
+                fetched = (aside / ref).read_text().strip() if (aside / ref).is_file() else None
+                for _ in range(3):
+                    old = self.ref_target(ref)
+                    if not fetched or fetched == old:
+                        break
+                    with contextlib.suppress(RefMoved):
+                        self.set_ref(ref, fetched, old, "flexgit: fetch")
+                        break
+        finally:
+            shutil.rmtree(aside, ignore_errors=True)
+        return True
 
     def cat_blobs(self, oids: list[str]) -> Iterator[bytes]:
         """The contents of many blobs, in order, from one `git cat-file --batch`.
@@ -330,6 +397,16 @@ class GitCommand:
             for thread in threads:
                 thread.join()
             proc.stdout.close()
+
+
+# Variables that make git read another repository than the one this process opened.
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                         "GIT_NAMESPACE", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+
+
+def _quoted(value: str) -> str:
+    """`value` as a git config file quotes a string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _answers(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes | None]]:

@@ -178,6 +178,13 @@ class GitRepo(GitCommand):
         except (OSError, pygit2.GitError) as exc:
             raise FlexgitError(f"cannot write git config {key}: {exc}") from None
 
+    def config_names(self) -> set[str]:
+        """The name of every git config variable set for this repository (all levels), in lower case."""
+        try:
+            return {entry.name.lower() for entry in self._repo.config}
+        except pygit2.GitError:
+            return set()
+
     def config_value(self, key: str) -> str | None:
         """A git config value (repository, global, system), or None."""
         try:
@@ -506,20 +513,25 @@ class GitRepo(GitCommand):
 
     def _compare_trees(self, old: str | None, new: str | None, prefix: str,
                        changed: list[tuple[str, str]], removed: list[str]) -> None:
-        before = {e.name: (str(e.id), e.type) for e in self._repo[old]} if old else {}
-        after = {e.name: (str(e.id), e.type) for e in self._repo[new]} if new else {}
-        for name in before.keys() | after.keys():
-            was, now = before.get(name), after.get(name)
-            if was == now:
-                continue
-            old_sub = was[0] if was and was[1] == ObjectType.TREE else None
-            new_sub = now[0] if now and now[1] == ObjectType.TREE else None
+        # From the trees' stored bytes, and only the entries that differ: a notes subtree of 400 entries
+        # of which one changed costs one set difference, not 800 entry objects.
+        read = self._repo.odb.read
+        before = set(_TREE_ENTRY.findall(read(old)[1])) if old else set()
+        after = set(_TREE_ENTRY.findall(read(new)[1])) if new else set()
+        was = {name: (mode, oid) for mode, name, oid in before - after}
+        now = {name: (mode, oid) for mode, name, oid in after - before}
+        for name in sorted(was.keys() | now.keys()):
+            path = prefix + name.decode("utf-8", "surrogateescape")
+            old_mode, old_oid = was.get(name, (None, None))
+            new_mode, new_oid = now.get(name, (None, None))
+            old_sub = old_oid.hex() if old_mode == _TREE_MODE else None
+            new_sub = new_oid.hex() if new_mode == _TREE_MODE else None
             if old_sub or new_sub:
-                self._compare_trees(old_sub, new_sub, prefix + name + "/", changed, removed)
-            if was and was[1] == ObjectType.BLOB and not (now and now[1] == ObjectType.BLOB):
-                removed.append(prefix + name)
-            if now and now[1] == ObjectType.BLOB:
-                changed.append((prefix + name, now[0]))
+                self._compare_trees(old_sub, new_sub, path + "/", changed, removed)
+            if _is_blob_mode(old_mode) and not _is_blob_mode(new_mode):
+                removed.append(path)
+            if _is_blob_mode(new_mode):
+                changed.append((path, new_oid.hex()))
 
     def create_commit(self, tree: str, parents: list[str], message: str) -> str:
         """Write a commit object (no ref moves) authored by `identity()`, dated now."""
@@ -902,6 +914,11 @@ _LEVELS = {"global": ConfigLevel.GLOBAL, "xdg": ConfigLevel.XDG, "system": Confi
 _TREE_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
 _TREE_MODE = b"40000"
 _SUBMODULE_MODE = b"160000"
+
+
+def _is_blob_mode(mode: bytes | None) -> bool:
+    """True for the mode of a blob entry (a file or a link; not a tree or a submodule's commit)."""
+    return mode is not None and mode != _TREE_MODE and mode != _SUBMODULE_MODE
 
 
 def tree_entries(raw: bytes) -> list[tuple[str, str, str]]:

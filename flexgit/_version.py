@@ -1,3 +1,3 @@
 """The package version (the storage format has its own, in storage/refs.py)."""
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

@@ -14,7 +14,7 @@ from conftest import flexgit as cli, git
 from flexgit.storage.gitrepo import CAT_FILE_FROM
 
 ROWS = CAT_FILE_FROM + 100
-MANY = CAT_FILE_FROM * 3 // 2  # enough that a tree's first subtree tells it is large
+MANY = CAT_FILE_FROM * 2  # enough that a few subtrees of its notes tree tell it is large
 
 
 def test_many_notes_read_by_git_and_without_it_give_the_imported_rows(repo, tmp_path):

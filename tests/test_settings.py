@@ -130,9 +130,14 @@ def test_what_a_settings_file_read_as_is_kept_with_its_text_and_never_served_for
 
     cache = repo / ".git" / "flexgit.d"
     (repo / ".flexgit.toml").write_text('results = ["a.json"]\nbranch = "exp-a"\n')
-    probe = ("import sys; from pathlib import Path; from flexgit.project.settings import load_settings\n"
-             "s = load_settings(Path('.'), Path(sys.argv[1]))\n"
-             "print(s.branch, s.results, 'tomllib' in sys.modules)")
+    # Whether the file was parsed: the parser is counted (not looked for in sys.modules, where a
+    # coverage run's own reading of pyproject.toml puts tomllib).
+    probe = ("import sys; from pathlib import Path; from flexgit.project import settings\n"
+             "parsed = []\n"
+             "def counted(text, parse=settings.loads_toml):\n    parsed.append(1)\n    return parse(text)\n"
+             "settings.loads_toml = counted\n"
+             "s = settings.load_settings(Path('.'), Path(sys.argv[1]))\n"
+             "print(s.branch, s.results, bool(parsed))")
 
     def read():
         done = subprocess.run([sys.executable, "-c", probe, str(cache)], cwd=repo, capture_output=True, text=True)
@@ -140,7 +145,7 @@ def test_what_a_settings_file_read_as_is_kept_with_its_text_and_never_served_for
         return done.stdout.split(" ", 1)[0], done.stdout.strip().rsplit(" ", 1)[1]
 
     assert read() == ("exp-a", "True")  # parsed, then kept
-    assert read() == ("exp-a", "False")  # served: no parser imported
+    assert read() == ("exp-a", "False")  # served: not parsed
     (repo / ".flexgit.toml").write_text('results = ["a.json"]\nbranch = "exp-b"\n')  # same length
     assert read() == ("exp-b", "True")
     write_sealed(cache / settings_module.PARSED_CACHE, b'{"path": ".flexgit.toml", "text": 1}')

@@ -412,13 +412,14 @@ class GitRepo(GitCommand):
         for oid in oids:
             yield read(oid)[1]
     def blobs_below(self, tree: str) -> int:
-        """About how many blobs `tree` holds, from its root and its first subtree (a notes tree is fanned
-        out evenly by the first digits of commit ids)."""
+        """About how many blobs `tree` holds, from its root and four of its subtrees spread out (a notes
+        tree is fanned out evenly by the first digits of commit ids)."""
         read = self._repo.odb.read
         entries = _TREE_ENTRY.findall(read(tree)[1])
         trees = [oid for mode, _, oid in entries if mode == _TREE_MODE]
-        below = len(_TREE_ENTRY.findall(read(trees[0].hex())[1])) if trees else 0
-        return len(entries) - len(trees) + len(trees) * below
+        sampled = trees[::max(1, len(trees) // 4)][:4]
+        below = sum(len(_TREE_ENTRY.findall(read(oid.hex())[1])) for oid in sampled) / len(sampled) if trees else 0
+        return len(entries) - len(trees) + round(len(trees) * below)
 
     def raw_objects(self, oids: Iterable[str]) -> list[bytes | None]:
         """The stored bytes of many objects (a commit's text, a tree's binary entries, a blob's content;

@@ -36,7 +36,21 @@ FLUSH_AFTER_S = 1.0  # the most a crash may lose
 SYSTEM_PREFIX = "sys."  # system metrics (project/sysmetrics.py): their summary is their peak
 
 _process: tuple[int, str] | None = None
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps builds one per call
+
+
+def _encoder() -> Any:
+    """A line's JSON text, as `json.JSONEncoder(ensure_ascii=False).encode` writes it. Its C encoder is
+    made once here (`encode` makes one per call: a third of a logged step's time); lines hold checked
+    values only, so no cycle can need the check it leaves out."""
+    plain = json.JSONEncoder(ensure_ascii=False)
+    c_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_encoder is None:  # a Python without the C accelerator
+        return plain.encode
+    encode = c_encoder(None, plain.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda line: "".join(encode(line, 0))
+
+
+_encode = _encoder()
 _second: tuple[int, str] = (-1, "")  # the last whole second stamped, formatted
 _lock = threading.Lock()
 _queued: dict[Path, list[tuple[float, dict[str, Any]]]] = {}  # path -> (time.time(), line without "t")
@@ -47,10 +61,19 @@ _at_exit = False
 def process_id() -> str:
     """This process's tag on the lines it logs: its pid and when it first logged (pids are reused)."""
     global _process
-    if _process is None or _process[0] != os.getpid():  # a forked child is a process of its own
+    if _process is None:
         started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         _process = (os.getpid(), f"{os.getpid()}@{started}")
     return _process[1]
+
+
+def _forget_process() -> None:
+    global _process
+    _process = None
+
+
+if hasattr(os, "register_at_fork"):  # a forked child is a process of its own (no pid asked for per step)
+    os.register_at_fork(after_in_child=_forget_process)
 
 
 def append(path: Path, line: dict[str, Any], now: float | None = None) -> None:

@@ -98,7 +98,9 @@ def flush() -> None:
         _queued.clear()
         _flushed_at = time.monotonic()
         for path, lines in batches.items():
-            _write(path, "".join(_encode({**line, "t": _stamp(stamp)}) + "\n" for stamp, line in lines).encode())
+            for stamp, line in lines:  # queued lines are flexgit's own: stamped in place, not copied
+                line["t"] = _stamp(stamp)
+            _write(path, "".join(_encode(line) + "\n" for _, line in lines).encode())
             live.logged(path, [line for _, line in lines])  # a script's live run: once per batch, not per step
 
 

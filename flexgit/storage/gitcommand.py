@@ -354,7 +354,7 @@ class GitCommand:
                   answer: str = "") -> Iterator[Iterator[tuple[bytes, bytes | None]]]:
         """A `git cat-file --batch` (answers headed by `answer`, a --batch format, else git's own) given
         `names` from one thread, or fed by `source` (another git's output), and read into memory by
-        another thread, so that git never waits for the caller (it ran ahead by a pipe's size, then
+        another thread, so that git runs ahead of the caller by up to AHEAD bytes (by a pipe's size, it
         waited while the caller worked: a third of a cold table's time at 100,000 runs): its answers,
         (header, content) each."""
         import queue
@@ -364,7 +364,7 @@ class GitCommand:
         proc = subprocess.Popen(["git", "-C", str(place), "cat-file", f"--batch={answer}" if answer else "--batch"],
                                 stdin=subprocess.PIPE if source is None else source, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-        chunks: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        chunks: queue.Queue[bytes] = queue.Queue(AHEAD // READ_SIZE)  # git runs ahead by AHEAD bytes at most
 
         def feed() -> None:
             with contextlib.suppress(OSError):  # git exited early: what it gave is checked by the reader
@@ -375,7 +375,7 @@ class GitCommand:
         def drain() -> None:
             try:
                 with contextlib.suppress(OSError):
-                    while chunk := os.read(proc.stdout.fileno(), 1 << 20):
+                    while chunk := os.read(proc.stdout.fileno(), READ_SIZE):
                         chunks.put(chunk)
             finally:
                 chunks.put(b"")
@@ -395,7 +395,11 @@ class GitCommand:
                 proc.kill()
             proc.wait()
             for thread in threads:
-                thread.join()
+                while thread.is_alive():  # the drain may wait to hand over a chunk nobody will read
+                    with contextlib.suppress(queue.Empty):
+                        while True:
+                            chunks.get_nowait()
+                    thread.join(0.05)
             proc.stdout.close()
 
 
@@ -407,6 +411,10 @@ _REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "G
 def _quoted(value: str) -> str:
     """`value` as a git config file quotes a string."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+READ_SIZE = 1 << 18  # bytes read from git at once
+AHEAD = 8 << 20  # the most of git's answers held before the caller reads them (100,000 notes: 30 MB)
 
 
 def _answers(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bytes | None]]:

@@ -117,3 +117,16 @@ def runcache_name(repo):
     from flexgit.storage.store import RUN_CACHE
 
     return RUN_CACHE
+
+
+def test_a_reader_that_stops_early_leaves_no_git_and_no_thread_behind(repo, tmp_path):
+    """git runs ahead of the reader by a bounded amount; a reader that stops after the first answer
+    still ends git and the threads feeding and draining it."""
+    imported(repo, tmp_path)
+    program = ("import sys, threading\nfrom flexgit.storage.gitrepo import GitRepo\n"
+               "g = GitRepo.open('.')\ntree = g.commit(g.ref_target('refs/notes/flexgit'))[0]\n"
+               "blobs = [b for _, b in g.walk_blobs(tree)] * 20\n"  # far more than git may hold ahead
+               "for _ in range(3):\n    answers = g.cat_blobs(blobs)\n    next(answers)\n    answers.close()\n"
+               "print(threading.active_count())\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "1", done

@@ -276,3 +276,18 @@ print("after")
     tree, entries = runcache.load(tmp_path / "runs")
     assert tree == "1" * 40 and [e[runcache.ROW]["name"] for e in entries] == ["r0", "r1", "r2"]
     assert [p.name for p in tmp_path.iterdir()] == ["runs"]  # no temporary file: the child had finished
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    from flexgit.project.files import write_atomic
+
+    path = tmp_path / "cache"
+    write_atomic(path, b"old")
+
+    def parts():
+        yield b"new, half"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomic(path, parts())
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["cache"]

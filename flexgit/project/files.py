@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from pathlib import Path
@@ -16,13 +17,18 @@ def write_atomic(path: Path, data: bytes | Iterable[bytes], durable: bool = Fals
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp, "wb") as out:
-        for part in (data,) if isinstance(data, bytes) else data:
-            out.write(part)
-        if durable:
-            out.flush()
-            os.fsync(out.fileno())
-    os.replace(temp, path)
+    try:
+        with open(temp, "wb") as out:
+            for part in (data,) if isinstance(data, bytes) else data:
+                out.write(part)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:  # a full disk, an interrupted write: the old file stays, and no half of a new one
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
 
 
 # A cache file starts with the crc32 of the rest, as 8 hex digits and a newline: a flipped bit,

@@ -226,7 +226,6 @@ class GitCommand:
             return False, (done.stdout + done.stderr).strip() or "failed"
         return True, done.stdout
 
-
     def fetch_aside(self, remote: str, refspecs: list[str], stops: list[str]) -> bool:
         """Fetch `refspecs` (`+SOURCE:DESTINATION`) from `remote` through a repository made for it,
         whose only refs are the destinations and `stops` (refs here that what arrives builds on) and

@@ -6,6 +6,7 @@ import datetime as dt
 
 import json
 import marshal
+import os
 import shutil
 import subprocess
 import sys
@@ -291,3 +292,29 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary_one(tmp_
     with pytest.raises(OSError):
         write_atomic(path, parts())
     assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["cache"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads a child's descriptors from /proc (Linux)")
+def test_the_child_writing_the_cache_holds_none_of_the_commands_pipes(tmp_path):
+    script = f"""
+import os, sys, time
+from pathlib import Path
+from flexgit.storage import runcache
+runcache.WRITE_ASIDE_FROM = 1
+entries = [runcache.entry_of("%040x" % i, {{"t": "2026-01-01T00:00:00Z", "name": "r%d" % i, "meta": {{"k": i}}}})
+           for i in range(300000)]
+runcache.save_as_read(Path({str(tmp_path / "runs")!r}), "1" * 40, entries)
+seen = []
+for _ in range(2000):
+    kids = open(f"/proc/self/task/{{os.getpid()}}/children").read().split()
+    if not kids:
+        break
+    try:
+        seen.append(os.readlink(f"/proc/{{kids[0]}}/fd/1"))
+    except OSError:
+        break
+    time.sleep(0.001)
+print(seen[-1] if seen else "", file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stderr.strip().splitlines()[-1] == "/dev/null", done.stderr  # the child's stdout, last seen

@@ -232,6 +232,9 @@ def _write_aside(path: Path, values: Iterable[Any]) -> bool:
     if pid == 0:  # the child: write, and leave without running anything of the parent's (atexit, buffers)
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C for the command: the write is short
+            quiet = os.open(os.devnull, os.O_RDWR)  # hold none of the command's pipes (`| head` ends at once)
+            for fd in (0, 1, 2):
+                os.dup2(quiet, fd)
             _write(path, values)
         finally:
             os._exit(0)

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import flexgit as cli, git
 from flexgit.storage.gitrepo import CAT_FILE_FROM
+from flexgit.storage.store import RUN_CACHE
 
 ROWS = CAT_FILE_FROM + 100
 MANY = CAT_FILE_FROM * 2  # enough that a few subtrees of its notes tree tell it is large
@@ -99,7 +100,7 @@ def test_the_table_command_ends_its_process_once_written_with_its_cache_in_place
     assert done.returncode == 0 and done.stderr == "" and len(done.stdout.splitlines()) == 301, done
     from flexgit.storage import runcache
 
-    cache = repo / ".git" / "flexgit.d" / runcache_name(repo)
+    cache = repo / ".git" / "flexgit.d" / RUN_CACHE
     tree = git(repo, "rev-parse", "refs/notes/flexgit^{tree}").strip()
     loaded = runcache.load(cache)
     assert loaded is not None and loaded[0] == tree and len(loaded[1]) == 300
@@ -111,12 +112,6 @@ def test_the_table_command_ends_its_process_once_written_with_its_cache_in_place
     reader.stdout.close()  # as `| head -1` does
     assert reader.wait(timeout=120) == 0 and b"Exception" not in reader.stderr.read()
     reader.stderr.close()
-
-
-def runcache_name(repo):
-    from flexgit.storage.store import RUN_CACHE
-
-    return RUN_CACHE
 
 
 def test_a_reader_that_stops_early_leaves_no_git_and_no_thread_behind(repo, tmp_path):
